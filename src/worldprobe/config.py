@@ -1,0 +1,262 @@
+"""Typed, validated view of ``params.yaml``.
+
+One section per concern, each a frozen pydantic model that forbids unknown keys, so a typo in
+``params.yaml`` (or in ``dvc exp run -S``) fails at load with the key's path and the valid choices
+instead of being silently ignored. Stages call :func:`load_params` once and pass the typed
+sections to the library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+BUILTIN_DATASETS = ("world", "us", "nyc", "people", "art", "headlines")
+PLACE_DATASETS = ("world", "us", "nyc")
+TIME_DATASETS = ("people", "art", "headlines")
+PROMPTS = ("main", "empty", "random", "all_caps", "no_period")
+SOURCES = ("snapshot", "live", "file")
+
+
+class ConfigError(ValueError):
+    """``params.yaml`` is malformed; the message names the offending key and the valid choices."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- data
+
+
+class ColumnMapping(Section):
+    """Which columns of a user's own file play which role (``source: file``)."""
+
+    text: str = Field(description="column holding the entity string fed to the model")
+    latitude: str | None = None
+    longitude: str | None = None
+    date: str | None = Field(None, description="a year, a date or a datetime column (time datasets)")
+    groups: list[str] = Field(default_factory=list, description="columns usable as holdout blocks")
+    popularity: str | None = None
+    entity_type: str | None = None
+    split: str | None = Field(None, description="boolean is-test column; seeded random split if absent")
+
+
+class DatasetConfig(Section):
+    """One entity dataset: where its raw rows come from and how they are filtered."""
+
+    source: Literal["snapshot", "live", "file"] = "snapshot"
+    min_popularity: float = Field(
+        0, description="keep rows whose popularity (page views, or the dataset's own field) exceeds this"
+    )
+    max_entities: int | None = Field(5000, gt=0, description="seeded subsample after filtering; null keeps all")
+    year_range: tuple[int, int] | None = Field(None, description="keep targets within [start, end] years")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="for splits made here (no is_test column)")
+    # ``source: file`` only: a dataset of the user's own
+    path: str | None = None
+    kind: Literal["place", "time"] | None = None
+    columns: ColumnMapping | None = None
+    prompt: str | None = Field(None, description="main prompt prefix for a dataset of your own")
+
+    @model_validator(mode="after")
+    def _file_fields(self) -> DatasetConfig:
+        own = ("path", "kind", "columns")
+        if self.source == "file":
+            missing = [k for k in own if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"source: file needs {', '.join(missing)}")
+        elif any(getattr(self, k) is not None for k in own):
+            raise ValueError(f"{', '.join(own)} apply only to source: file")
+        return self
+
+
+class LiveConfig(Section):
+    """Endpoints and politeness settings of the live sources (unused with ``source: snapshot``)."""
+
+    dbpedia_endpoint: str = "https://dbpedia.org/sparql"
+    wikidata_endpoint: str = "https://query.wikidata.org/sparql"
+    pageviews_url: str = "https://wikimedia.org/api/rest_v1/metrics/pageviews/per-article"
+    pageviews_start: str = "20180101"
+    pageviews_end: str = "20221231"
+    nyt_archive_url: str = "https://api.nytimes.com/svc/archive/v1"
+    nyt_months: tuple[str, str] = ("2010-01", "2020-12")
+    nyc_poi_url: str = "https://data.cityofnewyork.us/resource/rxuy-2muj.json"
+    us_places_url: str | None = Field(None, description="CSV of US cities/zips/counties (e.g. simplemaps)")
+    user_agent: str = "worldprobe/0.1 (https://github.com/worldprobe/worldprobe; research use)"
+    page_size: int = Field(10000, gt=0)
+    max_retries: int = Field(5, ge=0)
+    backoff_seconds: float = Field(1.0, ge=0)
+    requests_per_second: float = Field(50.0, gt=0)
+    timeout_seconds: float = Field(60.0, gt=0)
+    cache_dir: str = "cache/live"
+
+
+class DataConfig(Section):
+    snapshot_dir: str = "../shared/snapshot"
+    datasets: dict[str, DatasetConfig]
+
+    @model_validator(mode="after")
+    def _known_datasets(self) -> DataConfig:
+        for name, ds in self.datasets.items():
+            if name not in BUILTIN_DATASETS and ds.source != "file":
+                raise ValueError(
+                    f"unknown dataset {name!r}: valid built-in datasets are {', '.join(BUILTIN_DATASETS)}; "
+                    "a dataset of your own needs source: file with path, kind and columns"
+                )
+            if name in BUILTIN_DATASETS and ds.source == "file":
+                raise ValueError(f"{name!r} is a built-in dataset; give your own file another name")
+        return self
+
+
+# --------------------------------------------------------------------------- models and activations
+
+
+class ModelConfig(Section):
+    """The language model to probe: a registry name or any Hugging Face id / local path."""
+
+    name: str = "gemma-3-270m"
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device_map: str | None = Field(None, description='"auto" shards a model too large for one GPU')
+    revision: str | None = None
+
+
+class ActivationsConfig(Section):
+    prompts: list[Literal["main", "empty", "random", "all_caps", "no_period"]] = ["main", "empty", "random"]
+    controls: list[Literal["random_weights"]] = ["random_weights"]
+    control_prompts: list[Literal["main", "empty", "random", "all_caps", "no_period"]] = ["main"]
+    random_prefix_tokens: int = Field(10, ge=1)
+    batch_size: int = Field(32, gt=0)
+    threads: int = Field(2, gt=0)
+    store_dtype: Literal["float32", "float16"] = "float32"
+
+
+# --------------------------------------------------------------------------- probes
+
+
+class AlphaGrid(Section):
+    """Ridge penalties ``logspace(min_exp, max_exp, num)``, wide because a new model's best alpha is unknown."""
+
+    min_exp: float = -2.0
+    max_exp: float = 7.0
+    num: int = Field(37, ge=2)
+
+
+class MLPProbeConfig(Section):
+    hidden: int = 256
+    weight_decays: list[float] = [0.01, 0.03, 0.1, 0.3]
+    lr: float = 1e-3
+    batch_size: int = 128
+    max_epochs: int = 200
+    patience: int = 10
+    val_fraction: float = 0.1
+
+
+class SurfaceConfig(Section):
+    """TF-IDF character n-grams of the entity string: the surface-form control."""
+
+    ngram_min: int = 1
+    ngram_max: int = 4
+    max_features: int = 50000
+
+
+class ProbesConfig(Section):
+    standardize: bool = Field(True, description="z-score activations on the train split (False = paper's raw)")
+    alphas: AlphaGrid = AlphaGrid()
+    mlp: MLPProbeConfig = MLPProbeConfig()
+    surface: SurfaceConfig = SurfaceConfig()
+    pca_components: list[int] = [2, 4, 6, 8, 10, 15, 20, 30, 40, 50, 75, 100]
+    top_neurons: int = Field(10, gt=0)
+
+
+# --------------------------------------------------------------------------- Karel
+
+
+class KarelProfile(Section):
+    """Sizes of one Karel run; ``karel.profile`` picks one of ``karel.profiles``."""
+
+    grid_size: int = Field(4, ge=2, description="interior cells per side (the border wall is added)")
+    spec_examples: int = 5
+    heldout_examples: int = 5
+    train_lengths: tuple[int, int] = (1, 6)
+    test_lengths: tuple[int, int] = (1, 6)
+    wall_prob: float = 0.1
+    marker_prob: float = 0.1
+    n_train: int = 50000
+    n_val: int = 500
+    n_test: int = 500
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    max_steps: int = 6000
+    max_minutes: float | None = None
+    checkpoint_every: int = 500
+    loss_on: Literal["all", "program"] = "all"
+    probe_layers: Literal["mean"] | list[int] = "mean"
+    probe_inputs: Literal["first", "all"] = "first"
+
+
+class KarelConfig(Section):
+    profile: str = "default"
+    profiles: dict[str, KarelProfile]
+    alt_semantics: list[Literal["flip", "move_turns"]] = ["flip", "move_turns"]
+
+    @model_validator(mode="after")
+    def _known_profile(self) -> KarelConfig:
+        if self.profile not in self.profiles:
+            raise ValueError(f"unknown profile {self.profile!r}: valid profiles are {', '.join(self.profiles)}")
+        return self
+
+    @property
+    def active(self) -> KarelProfile:
+        return self.profiles[self.profile]
+
+
+# --------------------------------------------------------------------------- all of params.yaml
+
+
+class Params(Section):
+    seed: int = 0
+    data: DataConfig
+    live: LiveConfig = LiveConfig()
+    model: ModelConfig = ModelConfig()
+    activations: ActivationsConfig = ActivationsConfig()
+    probes: ProbesConfig = ProbesConfig()
+    karel: KarelConfig
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key"
+    return f"{where}: {error['msg']}"
+
+
+def parse_params(raw: Any, origin: str = "params.yaml") -> Params:
+    """Validate an already-loaded mapping; every problem is listed in one :class:`ConfigError`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{origin} is invalid:\n  {problems}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such params file (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_params(raw, str(path))
+

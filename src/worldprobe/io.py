@@ -1,0 +1,55 @@
+"""Atomic file and directory outputs: an interrupted stage never leaves a half-written output behind.
+
+Everything a stage declares as an output is written to a temporary sibling first and moved into place
+with ``os.replace`` only once complete, so a rerun (or DVC) never trusts a partial file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path to write instead of ``target``; move it into place on success.
+
+    With ``directory=True`` the yielded path is an empty directory and ``target`` is replaced whole.
+    On an exception (or a kill) the temporary path is removed or, if the process died, left under a
+    ``.tmp-`` name that no reader looks at.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if directory and target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically, with sorted keys so that diffs of committed metrics stay readable."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())

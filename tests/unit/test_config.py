@@ -1,0 +1,61 @@
+import pytest
+import yaml
+
+from worldprobe.config import ConfigError, load_params, parse_params
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_repository_params_are_valid():
+    params = load_params(REPO / "params.yaml")
+    assert set(params.data.datasets) == {"world", "us", "nyc", "people", "art", "headlines"}
+    assert params.karel.active == params.karel.profiles[params.karel.profile]
+
+
+def test_unknown_key_is_named(raw):
+    raw["probes"]["standardise"] = True
+    with pytest.raises(ConfigError, match=r"probes\.standardise: unknown key"):
+        parse_params(raw)
+
+
+def test_unknown_dataset_lists_valid_choices(raw):
+    raw["data"]["datasets"]["wrold"] = {"source": "snapshot"}
+    with pytest.raises(ConfigError, match="unknown dataset 'wrold'.*world, us, nyc, people, art, headlines"):
+        parse_params(raw)
+
+
+def test_unknown_prompt_and_source_list_valid_choices(raw):
+    raw["activations"]["prompts"] = ["main", "shouting"]
+    raw["data"]["datasets"]["world"]["source"] = "ftp"
+    with pytest.raises(ConfigError) as err:
+        parse_params(raw)
+    assert "'main', 'empty', 'random', 'all_caps' or 'no_period'" in str(err.value)
+    assert "'snapshot', 'live' or 'file'" in str(err.value)
+
+
+def test_own_dataset_needs_its_file_fields(raw):
+    raw["data"]["datasets"]["castles"] = {"source": "file", "path": "castles.csv"}
+    with pytest.raises(ConfigError, match="source: file needs kind, columns"):
+        parse_params(raw)
+
+
+def test_unknown_karel_profile(raw):
+    raw["karel"]["profile"] = "huge"
+    with pytest.raises(ConfigError, match="unknown profile 'huge': valid profiles are default, smoke"):
+        parse_params(raw)
+
+
+def test_malformed_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+    with pytest.raises(ConfigError, match="no such params file"):
+        load_params(tmp_path / "absent.yaml")
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_params(bad)
