@@ -1,0 +1,50 @@
+"""The offline snapshot (``data.snapshot_dir``): the raw files the live sources would bring back.
+
+Values are kept exactly as shipped: every column is read as text and only an empty cell is missing.
+Pantheon's malformed birth years (``530s``, ``1237?``, ``Unknown``) and Namibia's country code ``NA``
+must reach the build stage unchanged, where they are parsed and any rejection is counted; pandas'
+default NA list would silently turn ``NA``/``null``/``None`` into missing values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+# dataset -> (file name, field separator)
+SNAPSHOT_FILES: dict[str, tuple[str, str]] = {
+    "world": ("world_place.csv.gz", ","),
+    "us": ("us_place.csv.gz", ","),
+    "nyc": ("nyc_place.csv.gz", ","),
+    "people": ("pantheon_1.0.tsv.gz", "\t"),
+    "art": ("art.csv.gz", ","),
+    "headlines": ("nyt_headlines_rwig.csv.gz", ","),
+}
+
+
+class SnapshotError(FileNotFoundError):
+    """The snapshot file of a dataset is missing; the message names the path and how to fix it."""
+
+
+def snapshot_path(dataset: str, snapshot_dir: str | Path) -> Path:
+    if dataset not in SNAPSHOT_FILES:
+        raise ValueError(f"no snapshot for dataset {dataset!r}: snapshots exist for {', '.join(SNAPSHOT_FILES)}")
+    return Path(snapshot_dir) / SNAPSHOT_FILES[dataset][0]
+
+
+def read_text_table(path: str | Path, sep: str = ",") -> pd.DataFrame:
+    """A CSV/TSV (gzip inferred from the suffix) with every column as text; only empty cells are missing."""
+    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def read_snapshot(dataset: str, snapshot_dir: str | Path) -> pd.DataFrame:
+    """The raw rows of a built-in dataset from the offline snapshot, all columns as text."""
+    path = snapshot_path(dataset, snapshot_dir)
+    if not path.is_file():
+        raise SnapshotError(
+            f"snapshot file for dataset {dataset!r} not found: {path}\n"
+            f"  hint: set data.snapshot_dir in params.yaml to the folder holding {path.name} "
+            f"(currently {snapshot_dir}), or set data.datasets.{dataset}.source: live to fetch it"
+        )
+    return read_text_table(path, SNAPSHOT_FILES[dataset][1])
