@@ -8,6 +8,7 @@ sections to the library.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +44,9 @@ class ColumnMapping(Section):
     popularity: str | None = None
     entity_type: str | None = None
     split: str | None = Field(None, description="boolean is-test column; seeded random split if absent")
+    split_group: str | None = Field(
+        None, description="for a seeded split made here: rows sharing a value never straddle train and test"
+    )
 
 
 class DatasetConfig(Section):
@@ -50,11 +54,19 @@ class DatasetConfig(Section):
 
     source: Literal["snapshot", "live", "file"] = "snapshot"
     min_popularity: float = Field(
-        0, description="keep rows whose popularity (page views, or the dataset's own field) exceeds this"
+        0,
+        ge=0,
+        description="keep rows whose popularity (page views, or the dataset's own field) exceeds this; "
+        "0 turns the filter off, so rows without a popularity are kept",
     )
     max_entities: int | None = Field(5000, gt=0, description="seeded subsample after filtering; null keeps all")
-    year_range: tuple[int, int] | None = Field(None, description="keep targets within [start, end] years")
+    year_range: tuple[int | None, int | None] | None = Field(
+        None, description="time datasets: keep calendar years within [start, end] (inclusive; null = open)"
+    )
     test_fraction: float = Field(0.2, gt=0, lt=1, description="for splits made here (no is_test column)")
+    dedup_decimals: int = Field(
+        1, ge=0, le=6, description="places: coordinates are rounded to this many decimals to find duplicates"
+    )
     # ``source: file`` only: a dataset of the user's own
     path: str | None = None
     kind: Literal["place", "time"] | None = None
@@ -68,30 +80,60 @@ class DatasetConfig(Section):
             missing = [k for k in own if getattr(self, k) is None]
             if missing:
                 raise ValueError(f"source: file needs {', '.join(missing)}")
+            targets = ("latitude", "longitude") if self.kind == "place" else ("date",)
+            unmapped = [t for t in targets if getattr(self.columns, t) is None]
+            if unmapped:
+                raise ValueError(f"kind: {self.kind} needs columns.{' and columns.'.join(unmapped)}")
         elif any(getattr(self, k) is not None for k in own):
             raise ValueError(f"{', '.join(own)} apply only to source: file")
+        if self.year_range and None not in self.year_range and self.year_range[0] > self.year_range[1]:
+            raise ValueError(f"year_range {list(self.year_range)}: start is after end")
         return self
 
 
 class LiveConfig(Section):
-    """Endpoints and politeness settings of the live sources (unused with ``source: snapshot``)."""
+    """Endpoints and politeness settings of the live sources (unused with ``source: snapshot``).
+
+    The NYT API key is read from the environment variable ``NYT_API_KEY`` only, never from here, so
+    that it cannot end up in ``params.yaml``, ``dvc.lock`` or an experiment's parameters.
+    """
 
     dbpedia_endpoint: str = "https://dbpedia.org/sparql"
     wikidata_endpoint: str = "https://query.wikidata.org/sparql"
+    wikidata_min_sitelinks: int = Field(
+        20, ge=0, description="people and colleges need at least this many Wikipedia/Wikimedia sitelinks"
+    )
     pageviews_url: str = "https://wikimedia.org/api/rest_v1/metrics/pageviews/per-article"
-    pageviews_start: str = "20180101"
-    pageviews_end: str = "20221231"
+    pageviews_project: str = "en.wikipedia"
+    pageviews_agent: Literal["all-agents", "user", "spider", "automated"] = "user"
+    pageviews_start: str = Field("20180101", pattern=r"^\d{8}$", description="YYYYMMDD, first day counted")
+    pageviews_end: str = Field("20221231", pattern=r"^\d{8}$", description="YYYYMMDD, last day counted")
     nyt_archive_url: str = "https://api.nytimes.com/svc/archive/v1"
     nyt_months: tuple[str, str] = ("2010-01", "2020-12")
+    nyt_seconds_per_request: float = Field(12.0, ge=0, description="the Archive API allows 5 requests a minute")
     nyc_poi_url: str = "https://data.cityofnewyork.us/resource/rxuy-2muj.json"
-    us_places_url: str | None = Field(None, description="CSV of US cities/zips/counties (e.g. simplemaps)")
+    us_places_url: str | list[str] | None = Field(
+        None, description="simplemaps-style CSV(s) of US cities/zips/counties: URL(s) or local path(s)"
+    )
     user_agent: str = "worldprobe/0.1 (https://github.com/worldprobe/worldprobe; research use)"
-    page_size: int = Field(10000, gt=0)
-    max_retries: int = Field(5, ge=0)
-    backoff_seconds: float = Field(1.0, ge=0)
-    requests_per_second: float = Field(50.0, gt=0)
+    page_size: int = Field(10000, gt=0, description="rows per SPARQL / Socrata page (LIMIT/OFFSET)")
+    max_retries: int = Field(5, ge=0, description="retries of a request on 429/5xx/connection errors")
+    backoff_seconds: float = Field(1.0, ge=0, description="exponential backoff factor between retries")
+    requests_per_second: float = Field(50.0, gt=0, description="rate limit per endpoint, over all workers")
+    workers: int = Field(8, gt=0, description="concurrent page-view requests (still rate limited)")
     timeout_seconds: float = Field(60.0, gt=0)
-    cache_dir: str = "cache/live"
+    cache_dir: str = Field("cache/live", description="resumable cache of finished requests; delete to refetch")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> LiveConfig:
+        if self.pageviews_start > self.pageviews_end:
+            raise ValueError("pageviews_start must not be after pageviews_end")
+        for month in self.nyt_months:
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+                raise ValueError(f"nyt_months: {month!r} is not a YYYY-MM month")
+        if self.nyt_months[0] > self.nyt_months[1]:
+            raise ValueError("nyt_months: the first month is after the last")
+        return self
 
 
 class DataConfig(Section):
@@ -144,23 +186,39 @@ class AlphaGrid(Section):
     max_exp: float = 7.0
     num: int = Field(37, ge=2)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> AlphaGrid:
+        if self.max_exp <= self.min_exp:
+            raise ValueError(f"max_exp ({self.max_exp}) must exceed min_exp ({self.min_exp})")
+        return self
+
 
 class MLPProbeConfig(Section):
-    hidden: int = 256
-    weight_decays: list[float] = [0.01, 0.03, 0.1, 0.3]
-    lr: float = 1e-3
-    batch_size: int = 128
-    max_epochs: int = 200
-    patience: int = 10
-    val_fraction: float = 0.1
+    """The nonlinear probe of the generalization stage (one hidden ReLU layer, AdamW, early stopping)."""
+
+    hidden: int = Field(256, gt=0, description="hidden ReLU units")
+    weight_decays: list[float] = Field(
+        [0.01, 0.03, 0.1, 0.3], min_length=1, description="AdamW weight decays; the best on validation is kept"
+    )
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(128, gt=0)
+    max_epochs: int = Field(200, gt=0)
+    patience: int = Field(10, gt=0, description="epochs without a better validation loss before stopping")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="share of the train split held out for early stopping")
 
 
 class SurfaceConfig(Section):
     """TF-IDF character n-grams of the entity string: the surface-form control."""
 
-    ngram_min: int = 1
-    ngram_max: int = 4
-    max_features: int = 50000
+    ngram_min: int = Field(1, ge=1)
+    ngram_max: int = Field(4, ge=1)
+    max_features: int = Field(50000, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SurfaceConfig:
+        if self.ngram_max < self.ngram_min:
+            raise ValueError(f"ngram_max ({self.ngram_max}) is below ngram_min ({self.ngram_min})")
+        return self
 
 
 class ProbesConfig(Section):
@@ -168,8 +226,24 @@ class ProbesConfig(Section):
     alphas: AlphaGrid = AlphaGrid()
     mlp: MLPProbeConfig = MLPProbeConfig()
     surface: SurfaceConfig = SurfaceConfig()
-    pca_components: list[int] = [2, 4, 6, 8, 10, 15, 20, 30, 40, 50, 75, 100]
+    pca_components: list[int] = Field(
+        [2, 4, 6, 8, 10, 15, 20, 30, 40, 50, 75, 100],
+        description="k of the PCA-k probes (the full-dimension probe is always added); k >= d is skipped",
+    )
     top_neurons: int = Field(10, gt=0)
+    holdout_blocks: int = Field(
+        10, gt=0, description="block / entity-type holdout: hold out each of the K largest groups in turn"
+    )
+    min_holdout_test: int = Field(
+        5, ge=2, description="a group needs this many test-split entities to be held out (fewer: reported, skipped)"
+    )
+
+    @model_validator(mode="after")
+    def _positive_components(self) -> ProbesConfig:
+        bad = [k for k in self.pca_components if k < 1]
+        if bad:
+            raise ValueError(f"pca_components must be >= 1, got {bad}")
+        return self
 
 
 # --------------------------------------------------------------------------- Karel

@@ -1,6 +1,41 @@
 """Where raw entity rows come from: the offline snapshot, a user's own file, or the live services.
 
-Every source returns a :class:`pandas.DataFrame` with the columns of the dataset's snapshot file
-(see :data:`worldprobe.sources.snapshot.SNAPSHOT_FILES`), values kept as the source gave them; the
-``build`` stage parses, validates and rejects.
+:func:`fetch_raw` returns a dataset's raw table with the columns of its snapshot file
+(:data:`worldprobe.sources.snapshot.RAW_COLUMNS`; people from Wikidata add ``deathyear``), values
+kept as the source gave them, as text; the ``build`` stage parses, validates and rejects.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from worldprobe.config import LiveConfig, Params
+from worldprobe.sources import dbpedia, nyc, nyt, us, wikidata
+from worldprobe.sources.files import read_user_file
+from worldprobe.sources.http import SourceError
+from worldprobe.sources.snapshot import read_snapshot
+
+LIVE: dict[str, Callable[[LiveConfig], pd.DataFrame]] = {
+    "world": dbpedia.world_places,
+    "us": us.us_places,
+    "nyc": nyc.points_of_interest,
+    "people": wikidata.people,
+    "art": dbpedia.art,
+    "headlines": nyt.headlines,
+}
+
+__all__ = ["LIVE", "SourceError", "fetch_raw"]
+
+
+def fetch_raw(name: str, params: Params) -> pd.DataFrame:
+    """The raw table of dataset ``name`` from the source its config names."""
+    if name not in params.data.datasets:
+        raise KeyError(f"no dataset {name!r} in params.yaml: configured are {', '.join(params.data.datasets)}")
+    dataset = params.data.datasets[name]
+    if dataset.source == "snapshot":
+        return read_snapshot(name, params.data.snapshot_dir)
+    if dataset.source == "file":
+        return read_user_file(name, dataset)
+    return LIVE[name](params.live)

@@ -8,7 +8,9 @@ default NA list would silently turn ``NA``/``null``/``None`` into missing values
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -21,6 +23,43 @@ SNAPSHOT_FILES: dict[str, tuple[str, str]] = {
     "art": ("art.csv.gz", ","),
     "headlines": ("nyt_headlines_rwig.csv.gz", ","),
 }
+
+
+# The raw table's columns per dataset: the snapshot file's header, which live sources reproduce
+# (filling what they can). People from Wikidata add ``deathyear``, which Pantheon lacks.
+RAW_COLUMNS: dict[str, list[str]] = {
+    "world": ["name", "entity_subtype", "country", "latitude", "longitude", "has_thumbnail", "page_views",
+              "entity_type", "total_area", "population", "is_test"],
+    "us": ["name", "latitude", "longitude", "state_id", "state_name", "county_fips", "population", "density",
+           "timezone", "entity_type", "entity_subtype", "page_views", "is_test"],
+    "nyc": ["name", "source", "complexid", "saftype", "pri_add", "modified", "faci_dom", "facility_t", "b7_sc",
+            "placeid", "bin", "sos", "segmentid", "borough", "created", "latitude", "longitude", "nad83_x",
+            "nad83_y", "borough_name", "facility_t_name", "is_test"],
+    "people": ["en_curid", "name", "numlangs", "birthcity", "birthstate", "countryName", "countryCode",
+               "countryCode3", "LAT", "LON", "continentName", "birthyear", "gender", "occupation", "industry",
+               "domain", "TotalPageViews", "L_star", "StdDevPageViews", "PageViewsEnglish", "PageViewsNonEnglish",
+               "AverageViews", "HPI"],
+    "art": ["title", "creator", "release_date", "length", "page_name", "page_views", "entity_type", "is_test",
+            "decade"],
+    "headlines": ["headline", "date"],
+}
+
+
+def raw_table(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Records from a live source as a raw table: ``columns`` in order, every value as text.
+
+    Fields a source cannot give (``None``, or NaN from pandas) are missing; a record key outside
+    ``columns`` is a bug in the source.
+    """
+    extra = {k for r in records for k in r} - set(columns)
+    if extra:
+        raise ValueError(f"fields {sorted(extra)} are not raw columns {columns}")
+    text = [{c: None if _missing(r.get(c)) else str(r[c]) for c in columns} for r in records]
+    return pd.DataFrame(text, columns=columns, dtype="str")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 class SnapshotError(FileNotFoundError):
