@@ -1,0 +1,19 @@
+"""Stage activations: residual-stream activations of every entity of one dataset, every layer.
+
+Usage: python stages/activations.py <dataset>
+Writes data/activations/<dataset>/<model tag>[~<control>]/<prompt>/ (see worldprobe.records).
+"""
+
+import logging
+import sys
+
+from worldprobe.activations import dataset_activations
+from worldprobe.config import load_params
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    for meta in dataset_activations(load_params(), sys.argv[1]):
+        print(f"{meta.dataset} {meta.model}{'~' + meta.control if meta.control else ''} {meta.prompt}: "
+              f"{meta.n_entities} entities, {meta.extra['n_rejected']} rejected")
