@@ -254,7 +254,8 @@ def test_a_users_own_csv_goes_through_the_build(tmp_path):
     csv = tmp_path / "castles.csv"
     lines = ["castle,lat,lon,region,visitors,kind"]
     lines += [f"Castle {i},{50 + i / 10},{5 + i / 10},Region {i % 6},{100 + i},keep" for i in range(30)]
-    lines += ["Castle 0,50.0,5.0,Region 0,60,keep", "Castle Nowhere,,5.0,Region 1,1,keep", "Castle Low,51,6,Region 2,10,keep"]
+    lines += ["Castle 0,50.0,5.0,Region 0,60,keep", "Castle Nowhere,,5.0,Region 1,1,keep",
+              "Castle Low,51,6,Region 2,10,keep"]
     csv.write_text("\n".join(lines) + "\n")
     config = cfg(
         source="file", path=str(csv), kind="place", min_popularity=50,

@@ -72,13 +72,15 @@ def _mark_duplicates(frame: pd.DataFrame, ok: pd.Series, kind: str, decimals: in
         frame.loc[dup[dup].index, "detail"] = "duplicate of raw row " + keys[dup].map(kept_row).astype(str)
 
 
-def _mark_filters(frame: pd.DataFrame, ok: pd.Series, kind: str, config: DatasetConfig) -> None:
+def _mark_filters(frame: pd.DataFrame, kind: str, config: DatasetConfig) -> None:
+    """The year range (time datasets) and the popularity threshold, on rows not yet removed."""
     if config.year_range is not None:
         if kind != "time":
             raise BuildError("year_range applies to time datasets only; remove it from this place dataset")
         start, end = config.year_range
         years = np.floor(frame["year"])
-        outside = ok & (((years < start) if start is not None else False) | ((years > end) if end is not None else False))
+        inside = years.between(-np.inf if start is None else start, np.inf if end is None else end)
+        outside = frame["reason"].isna() & ~inside
         frame.loc[outside, "reason"] = "outside_year_range"
         frame.loc[outside, "detail"] = "year=" + frame.loc[outside, "year"].round(3).astype(str)
     if config.min_popularity > 0:
@@ -126,16 +128,19 @@ def _subsample(split: pd.Series, max_entities: int | None, seed: int) -> pd.Inde
 def build_entities(raw: pd.DataFrame, dataset: str, config: DatasetConfig, seed: int) -> BuildResult:
     """Build one dataset's entity table from its raw table (see the module docstring)."""
     raw = raw.reset_index(drop=True)
+    clash = {"raw_row", "reason", "detail"}.intersection(raw.columns)
+    if clash:
+        raise BuildError(
+            f"raw table of {dataset!r} has columns {sorted(clash)}, reserved for the removed-rows file; rename them"
+        )
     prepared: Prepared = prepare(raw, dataset, config)
     frame, kind = prepared.frame, prepared.kind
-    rejected = frame["reason"].notna()
-    rejected_counts = frame.loc[rejected, "reason"].value_counts()
-    unexpected = set(rejected_counts.index) - set(REJECT_REASONS) - set(FILTER_REASONS)
-    assert not unexpected, f"recipe produced undeclared reasons {unexpected}"
+    undeclared = set(frame["reason"].dropna()) - set(REJECT_REASONS) - set(FILTER_REASONS)
+    assert not undeclared, f"recipe of {dataset} used reasons {undeclared} that the report does not count"
 
     # filters first, so that "duplicates" counts only rows that would otherwise have been kept (the
     # kept set is the same either way: duplicates share a calendar year, and the most popular is kept)
-    _mark_filters(frame, frame["reason"].isna(), kind, config)
+    _mark_filters(frame, kind, config)
     _mark_duplicates(frame, frame["reason"].isna(), kind, config.dedup_decimals)
     kept = frame[frame["reason"].isna()]
     split, split_rule = _split(kept, config, derived_seed(seed, dataset, "split"))
@@ -165,10 +170,9 @@ def build_entities(raw: pd.DataFrame, dataset: str, config: DatasetConfig, seed:
 
 def _report(dataset: str, config: DatasetConfig, prepared: Prepared, frame: pd.DataFrame,
             table: pd.DataFrame, split_rule: str) -> dict:
-    counts = frame["reason"].value_counts()
-    n = lambda reason: int(counts.get(reason, 0))  # noqa: E731
-    rejected = {r: n(r) for r in REJECT_REASONS}
-    filtered = {r: n(r) for r in FILTER_REASONS}
+    counts = {reason: int(count) for reason, count in frame["reason"].value_counts().items()}
+    rejected = {r: counts.get(r, 0) for r in REJECT_REASONS}
+    filtered = {r: counts.get(r, 0) for r in FILTER_REASONS}
     out = {s: int((table["split"] == s).sum()) for s in ("train", "test")}
     return {
         "dataset": dataset,
@@ -177,10 +181,10 @@ def _report(dataset: str, config: DatasetConfig, prepared: Prepared, frame: pd.D
         "rows_in": len(frame),
         "rejected": rejected,
         "rejected_total": sum(rejected.values()),
-        "duplicates_removed": n("duplicate"),
+        "duplicates_removed": counts.get("duplicate", 0),
         "filtered": filtered,
         "filtered_total": sum(filtered.values()),
-        "subsampled": n("subsampled"),
+        "subsampled": counts.get("subsampled", 0),
         "rows_out": {**out, "total": len(table)},
         "split_rule": split_rule,
         "popularity": {
