@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from worldprobe.config import LiveConfig, Params
+from worldprobe.config import ConfigError, LiveConfig, Params
 from worldprobe.sources import dbpedia, nyc, nyt, us, wikidata
 from worldprobe.sources.files import read_user_file
 from worldprobe.sources.http import SourceError
@@ -32,7 +32,7 @@ __all__ = ["LIVE", "SourceError", "fetch_raw"]
 def fetch_raw(name: str, params: Params) -> pd.DataFrame:
     """The raw table of dataset ``name`` from the source its config names."""
     if name not in params.data.datasets:
-        raise KeyError(f"no dataset {name!r} in params.yaml: configured are {', '.join(params.data.datasets)}")
+        raise ConfigError(f"no dataset {name!r} in params.yaml data.datasets: configured are {', '.join(params.data.datasets)}")
     dataset = params.data.datasets[name]
     if dataset.source == "snapshot":
         return read_snapshot(name, params.data.snapshot_dir)

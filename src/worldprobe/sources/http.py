@@ -143,7 +143,7 @@ class JsonlCache:
     """An append-only ``key -> JSON value`` store, one line per finished request.
 
     Lines are flushed as they are written, so a killed run loses at most the line being written; a
-    torn last line is skipped (and overwritten by the rerun's fetch of that key).
+    torn last line is cut off on load (the rerun fetches that key again).
     """
 
     def __init__(self, path: str | Path):
@@ -155,22 +155,21 @@ class JsonlCache:
             self._load()
 
     def _load(self) -> None:
-        with self.path.open("rb") as f:
-            raw = f.read()
-        lines = raw.split(b"\n")
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                if number == len(lines):  # torn last line of an interrupted run
-                    break
-                raise SourceError(f"cache {self.path} is corrupt at line {number}; delete it to refetch") from None
-            self._data[record["key"]] = record["value"]
-        if raw and not raw.endswith(b"\n"):  # start the next record on a line of its own
-            with self.path.open("ab") as f:
-                f.write(b"\n")
+        raw = self.path.read_bytes()
+        good_end = 0  # bytes up to the end of the last complete record
+        for number, line in enumerate(raw.split(b"\n"), 1):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    if good_end + len(line) == len(raw):  # torn last line of an interrupted run
+                        break
+                    raise SourceError(f"cache {self.path} is corrupt at line {number}; delete it to refetch") from None
+                self._data[record["key"]] = record["value"]
+            good_end = min(good_end + len(line) + 1, len(raw))
+        if good_end < len(raw):
+            with self.path.open("r+b") as f:
+                f.truncate(good_end)
 
     def __contains__(self, key: str) -> bool:
         return key in self._data
