@@ -1,0 +1,309 @@
+"""Probes: estimators that read a target (coordinates, years) out of a layer's activations.
+
+* :class:`RidgeLOO` - the paper's linear probe: ridge regression with the penalty chosen per target by
+  efficient leave-one-out (LOO) cross-validation on the train split. One eigendecomposition of the
+  train activations serves every alpha of the grid, and the LOO residuals of all alphas come out of
+  a few matrix products, so a layer costs about one ``d x d`` (or ``n x n``) ``eigh``. It selects the
+  same alpha and makes the same predictions as ``sklearn.linear_model.RidgeCV(alphas,
+  alpha_per_target=True)`` (tested), several times faster because sklearn loops over the alphas.
+* :class:`MLPProbe` - one hidden ReLU layer trained with AdamW and early stopping, the weight decay
+  picked on the same validation split (torch, CPU).
+* :func:`surface_vectorizer` - TF-IDF character n-grams of the entity string: the surface-form
+  control, fitted with the same :class:`RidgeLOO`.
+* :func:`mlp_input_projections` - the residual stream projected onto the next block's MLP input
+  weights ("space and time neurons").
+
+Precision: activations are stored as float32; the ridge works in float64 (the normal equations
+square the condition number, and float64 keeps the LOO curve equal to sklearn's to ~1e-9), the
+MLP in float32.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from scipy import sparse
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .config import AlphaGrid, MLPProbeConfig, SurfaceConfig
+
+
+class ProbeError(ValueError):
+    """Inputs a probe cannot be fitted on (non-finite values, constant targets, too few rows, ...)."""
+
+
+def alpha_grid(cfg: AlphaGrid) -> np.ndarray:
+    return np.logspace(cfg.min_exp, cfg.max_exp, cfg.num)
+
+
+def _targets_2d(y) -> tuple[np.ndarray, bool]:
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim not in (1, 2):
+        raise ProbeError(f"targets must be 1-D or 2-D, got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise ProbeError(f"{int((~np.isfinite(y)).sum())} target values are NaN or infinite")
+    return (y[:, None], True) if y.ndim == 1 else (y, False)
+
+
+def _check_features(X, accept_sparse: bool = True):
+    X = check_array(X, accept_sparse="csr" if accept_sparse else False, dtype=np.float64,
+                    ensure_all_finite=False)
+    values = X.data if sparse.issparse(X) else X
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0]) if not sparse.issparse(X) else []
+        raise ProbeError(f"{int(bad.sum())} activation values are NaN or infinite (rows {list(rows[:5])}...)")
+    return X
+
+
+class RidgeLOO(RegressorMixin, BaseEstimator):
+    """Ridge regression, alpha per target chosen by efficient leave-one-out on the training rows.
+
+    ``fit`` centres the features (and with ``standardize=True`` scales each to unit variance, the
+    statistics taken on the training rows), z-scores each target, and fits an unpenalised intercept
+    exactly as ``RidgeCV(fit_intercept=True)``: the LOO residual of row i is
+    ``e_i / (1 - h_ii - 1/n)`` with ``h`` the hat matrix of the centred design. Sparse input (the
+    TF-IDF control) is centred implicitly and never scaled.
+
+    Fitted attributes: ``alpha_`` (per target), ``alpha_index_``, ``alpha_at_edge_`` (per target: the
+    chosen alpha is the smallest or largest of the grid, so the grid may be too narrow),
+    ``loo_mse_`` (alphas x targets, in z-scored target units), ``loo_r2_`` (per target, at the chosen
+    alpha: 1 - LOO MSE / variance), ``coef_`` (targets x features) and ``intercept_`` in the original
+    units, ``mean_``/``scale_`` (feature standardisation), ``y_mean_``/``y_scale_``, ``mode_``
+    (``"cov"``: eigh of the d x d covariance, n > d; ``"gram"``: of the n x n Gram matrix).
+    """
+
+    def __init__(self, alphas=tuple(np.logspace(-2, 7, 37)), standardize: bool = True):
+        self.alphas = alphas
+        self.standardize = standardize
+
+    def fit(self, X, y):
+        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+        if alphas.size == 0 or (alphas <= 0).any():
+            raise ProbeError(f"alphas must be positive, got {alphas}")
+        X = _check_features(X)
+        Y, self._1d = _targets_2d(y)
+        n, d = X.shape
+        if len(Y) != n:
+            raise ProbeError(f"{n} rows of features but {len(Y)} targets")
+        if n < 3:
+            raise ProbeError(f"need at least 3 training rows, got {n}")
+        self.y_mean_, self.y_scale_ = Y.mean(0), Y.std(0)
+        if (self.y_scale_ == 0).any():
+            raise ProbeError("a target is constant on the training rows: nothing to probe")
+        Yz = (Y - self.y_mean_) / self.y_scale_
+
+        is_sparse = sparse.issparse(X)
+        self.mean_ = np.asarray(X.mean(0)).ravel()
+        scale = np.ones(d)
+        if self.standardize and not is_sparse:
+            scale = X.std(0)
+            scale[scale == 0] = 1.0  # constant features carry nothing; leave them at zero after centring
+        self.scale_ = scale
+
+        if is_sparse:
+            mu_x = X @ self.mean_
+            K = (X @ X.T).toarray()
+            K += self.mean_ @ self.mean_ - mu_x[:, None] - mu_x[None, :]  # Gram of the centred rows
+            Xs = None
+            self.mode_ = "gram"
+        else:
+            Xs = (X - self.mean_) / self.scale_
+            self.mode_ = "cov" if n > d else "gram"
+            K = Xs.T @ Xs if self.mode_ == "cov" else Xs @ Xs.T
+
+        lam, vecs = np.linalg.eigh(K)
+        lam = np.clip(lam, 0.0, None)  # rounding leaves tiny negative eigenvalues of a PSD matrix
+        # With hat matrix H of the centred design, the LOO residual is (I - H)y / diag(I - H - 11'/n).
+        # cov:  I - H = I - Q diag(1/(lam+a)) Q'  (Q = X V, not a full basis: keep the identity);
+        # gram: I - H = U diag(a/(lam+a)) U'       (U a full basis; no cancellation when a << lam).
+        if self.mode_ == "cov":
+            Q, W, base = Xs @ vecs, -1.0 / (lam[None, :] + alphas[:, None]), 1.0
+        else:
+            Q, W, base = vecs, alphas[:, None] / (lam[None, :] + alphas[:, None]), 0.0
+        QtY = Q.T @ Yz  # r x t
+        A, t = len(alphas), Yz.shape[1]
+        resid = (Q @ (W.T[:, :, None] * QtY[:, None, :]).reshape(len(lam), A * t)).reshape(n, A, t)
+        resid += base * Yz[:, None, :]
+        # The unpenalised intercept removes ((I - H) 1)_i / n, ~1/n; computed through the same
+        # decomposition (as RidgeCV does) so that rounding in the near-null direction cancels.
+        intercept_part = (Q @ (W * Q.sum(0)).T + base) / n
+        one_minus_h = (Q * Q) @ W.T + base - intercept_part  # n x A
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mse = ((resid / one_minus_h[:, :, None]) ** 2).mean(0)
+        mse[~np.isfinite(mse)] = np.inf  # an interpolating fit (h_ii = 1) has an undefined LOO error
+        self.loo_mse_ = mse
+        best = np.argmin(mse, axis=0)  # first minimum: the smallest alpha on ties, as RidgeCV
+        self.alpha_index_ = best
+        self.alpha_ = alphas[best]
+        self.alpha_at_edge_ = (best == 0) | (best == A - 1)
+        self.loo_r2_ = 1.0 - mse[best, np.arange(t)]  # z-scored targets have unit variance
+
+        inv = 1.0 / (lam[None, :] + self.alpha_[:, None])  # t x r
+        if self.mode_ == "cov":
+            coef = vecs @ (inv.T * QtY)  # d x t, in standardised units
+        else:
+            dual = vecs @ (inv.T * QtY)  # n x t
+            if is_sparse:
+                coef = np.asarray(X.T @ dual) - self.mean_[:, None] * dual.sum(0)[None, :]
+            else:
+                coef = Xs.T @ dual
+        coef = (coef / self.scale_[:, None]) * self.y_scale_[None, :]
+        self.coef_ = coef.T
+        self.intercept_ = self.y_mean_ - self.mean_ @ coef
+        self.n_features_in_ = d
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "coef_")
+        X = _check_features(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ProbeError(f"probe fitted on {self.n_features_in_} features, got {X.shape[1]}")
+        pred = np.asarray(X @ self.coef_.T) + self.intercept_
+        return pred[:, 0] if self._1d else pred
+
+
+class _MLP(torch.nn.Module):
+    def __init__(self, d_in: int, hidden: int, d_out: int):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(d_in, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, d_out))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class MLPProbe(RegressorMixin, BaseEstimator):
+    """One hidden ReLU layer, AdamW, early stopping on a seeded validation share of the train rows.
+
+    Features are standardised and targets z-scored on the rows it trains on. For each weight decay
+    of ``cfg.weight_decays`` a fresh network trains until the validation MSE has not improved for
+    ``cfg.patience`` epochs and keeps its best-validation weights; the decay with the lowest
+    validation MSE wins. Fitted attributes: ``weight_decay_``, ``val_mse_`` (per decay, z-scored
+    units), ``epochs_`` (per decay, epochs run), ``best_epoch_`` (per decay), ``network_``.
+    """
+
+    def __init__(self, cfg: MLPProbeConfig = MLPProbeConfig(), random_state: int = 0):
+        self.cfg = cfg
+        self.random_state = random_state
+
+    def _train_one(self, Xt, Yt, Xv, Yv, weight_decay: float, seed: int):
+        cfg = self.cfg
+        torch.manual_seed(seed)
+        net = _MLP(Xt.shape[1], cfg.hidden, Yt.shape[1])
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=weight_decay)
+        gen = torch.Generator().manual_seed(seed)
+        best_loss, best_state, best_epoch, since_best, epoch = np.inf, None, 0, 0, 0
+        for epoch in range(1, cfg.max_epochs + 1):
+            net.train()
+            for idx in torch.randperm(len(Xt), generator=gen).split(cfg.batch_size):
+                opt.zero_grad()
+                loss = torch.nn.functional.mse_loss(net(Xt[idx]), Yt[idx])
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                val = torch.nn.functional.mse_loss(net(Xv), Yv).item()
+            if val < best_loss:
+                best_loss, best_state, best_epoch, since_best = val, copy.deepcopy(net.state_dict()), epoch, 0
+            else:
+                since_best += 1
+                if since_best >= cfg.patience:
+                    break
+        net.load_state_dict(best_state)
+        return net, best_loss, epoch, best_epoch
+
+    def fit(self, X, y):
+        X = _check_features(X, accept_sparse=False)
+        Y, self._1d = _targets_2d(y)
+        n_val = int(round(self.cfg.val_fraction * len(X)))
+        if n_val < 1 or len(X) - n_val < 2:
+            raise ProbeError(f"{len(X)} rows are too few for a {self.cfg.val_fraction:.0%} validation split")
+        self.mean_, self.scale_ = X.mean(0), X.std(0)
+        self.scale_[self.scale_ == 0] = 1.0
+        self.y_mean_, self.y_scale_ = Y.mean(0), Y.std(0)
+        if (self.y_scale_ == 0).any():
+            raise ProbeError("a target is constant on the training rows: nothing to probe")
+        Xz = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
+        Yz = torch.as_tensor((Y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
+        order = np.random.default_rng(self.random_state).permutation(len(X))
+        val, train = torch.as_tensor(order[:n_val]), torch.as_tensor(order[n_val:])
+        self.val_mse_, self.epochs_, self.best_epoch_ = {}, {}, {}
+        best = None
+        for wd in self.cfg.weight_decays:
+            net, loss, epochs, best_epoch = self._train_one(Xz[train], Yz[train], Xz[val], Yz[val], wd, self.random_state)
+            self.val_mse_[wd], self.epochs_[wd], self.best_epoch_[wd] = loss, epochs, best_epoch
+            if best is None or loss < best[1]:
+                best = (wd, loss, net)
+        self.weight_decay_, _, self.network_ = best
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "network_")
+        X = _check_features(X, accept_sparse=False)
+        with torch.no_grad():
+            z = self.network_(torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)).numpy()
+        pred = z.astype(np.float64) * self.y_scale_ + self.y_mean_
+        return pred[:, 0] if self._1d else pred
+
+
+def surface_vectorizer(cfg: SurfaceConfig) -> TfidfVectorizer:
+    """Character n-grams within word boundaries, TF-IDF weighted; fit it on the train split only."""
+    return TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(cfg.ngram_min, cfg.ngram_max), max_features=cfg.max_features,
+        sublinear_tf=True, dtype=np.float64,
+    )
+
+
+# --------------------------------------------------------------------------- neurons
+
+
+class UnsupportedArchitecture(ValueError):
+    """The neuron analysis needs a decoder with gated MLPs (``gate_proj``/``up_proj``) and RMSNorm."""
+
+
+def decoder_blocks(hf_model):
+    """The decoder blocks of a Llama/Gemma/Qwen-style causal LM (``model.model.layers``)."""
+    inner = getattr(hf_model, "model", None)
+    blocks = getattr(inner, "layers", None)
+    if blocks is None:
+        raise UnsupportedArchitecture(
+            f"{type(hf_model).__name__}: expected model.model.layers (Llama/Gemma/Qwen-style decoder); "
+            "the neuron analysis does not support this architecture"
+        )
+    return blocks
+
+
+def mlp_input_projections(hf_model, block: int, residual: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Project residual-stream vectors onto the MLP input weights of decoder block ``block``.
+
+    ``residual``: ``(n, d_model)`` activations entering block ``block`` (the store's layer ``block``).
+    They go through the block's own pre-MLP RMSNorm module (Gemma: ``pre_feedforward_layernorm``;
+    Llama/Qwen/Mistral: ``post_attention_layernorm``), then through ``gate_proj`` and ``up_proj``.
+    This skips the attention sublayer of that block, as in the paper. Returns ``(n, 2 * d_mlp)``
+    pre-activations and names ``gate_<i>``/``up_<i>``.
+    """
+    blocks = decoder_blocks(hf_model)
+    if not 0 <= block < len(blocks):
+        raise ValueError(f"block {block} out of range: the model has {len(blocks)} decoder blocks")
+    layer = blocks[block]
+    norm = getattr(layer, "pre_feedforward_layernorm", None) or getattr(layer, "post_attention_layernorm", None)
+    mlp = getattr(layer, "mlp", None)
+    if norm is None or not all(hasattr(mlp, p) for p in ("gate_proj", "up_proj")):
+        raise UnsupportedArchitecture(
+            f"{type(layer).__name__}: the neuron analysis needs a pre-MLP norm (pre_feedforward_layernorm or "
+            "post_attention_layernorm) and a gated MLP (mlp.gate_proj, mlp.up_proj)"
+        )
+    d_model = mlp.gate_proj.in_features
+    if residual.ndim != 2 or residual.shape[1] != d_model:
+        raise ValueError(f"residual has shape {residual.shape}, the model's d_model is {d_model}")
+    param = next(mlp.parameters())
+    with torch.no_grad():
+        h = norm(torch.as_tensor(np.asarray(residual), dtype=param.dtype, device=param.device))
+        out = torch.cat([mlp.gate_proj(h), mlp.up_proj(h)], dim=1).float().cpu().numpy()
+    d_mlp = mlp.gate_proj.out_features
+    return out, [f"gate_{i}" for i in range(d_mlp)] + [f"up_{i}" for i in range(d_mlp)]
