@@ -11,6 +11,7 @@ from worldprobe.config import LiveConfig
 from worldprobe.sources import nyc, nyt
 from worldprobe.sources.http import JsonlCache, SourceError
 from worldprobe.sources.pageviews import total_views
+from worldprobe.sources.snapshot import read_snapshot
 
 
 @pytest.fixture
@@ -163,8 +164,9 @@ def test_nyt_wrong_key_error_is_redacted(api, tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- Socrata
 
 
-def test_socrata_pages_past_a_server_cap(api, tmp_path):
+def test_socrata_pages_past_a_server_cap(api, tmp_path, snapshot_dir):
     table = nyc.points_of_interest(live_config(api, tmp_path, page_size=SOCRATA_CAP + 2))
+    assert list(table.columns) == [c for c in read_snapshot("nyc", snapshot_dir).columns if c != "is_test"]
     assert table["name"].tolist() == [r["name"] for r in SOCRATA_ROWS]
     first = table.iloc[1]
     assert (first["latitude"], first["longitude"]) == ("40.71", "-73.91")

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from worldprobe.sources.snapshot import SNAPSHOT_FILES, SnapshotError, read_snapshot
+from worldprobe.sources.snapshot import RAW_COLUMNS, SnapshotError, read_snapshot
 
 # row counts from the snapshot's README
 README_ROWS = {"world": 39585, "us": 29997, "nyc": 19838, "people": 11341, "art": 31321, "headlines": 18507}
@@ -12,6 +12,12 @@ def test_snapshot_row_counts_match_readme(snapshot_dir, dataset):
     df = read_snapshot(dataset, snapshot_dir)
     assert len(df) == README_ROWS[dataset]
     assert all(pd.api.types.is_string_dtype(df[c]) for c in df.columns)
+
+
+@pytest.mark.parametrize("dataset", sorted(README_ROWS))
+def test_raw_columns_are_the_snapshot_headers(snapshot_dir, dataset):
+    # the live sources write these columns, so they must stay the snapshot's
+    assert RAW_COLUMNS[dataset] == list(read_snapshot(dataset, snapshot_dir).columns)
 
 
 def test_people_keeps_malformed_birthyears_and_namibia(snapshot_dir):

@@ -1,8 +1,10 @@
 """Where raw entity rows come from: the offline snapshot, a user's own file, or the live services.
 
 :func:`fetch_raw` returns a dataset's raw table with the columns of its snapshot file
-(:data:`worldprobe.sources.snapshot.RAW_COLUMNS`; people from Wikidata add ``deathyear``), values
-kept as the source gave them, as text; the ``build`` stage parses, validates and rejects.
+(:data:`~worldprobe.sources.snapshot.RAW_COLUMNS`); a live source writes the same columns as far as
+it can fill them, without the paper's ``is_test`` split and, for people, with ``deathyear``
+(:data:`~worldprobe.sources.snapshot.LIVE_COLUMNS`). Values are kept as the source gave them, as
+text; the ``build`` stage parses, validates and rejects. A user's own file keeps its own columns.
 """
 
 from __future__ import annotations

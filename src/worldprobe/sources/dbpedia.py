@@ -12,7 +12,7 @@ import pandas as pd
 from worldprobe.config import LiveConfig
 from worldprobe.sources.http import SourceError
 from worldprobe.sources.pageviews import total_views
-from worldprobe.sources.snapshot import RAW_COLUMNS, raw_table
+from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
 from worldprobe.sources.sparql import SparqlEndpoint, resource_name
 
 PREFIXES = """PREFIX dbo: <http://dbpedia.org/ontology/>
@@ -122,10 +122,10 @@ def world_places(live: LiveConfig) -> pd.DataFrame:
     _add_views(records, live, "world")
     for r in records:
         del r["page_name"]  # the world snapshot has no page-title column
-    return raw_table(records, RAW_COLUMNS["world"])
+    return raw_table(records, LIVE_COLUMNS["world"])
 
 
 def art(live: LiveConfig) -> pd.DataFrame:
     records = query_art(live)
     _add_views(records, live, "art")
-    return raw_table(records, RAW_COLUMNS["art"])
+    return raw_table(records, LIVE_COLUMNS["art"])

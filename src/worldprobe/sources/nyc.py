@@ -13,7 +13,7 @@ import pandas as pd
 
 from worldprobe.config import LiveConfig
 from worldprobe.sources.http import HttpClient, JsonlCache, SourceError
-from worldprobe.sources.snapshot import RAW_COLUMNS, raw_table
+from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
 
 BOROUGHS = {"1": "Manhattan", "2": "Bronx", "3": "Brooklyn", "4": "Queens", "5": "Staten Island",
             "8": "New Jersey"}
@@ -28,7 +28,7 @@ FACILITY_TYPES = {
 def _record(row: dict) -> dict[str, str | None]:
     if "b7sc" in row:  # the API's spelling of the snapshot's b7_sc
         row = {**row, "b7_sc": row["b7sc"]}
-    record = {c: row[c] for c in RAW_COLUMNS["nyc"] if c in row}
+    record = {c: row[c] for c in LIVE_COLUMNS["nyc"] if c in row}
     geometry = row.get("the_geom") or {}
     coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
     if isinstance(coordinates, list) and len(coordinates) == 2:  # GeoJSON: longitude first
@@ -57,4 +57,4 @@ def points_of_interest(live: LiveConfig) -> pd.DataFrame:
         rows.extend(page)
     if not rows:
         raise SourceError(f"{live.nyc_poi_url} returned no points of interest")
-    return raw_table([_record(r) for r in rows], RAW_COLUMNS["nyc"])
+    return raw_table([_record(r) for r in rows], LIVE_COLUMNS["nyc"])

@@ -14,7 +14,7 @@ import pandas as pd
 
 from worldprobe.config import LiveConfig
 from worldprobe.sources.http import HttpClient, JsonlCache, SourceError, fetch_all
-from worldprobe.sources.snapshot import RAW_COLUMNS, raw_table
+from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
 
 KEY_VARIABLE = "NYT_API_KEY"
 
@@ -49,4 +49,4 @@ def headlines(live: LiveConfig) -> pd.DataFrame:
     records = [{"headline": h, "date": d} for rows in by_month.values() for h, d in rows]
     if not records:
         raise SourceError(f"{live.nyt_archive_url} returned no articles for {live.nyt_months[0]}..{live.nyt_months[1]}")
-    return raw_table(records, RAW_COLUMNS["headlines"])
+    return raw_table(records, LIVE_COLUMNS["headlines"])

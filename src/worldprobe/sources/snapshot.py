@@ -25,8 +25,7 @@ SNAPSHOT_FILES: dict[str, tuple[str, str]] = {
 }
 
 
-# The raw table's columns per dataset: the snapshot file's header, which live sources reproduce
-# (filling what they can). People from Wikidata add ``deathyear``, which Pantheon lacks.
+# The raw table's columns per dataset: the snapshot file's header.
 RAW_COLUMNS: dict[str, list[str]] = {
     "world": ["name", "entity_subtype", "country", "latitude", "longitude", "has_thumbnail", "page_views",
               "entity_type", "total_area", "population", "is_test"],
@@ -56,6 +55,15 @@ def raw_table(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame
         raise ValueError(f"fields {sorted(extra)} are not raw columns {columns}")
     text = [{c: None if _missing(r.get(c)) else str(r[c]) for c in columns} for r in records]
     return pd.DataFrame(text, columns=columns, dtype="str")
+
+
+# What the live sources write: the snapshot's columns (filled as far as the source can) without
+# ``is_test``, the paper's own split, which no live source has (build then draws a seeded split);
+# people from Wikidata add ``deathyear``, the paper's target, which Pantheon lacks.
+LIVE_COLUMNS: dict[str, list[str]] = {
+    name: [c for c in columns if c != "is_test"] + (["deathyear"] if name == "people" else [])
+    for name, columns in RAW_COLUMNS.items()
+}
 
 
 def _missing(value: Any) -> bool:

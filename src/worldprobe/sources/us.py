@@ -14,7 +14,7 @@ import pandas as pd
 
 from worldprobe.config import LiveConfig
 from worldprobe.sources.http import HttpClient, SourceError
-from worldprobe.sources.snapshot import RAW_COLUMNS, raw_table, read_text_table
+from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table, read_text_table
 from worldprobe.sources.wikidata import colleges
 
 # name column -> entity_type, checked in this order (uszips.csv also has a ``city`` column)
@@ -59,4 +59,4 @@ def us_places(live: LiveConfig) -> pd.DataFrame:
     locations = [live.us_places_url] if isinstance(live.us_places_url, str) else live.us_places_url
     records = [r for loc in locations for r in places_from_csv(_read_csv(loc, live), loc)]
     records += colleges(live)
-    return raw_table(records, RAW_COLUMNS["us"])
+    return raw_table(records, LIVE_COLUMNS["us"])

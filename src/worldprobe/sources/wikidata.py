@@ -14,7 +14,7 @@ import pandas as pd
 from worldprobe.config import LiveConfig
 from worldprobe.sources.http import SourceError
 from worldprobe.sources.pageviews import total_views
-from worldprobe.sources.snapshot import RAW_COLUMNS, raw_table
+from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
 from worldprobe.sources.sparql import SparqlEndpoint
 
 PREFIXES = """PREFIX wd: <http://www.wikidata.org/entity/>
@@ -107,7 +107,7 @@ def people(live: LiveConfig) -> pd.DataFrame:
         }
         for r in rows
     ]
-    return raw_table(records, RAW_COLUMNS["people"] + ["deathyear"])
+    return raw_table(records, LIVE_COLUMNS["people"])
 
 
 def colleges(live: LiveConfig) -> list[dict[str, str | None]]:
