@@ -1,6 +1,8 @@
 """``stages/build.py`` on the real snapshot, in a scratch workspace with raw tables made by ``read_snapshot``."""
 
 import json
+import os
+import runpy
 import subprocess
 import sys
 
@@ -65,3 +67,17 @@ def test_pantheon_malformed_birth_years_are_reported(workspace):
     bad = removed[removed["reason"] == "unparseable_year"]
     assert sorted(bad["birthyear"]) == ["1237?", "530s", "Unknown", "Unknown"]
     assert report["rejected"]["unparseable_year"] == 4
+
+
+def test_stage_reports_an_unknown_dataset_and_a_missing_raw_table(workspace, capsys):
+    root, _ = workspace
+    main = runpy.run_path(str(REPO / "stages" / "build.py"), run_name="build_stage")["main"]
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        assert main(["build.py", "atlantis"]) == 1
+        assert "'atlantis' is not in params.yaml" in capsys.readouterr().err
+        assert main(["build.py", "headlines"]) == 1  # the workspace has no raw headlines table
+        assert "run the pull stage first" in capsys.readouterr().err
+    finally:
+        os.chdir(here)

@@ -9,7 +9,7 @@ import pytest
 from worldprobe.config import ColumnMapping, ConfigError, DatasetConfig, parse_params
 from worldprobe.datasets import BuildError, build_entities, write_build
 from worldprobe.records import read_entities
-from worldprobe.sources.snapshot import read_text_table
+from worldprobe.sources.files import read_user_file
 
 
 def raw_table(columns: str, rows: list[tuple]) -> pd.DataFrame:
@@ -262,7 +262,7 @@ def test_a_users_own_csv_goes_through_the_build(tmp_path):
         columns=ColumnMapping(text="castle", latitude="lat", longitude="lon", groups=["region"],
                               popularity="visitors", entity_type="kind", split_group="region"),
     )
-    raw = read_text_table(csv)
+    raw = read_user_file("castles", config)  # what the pull stage copies into data/raw
     result = build_entities(raw, "castles", config, seed=0)
     assert result.info.groups == ("region",) and result.info.kind == "place"
     assert result.removed.set_index("castle")["reason"].to_dict() == {
