@@ -122,6 +122,13 @@ def test_given_is_test_column_is_the_split():
     assert result.report["split_rule"] == "given is_test column"
 
 
+def test_an_empty_is_test_column_means_a_split_is_drawn():
+    raw = raw_table(WORLD, world_rows(40)).assign(is_test=None)
+    result = build_entities(raw, "world", cfg(), seed=0)
+    assert result.report["split_rule"] == "seeded random, 20% of rows"
+    assert result.report["rows_out"] == {"train": 32, "test": 8, "total": 40}
+
+
 def art_raw(n_creators: int = 40, works: int = 4) -> pd.DataFrame:
     rows = [
         (f"Song {c}-{w}", f"Band {c}", f"{1960 + c}-0{1 + w}-15", 10_000 + c * 10 + w, "song")

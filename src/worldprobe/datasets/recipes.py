@@ -119,8 +119,12 @@ class _Frame:
         return ", else ".join(present) or "none"
 
     def set_split(self, column: str | None) -> None:
-        """A given split (``is_test``-style column) when the raw table has it; otherwise one is drawn later."""
-        if column is not None and column in self.raw.columns:
+        """A given split (``is_test``-style column) when the raw table fills it; otherwise one is drawn later.
+
+        An all-empty column counts as absent (a source without the paper's split); a partly empty one
+        is bad input, rejected row by row.
+        """
+        if column is not None and column in self.raw.columns and not parsing.blank(self.raw[column]).all():
             is_test, bad = parsing.booleans(self.raw[column])
             self.flag(bad, "unparseable_split", f"{column}=" + self.column(column).fillna("<empty>"))
             self.frame["is_test"] = is_test
