@@ -26,7 +26,7 @@ FACILITY_TYPES = {
 
 
 def _record(row: dict) -> dict[str, str | None]:
-    if "b7sc" in row:  # the API's spelling of the snapshot's b7_sc
+    if "b7sc" in row:  # the data dictionary's B7SC (street code) is the snapshot's b7_sc
         row = {**row, "b7_sc": row["b7sc"]}
     record = {c: row[c] for c in LIVE_COLUMNS["nyc"] if c in row}
     geometry = row.get("the_geom") or {}
