@@ -153,8 +153,9 @@ def test_nyc_without_is_test_keeps_each_complex_on_one_side():
     rows = []
     for i in range(120):
         complex_id = 0 if i % 3 == 0 else 1000 + i // 6  # a third of the points are in no complex
-        rows.append((f"PLAYGROUND NUMBER {i}", complex_id, "Brooklyn", 40.6 + i / 1000, -73.9 - i / 1000))
-    raw = raw_table("name complexid borough_name latitude longitude", rows)
+        rows.append((f"PLAYGROUND NUMBER {i}", complex_id, "Brooklyn", "Recreational Facility", 40.6 + i / 1000,
+                     -73.9 - i / 1000))
+    raw = raw_table("name complexid borough_name facility_t_name latitude longitude", rows)
     result = build_entities(raw, "nyc", cfg(), seed=0)
     table = result.table
     in_complex = table[table["complexid"] != "0"]
@@ -166,9 +167,9 @@ def test_nyc_without_is_test_keeps_each_complex_on_one_side():
 
 
 def test_nyc_paper_filters_buoys_and_short_names():
-    rows = [(f"BASKETBALL COURT {i}", 0, "Queens", 40.7, -73.8 - i / 100) for i in range(10)]
-    rows += [("GREEN BUOY 5", 0, "Queens", 40.6, -73.9), ("PIER 8", 0, "Queens", 40.65, -73.95)]
-    raw = raw_table("name complexid borough_name latitude longitude", rows)
+    rows = [(f"BASKETBALL COURT {i}", 0, "Queens", "Recreational Facility", 40.7, -73.8 - i / 100) for i in range(10)]
+    rows += [("GREEN BUOY 5", 0, "Queens", "Water", 40.6, -73.9), ("PIER 8", 0, "Queens", "Water", 40.65, -73.95)]
+    raw = raw_table("name complexid borough_name facility_t_name latitude longitude", rows)
     result = build_entities(raw, "nyc", cfg(), seed=0)
     assert result.removed.set_index("name")["reason"].to_dict() == {"GREEN BUOY 5": "nyc_buoy", "PIER 8": "short_name"}
     assert_accounted(result, len(raw))

@@ -36,16 +36,6 @@ REJECT_REASONS = (
 # Valid rows left out by a rule of the dataset or of params.yaml.
 FILTER_REASONS = ("nyc_buoy", "short_name", "outside_year_range", "popularity_missing", "popularity_below_min")
 
-# The NYC Open Data borough and facility-type codes (the live API returns codes, the paper's CSV names).
-NYC_BOROUGHS = {"1": "Manhattan", "2": "Bronx", "3": "Brooklyn", "4": "Queens", "5": "Staten Island",
-                "6": "Nassau County", "7": "Westchester", "8": "New Jersey"}
-NYC_FACILITY_TYPES = {"1": "Residential", "2": "Education Facility", "3": "Cultural Facility",
-                      "4": "Recreational Facility", "5": "Social Services", "6": "Transportation Facility",
-                      "7": "Commercial", "8": "Government Facility (non public safety)",
-                      "9": "Religious Institution", "10": "Health Services", "11": "Public Safety",
-                      "12": "Water", "13": "Miscellaneous"}
-
-
 class BuildError(ValueError):
     """The raw table or the dataset's config cannot be built; the message says what to fix."""
 
@@ -164,7 +154,7 @@ def _us(raw: pd.DataFrame) -> Prepared:
 
 
 def _nyc(raw: pd.DataFrame) -> Prepared:
-    f = _Frame(raw, "nyc", ("name", "latitude", "longitude"))
+    f = _Frame(raw, "nyc", ("name", "latitude", "longitude", "borough_name", "facility_t_name", "complexid"))
     names = f.column("name")
     f.set_text(names, text.nyc_name)
     f.set_place("latitude", "longitude")
@@ -173,25 +163,13 @@ def _nyc(raw: pd.DataFrame) -> Prepared:
     f.flag(names.str.len() <= 7, "short_name", names.fillna(""))
     popularity = f.set_popularity()  # NYC Open Data has no popularity measure
     f.set_split("is_test")
-    if "borough_name" in raw:
-        f.frame["borough"] = _text_or_na(raw["borough_name"])
-    else:
-        f.frame["borough"] = f.column("borough").str.replace(r"\.0$", "", regex=True).map(NYC_BOROUGHS).astype(object)
-    if "facility_t_name" in raw:
-        f.frame["entity_type"] = _text_or_na(raw["facility_t_name"])
-    elif "facility_t" in raw:
-        codes = f.column("facility_t").str.replace(r"\.0$", "", regex=True)
-        f.frame["entity_type"] = codes.map(NYC_FACILITY_TYPES).astype(object)
-    else:
-        f.frame["entity_type"] = "point_of_interest"
-    complexes = f.column("complexid").str.replace(r"\.0$", "", regex=True) if "complexid" in raw else None
-    f.frame["complexid"] = complexes.astype(object) if complexes is not None else None
-    # points outside any complex (id 0 or none) are their own group, as in the paper's split
+    f.frame["borough"] = _text_or_na(raw["borough_name"])
+    f.frame["entity_type"] = _text_or_na(raw["facility_t_name"])
+    complexes = f.column("complexid").str.replace(r"\.0$", "", regex=True)
+    f.frame["complexid"] = complexes.astype(object)
+    # points outside any complex (id 0 or none) are each their own group, as in the paper's split
     own = pd.Series("row-" + raw.index.astype(str), index=raw.index)
-    if complexes is not None:
-        f.frame["split_key"] = complexes.where(complexes.notna() & complexes.ne("0"), own).astype(object)
-    else:
-        f.frame["split_key"] = own
+    f.frame["split_key"] = complexes.where(complexes.notna() & complexes.ne("0"), own).astype(object)
     return f.prepared("place", ("borough", "entity_type", "complexid"), "", popularity)
 
 
