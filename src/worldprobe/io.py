@@ -34,6 +34,10 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create owner-only files; outputs should look like any other file
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod((0o777 if directory else 0o666) & ~umask)
         if directory and target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

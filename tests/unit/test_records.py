@@ -107,3 +107,17 @@ def test_atomic_json(tmp_path):
             (tmp / "f").write_text("partial")
             raise KeyError
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "m.json", {})
+        with atomic_path(tmp_path / "d", directory=True):
+            pass
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
