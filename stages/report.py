@@ -13,7 +13,6 @@ def main() -> None:
     params = load_params()
     build_report(
         datasets=list(params.data.datasets),
-        model_name=params.model.name,
         seed=params.seed,
         shapes_dir=Path(params.data.snapshot_dir) / "shapes",
     )

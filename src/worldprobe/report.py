@@ -30,8 +30,6 @@ from .io import atomic_path, read_json, write_json
 
 CONTROLS = ("surface", "layer0", "random_weights")
 CONTROL_NAMES = {"surface": "surface form (TF-IDF)", "layer0": "layer 0 (embeddings)", "random_weights": "random weights"}
-RANDOM_WEIGHTS_SUFFIX = "~random_weights"
-MAIN_PROMPT = "main"
 TARGETS = {"place": ("longitude", "latitude"), "time": ("year",)}
 
 # --------------------------------------------------------------------------- reference numbers
@@ -123,23 +121,19 @@ def load_metrics(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def headline(probes: dict[str, Any], source: str | Path) -> tuple[str, str]:
+    """``(model_tag, prompt)`` of the real model's headline run, as the probes stage chose it."""
+    model, prompt = require(probes, ("main", "model_tag"), source), require(probes, ("main", "prompt"), source)
+    require(probes, ("runs", model, prompt), source)
+    return model, prompt
+
+
 def real_models(probes: dict[str, Any], source: str | Path) -> list[str]:
-    """Model tags of trained models in a probes metrics file (controls carry a ``~control`` suffix)."""
+    """Model tags of trained models (every run of a control model carries its ``control`` name)."""
     runs = require(probes, ("runs",), source)
     if not isinstance(runs, dict) or not runs:
         raise MetricsError(f"{source}: 'runs' should map model tags to runs, got {runs!r}")
-    return sorted(tag for tag in runs if "~" not in tag)
-
-
-def pick_model(probes: dict[str, Any], model_name: str, source: str | Path) -> str:
-    """The tag of ``model_name`` (params ``model.name``) among the probed models."""
-    models = real_models(probes, source)
-    wanted = model_name.rstrip("/").split("/")[-1]
-    if wanted in models:
-        return wanted
-    if len(models) == 1:
-        return models[0]
-    raise MetricsError(f"{source}: model {model_name!r} not among the probed models {models}")
+    return sorted(tag for tag, prompts in runs.items() if all(r.get("control") is None for r in prompts.values()))
 
 
 # --------------------------------------------------------------------------- bootstrap interval
@@ -153,11 +147,19 @@ def place_or_time_r2(frame: pd.DataFrame, kind: str) -> float:
 def bootstrap_r2_ci(
     predictions: pd.DataFrame, kind: str, seed: int, n_boot: int = 1000, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the test R², resampling test entities."""
-    rng = np.random.default_rng(seed)
+    """Percentile bootstrap interval of the test R² (as :func:`place_or_time_r2`), resampling test entities."""
     n = len(predictions)
-    stats = [place_or_time_r2(predictions.iloc[rng.integers(0, n, n)], kind) for _ in range(n_boot)]
-    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    index = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    r2 = np.zeros(n_boot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for target in TARGETS[kind]:
+            true, pred = predictions[target].to_numpy(float)[index], predictions[f"pred_{target}"].to_numpy(float)[index]
+            residual = ((true - pred) ** 2).sum(axis=1)
+            total = ((true - true.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+            r2 += 1 - residual / total  # a resample of one repeated value has total 0: inf/nan, dropped below
+    r2 /= len(TARGETS[kind])
+    r2 = r2[np.isfinite(r2)]
+    low, high = np.quantile(r2, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
 
 
@@ -192,79 +194,103 @@ def _layer_r2(run: dict[str, Any], layer: int, source: str) -> float | None:
 def summarize_dataset(
     probes: dict[str, Any], generalization: dict[str, Any] | None, source: str | Path
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{model: {prompt: {best_layer, n_layers, rel_depth, r2, spearman, prox_error, mlp_r2,
+    """``{model: {prompt: {best_layer, n_layers, rel_depth, r2, spearman, prox_error,
     controls: {surface, layer0, random_weights}}}}`` for every trained model and prompt.
 
-    Controls are test R² on the same split: ``surface`` the TF-IDF probe on the entity string,
-    ``layer0`` the same run's embedding layer, ``random_weights`` the best layer of the same
-    architecture with random weights and the same prompt (``None`` where that was not run).
-    ``mlp_r2`` is the MLP probe of the generalization stage (main prompt only).
+    ``n_layers`` counts layer 0 (the embeddings), as the probes stage does; the best layer is its
+    choice (``best_layer_criterion``). Controls are test R² on the same split: ``surface`` the TF-IDF
+    probe on the entity string, ``layer0`` the same run's embedding layer, ``random_weights`` the
+    best layer of the same architecture with random weights and the same prompt (``None`` where that
+    was not run). The headline run also gets ``mlp_r2`` (the generalization stage's MLP probe at the
+    same layer) and ``holdout`` (``{block|entity_type: {default, heldout}}`` mean proximity errors).
     """
     source = str(source)
     surface = require_number(probes, ("controls", "surface", "r2"), source, optional=True)
     runs = require(probes, ("runs",), source)
+    main_model, main_prompt = headline(probes, source)
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for model in real_models(probes, source):
         summary[model] = {}
         for prompt, run in require(runs, (model,), source).items():
             where = f"{source} runs.{model}.{prompt}"
-            best_layer = int(require_number(run, ("best_layer",), where))
-            n_layers = int(require_number(run, ("n_layers",), where))
-            random_run = runs.get(model + RANDOM_WEIGHTS_SUFFIX, {}).get(prompt)
+            random_run = runs.get(f"{model}~random_weights", {}).get(prompt)
             random_r2 = None
             if random_run is not None:
-                random_r2 = require_number(random_run, ("best", "r2"), f"{source} runs.{model}{RANDOM_WEIGHTS_SUFFIX}.{prompt}")
-            summary[model][prompt] = {
-                "best_layer": best_layer,
-                "n_layers": n_layers,
-                "rel_depth": best_layer / n_layers,
+                random_r2 = require_number(random_run, ("best", "r2"), f"{source} runs.{model}~random_weights.{prompt}")
+            entry = {
+                "best_layer": int(require_number(run, ("best_layer",), where)),
+                "n_layers": int(require_number(run, ("n_layers",), where)),
+                "rel_depth": require_number(run, ("best", "rel_depth"), where),
                 "r2": require_number(run, ("best", "r2"), where),
                 "spearman": require_number(run, ("best", "spearman"), where, optional=True),
                 "prox_error": require_number(run, ("best", "prox_error"), where, optional=True),
-                "controls": {
-                    "surface": surface,
-                    "layer0": _layer_r2(run, 0, where),
-                    "random_weights": random_r2,
-                },
+                "controls": {"surface": surface, "layer0": _layer_r2(run, 0, where), "random_weights": random_r2},
             }
-            if generalization is not None and prompt == MAIN_PROMPT:
-                summary[model][prompt]["mlp_r2"] = mlp_r2(generalization, source)
+            if generalization is not None and (model, prompt) == (main_model, main_prompt):
+                entry["mlp_r2"] = require_number(generalization, ("mlp_vs_linear", "mlp", "r2"), source, optional=True)
+                entry["holdout"] = {k: dict(zip(("default", "heldout"), v)) for k, v in holdout_means(generalization, source).items()}
+            summary[model][prompt] = entry
     return summary
 
 
-def mlp_r2(generalization: dict[str, Any], source: str | Path) -> float | None:
-    return require_number(generalization, ("mlp", "mlp", "r2"), source, optional=True)
+HOLDOUTS = {"block": "block_holdout", "entity_type": "entity_type_holdout"}
+
+
+def holdout_means(generalization: dict[str, Any], source: str | Path) -> dict[str, tuple[float, float]]:
+    """Mean proximity error (random split, held out) per holdout kind; kinds that were skipped are left out."""
+    means = {}
+    for kind, key in HOLDOUTS.items():
+        entry = generalization.get(key)
+        if entry is None or "skipped_reason" in entry:
+            continue
+        where = f"{source} {key}"
+        means[kind] = (
+            require_number(entry, ("mean_prox_error_default",), where),
+            require_number(entry, ("mean_prox_error_heldout",), where),
+        )
+    return means
+
+
+def pca_curve(generalization: dict[str, Any], source: str | Path) -> pd.Series:
+    """Test R² against the number of principal components (the ``full`` point is left out of the curve)."""
+    rows = require(generalization, ("pca", "curve"), source)
+    return pd.Series(
+        {int(r["k"]): require_number(r, ("r2",), f"{source} pca.curve", optional=True) for r in rows if r.get("k") != "full"},
+        dtype=float,
+    ).sort_index()
 
 
 # --------------------------------------------------------------------------- tables for dvc plots
 
 
-def depth_series(probes: dict[str, Any], model: str, source: str | Path) -> pd.DataFrame:
-    """R² per layer, one column per curve: each prompt, ``random_weights`` (main prompt), and the
-    ``surface`` and ``layer0`` controls as constant lines so they sit in the same chart."""
+def depth_series(probes: dict[str, Any], source: str | Path) -> pd.DataFrame:
+    """Test R² per layer of the headline model, one column per curve, for DVC's ``linear`` template.
+
+    Columns: ``layer, rel_depth``, the headline prompt, the other prompts, then the controls, which
+    are always present (empty where not measured) so that the plot definitions in dvc.yaml hold:
+    ``random_weights`` (same prompt, per layer), and ``surface`` and ``layer0`` as flat lines.
+    """
     source = str(source)
+    model, main_prompt = headline(probes, source)
     runs = require(probes, ("runs",), source)
 
-    def curve(tag: str, prompt: str) -> pd.Series:
-        rows = require(runs, (tag, prompt, "layers"), source)
+    def curve(tag: str, prompt: str) -> pd.DataFrame:
         where = f"{source} runs.{tag}.{prompt}.layers"
-        return pd.Series(
-            {int(require_number(r, ("layer",), where)): require_number(r, ("r2",), where, optional=True) for r in rows},
-            name=prompt,
-        )
+        rows = [
+            (int(require_number(r, ("layer",), where)), require_number(r, ("rel_depth",), where),
+             require_number(r, ("r2",), where, optional=True))
+            for r in require(runs, (tag, prompt, "layers"), source)
+        ]
+        return pd.DataFrame(rows, columns=["layer", "rel_depth", "r2"]).set_index("layer")
 
-    run = require(runs, (model,), source)
-    prompts = sorted(run, key=lambda p: (p != MAIN_PROMPT, p))
-    frame = pd.DataFrame({prompt: curve(model, prompt) for prompt in prompts})
-    frame.index.name = "layer"
-    n_layers = int(require_number(run, (MAIN_PROMPT if MAIN_PROMPT in run else next(iter(run)), "n_layers"), source))
-    frame.insert(0, "rel_depth", frame.index / n_layers)
-    control = runs.get(model + RANDOM_WEIGHTS_SUFFIX, {})
-    if MAIN_PROMPT in control:
-        frame["random_weights"] = curve(model + RANDOM_WEIGHTS_SUFFIX, MAIN_PROMPT)
+    main = curve(model, main_prompt)
+    frame = main[["rel_depth"]].copy()
+    for prompt in sorted(runs[model], key=lambda p: (p != main_prompt, p)):
+        frame[prompt] = curve(model, prompt)["r2"]
+    random_tag = f"{model}~random_weights"
+    frame["random_weights"] = curve(random_tag, main_prompt)["r2"] if main_prompt in runs.get(random_tag, {}) else None
     frame["surface"] = require_number(probes, ("controls", "surface", "r2"), source, optional=True)
-    if MAIN_PROMPT in run:
-        frame["layer0"] = frame.loc[0, MAIN_PROMPT] if 0 in frame.index else None
+    frame["layer0"] = main["r2"].get(0)
     return frame.reset_index()
 
 
@@ -352,10 +378,12 @@ class DatasetResult:
     n_train: int
     n_test: int
     model: str
+    main_prompt: str
+    criterion: str  # how the probes stage chose the best layer
     summary: dict[str, dict[str, dict[str, Any]]]  # {model: {prompt: ...}}, see summarize_dataset
     r2_ci: tuple[float, float]
-    generalization: dict[str, Any] | None
     depth: pd.DataFrame  # see depth_series
+    pca: pd.Series  # test R² by number of principal components
     predictions: pd.DataFrame  # best layer, main prompt, default model
 
     @property
@@ -364,7 +392,7 @@ class DatasetResult:
 
     @property
     def main(self) -> dict[str, Any]:
-        return self.prompts[MAIN_PROMPT]
+        return self.prompts[self.main_prompt]
 
     @property
     def verdicts(self) -> list[Verdict]:
@@ -379,32 +407,25 @@ def _title(name: str) -> str:
     return DATASET_TITLES.get(name, name)
 
 
-def holdout_means(generalization: dict[str, Any] | None, source: str | Path) -> dict[str, tuple[float, float]]:
-    """Mean proximity error (default split, held out) for each holdout kind (``block``, ``entity_type``)."""
-    if generalization is None:
-        return {}
-    holdouts = require(generalization, ("holdout",), source)
-    return {
-        kind: (
-            require_number(entry, ("default_prox_error",), f"{source} holdout.{kind}"),
-            require_number(entry, ("heldout_prox_error",), f"{source} holdout.{kind}"),
-        )
-        for kind, entry in holdouts.items()
-        if entry is not None
-    }
+def _layer(m: dict[str, Any]) -> str:
+    return f"{m['best_layer']} / {m['n_layers'] - 1}"  # n_layers counts the embedding layer 0
 
 
-def results_markdown(results: list[DatasetResult], model_name: str, figures: list[str]) -> str:
+def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
     """The results section: this project's numbers beside the controls, the paper and the replication.
 
     ``figures`` are paths relative to the directory results.md is written to.
     """
+    models = ", ".join(f"`{m}`" for m in sorted({r.model for r in results}))
+    criteria = sorted({r.criterion for r in results})
     lines = [
         "## Results",
         "",
-        f"Model: `{model_name}`. Test split R² of a ridge probe at the best layer (main prompt), with a 95 % "
-        "bootstrap interval over test entities, beside the controls on the same split. Regenerate with "
-        "`dvc repro report`; view the curves with `dvc plots show` and compare runs with `dvc plots diff`.",
+        f"Model: {models}. Test-split R² of a ridge probe at the best layer (layer / last block; layer 0 is "
+        "the embeddings), with a 95 % bootstrap interval over test entities, beside three controls on the same "
+        "split: a TF-IDF probe on the entity string (surface), the embedding layer (layer 0) and the same "
+        "architecture with random weights. Regenerate with `dvc repro report`; view the curves with "
+        "`dvc plots show` and compare runs with `dvc plots diff`.",
         "",
         "| dataset | target | train / test | best layer | R² [95 % CI] | Spearman | prox. error "
         "| surface | layer 0 | random weights | MLP R² |",
@@ -413,21 +434,21 @@ def results_markdown(results: list[DatasetResult], model_name: str, figures: lis
     for r in results:
         m, c = r.main, r.main["controls"]
         lines.append(
-            f"| {_title(r.name)} | {r.target_note} | {r.n_train:,} / {r.n_test:,} | {m['best_layer']} / {m['n_layers']} "
+            f"| {_title(r.name)} | {r.target_note} | {r.n_train:,} / {r.n_test:,} | {_layer(m)} "
             f"| {_f(m['r2'])} [{_f(r.r2_ci[0])}, {_f(r.r2_ci[1])}] | {_f(m['spearman'])} | {_f(m['prox_error'])} "
             f"| {_f(c['surface'])} | {_f(c['layer0'])} | {_f(c['random_weights'])} | {_f(m.get('mlp_r2'))} |"
         )
     lines += ["", "### Does the probe beat each control?", ""]
     for r in results:
-        marks = "; ".join(
-            f"{CONTROL_NAMES[v.control]} {_f(v.control_r2)}: **{v.outcome.value}**" for v in r.verdicts
+        marks = "; ".join(f"{CONTROL_NAMES[v.control]} {_f(v.control_r2)}: **{v.outcome.value}**" for v in r.verdicts)
+        lines.append(
+            f"- **{_title(r.name)}** (R² {_f(r.main['r2'])}) — {marks}. {plain_verdict(r.name, r.kind, r.model, r.verdicts)}"
         )
-        lines.append(f"- **{_title(r.name)}** (R² {_f(r.main['r2'])}) — {marks}. "
-                     f"{plain_verdict(r.name, r.kind, r.model, r.verdicts)}")
     lines += [
         "",
         "A control is beaten when its R² lies below the probe's interval. The interval resamples test entities "
-        "for the probe alone, so small margins deserve a second seed before they are believed.",
+        "for the probe alone (the controls' predictions are not kept), so it understates the uncertainty of "
+        "the difference: treat margins near the interval's edge as unsettled.",
         "",
         "### Against the paper and an independent replication",
         "",
@@ -442,7 +463,7 @@ def results_markdown(results: list[DatasetResult], model_name: str, figures: lis
         cells += [_f(REPLICATION_R2[arm].get(r.name)) for arm in REPLICATION_R2]
         lines.append(f"| {_title(r.name)} | {_f(r.main['r2'])} | " + " | ".join(cells) + " |")
 
-    prompts = sorted({p for r in results for p in r.prompts}, key=lambda p: (p != MAIN_PROMPT, p))
+    prompts = sorted({p for r in results for p in r.prompts}, key=lambda p: (p != results[0].main_prompt, p))
     if len(prompts) > 1:
         lines += [
             "",
@@ -452,14 +473,10 @@ def results_markdown(results: list[DatasetResult], model_name: str, figures: lis
             "|---|" + "---|" * len(prompts),
         ]
         for r in results:
-            lines.append(
-                f"| {_title(r.name)} | "
-                + " | ".join(_f(r.prompts[p]["r2"]) if p in r.prompts else "—" for p in prompts)
-                + " |"
-            )
+            cells = [_f(r.prompts[p]["r2"]) if p in r.prompts else "—" for p in prompts]
+            lines.append(f"| {_title(r.name)} | " + " | ".join(cells) + " |")
 
-    holdout_rows = [(r, holdout_means(r.generalization, r.name)) for r in results]
-    if any(h for _, h in holdout_rows):
+    if any(r.main.get("holdout") for r in results):
         lines += [
             "",
             "### Generalization: mean proximity error, random split → held out (lower is better, chance ≈ 0.5)",
@@ -467,8 +484,9 @@ def results_markdown(results: list[DatasetResult], model_name: str, figures: lis
             "| dataset | block held out | entity type held out | paper 70b, block |",
             "|---|---|---|---|",
         ]
-        for r, h in holdout_rows:
-            cells = [f"{_f(h[k][0])} → {_f(h[k][1])}" if k in h else "—" for k in ("block", "entity_type")]
+        for r in results:
+            h = r.main.get("holdout", {})
+            cells = [f"{_f(h[k]['default'])} → {_f(h[k]['heldout'])}" if k in h else "—" for k in HOLDOUTS]
             paper = PAPER_HOLDOUT_70B.get(r.name)
             cells.append(f"{paper[0]:.3f} → {paper[1]:.3f}" if paper else "—")
             lines.append(f"| {_title(r.name)} | " + " | ".join(cells) + " |")
@@ -477,14 +495,12 @@ def results_markdown(results: list[DatasetResult], model_name: str, figures: lis
         "",
         "### Deviations from the paper",
         "",
-        f"- **Model**: `{model_name}`, far smaller than Llama-2-7b/13b/70b; the paper found R² grows with size, "
-        "so lower numbers here are expected and the controls, not the paper's figures, are the yardstick.",
-        "- **Best layer** is the layer with the highest test R² for the probe and for the random-weights "
-        "control alike; layer 0 is a single fixed layer.",
+        f"- **Model**: {models}, far smaller than Llama-2-7b/13b/70b; the paper found R² grows with size, so lower "
+        "numbers here are expected, and the controls, not the paper's figures, are the yardstick.",
+        f"- **Best layer**: chosen by `{', '.join(criteria)}` for the probe and the random-weights control alike, "
+        "so no test number takes part in the choice; the paper reports a fixed layer per model.",
     ]
-    for r in results:
-        if r.name in DEVIATIONS:
-            lines.append(f"- **{_title(r.name)}**: {DEVIATIONS[r.name]}.")
+    lines += [f"- **{_title(r.name)}**: {DEVIATIONS[r.name]}." for r in results if r.name in DEVIATIONS]
     if figures:
         lines += ["", "### Figures", ""]
         lines += [f"![{Path(f).stem}]({f})" for f in figures]
@@ -501,7 +517,7 @@ SERIES_DIR = Path("plots/spacetime")
 R2_CONSISTENCY_TOLERANCE = 1e-3
 
 
-def load_dataset(root: Path, dataset: str, model_name: str, seed: int) -> DatasetResult:
+def load_dataset(root: Path, dataset: str, seed: int) -> DatasetResult:
     """Read one dataset's probe and generalization metrics and its best-layer test predictions."""
     probes_path = root / "metrics" / "probes" / f"{dataset}.json"
     generalization_path = root / "metrics" / "generalization" / f"{dataset}.json"
@@ -509,13 +525,11 @@ def load_dataset(root: Path, dataset: str, model_name: str, seed: int) -> Datase
     kind = require(probes, ("kind",), probes_path)
     if kind not in TARGETS:
         raise MetricsError(f"{probes_path}: kind should be one of {', '.join(TARGETS)}, got {kind!r}")
-    model = pick_model(probes, model_name, probes_path)
+    model, main_prompt = headline(probes, probes_path)
     summary = summarize_dataset(probes, generalization, probes_path)
-    if MAIN_PROMPT not in summary[model]:
-        raise MetricsError(f"{probes_path}: missing key 'runs.{model}.{MAIN_PROMPT}' (the main prompt)")
     predictions_path = root / "plots" / "probes" / dataset / "predictions.csv"
     predictions = read_predictions(predictions_path, kind)
-    main = summary[model][MAIN_PROMPT]
+    main = summary[model][main_prompt]
     recomputed = place_or_time_r2(predictions, kind)
     if abs(recomputed - main["r2"]) > R2_CONSISTENCY_TOLERANCE:
         raise MetricsError(
@@ -531,42 +545,49 @@ def load_dataset(root: Path, dataset: str, model_name: str, seed: int) -> Datase
         n_train=int(require_number(probes, ("n_train",), probes_path)),
         n_test=int(require_number(probes, ("n_test",), probes_path)),
         model=model,
+        main_prompt=main_prompt,
+        criterion=str(probes.get("best_layer_criterion", "not stated")),
         summary=summary,
         r2_ci=ci,
-        generalization=generalization,
-        depth=depth_series(probes, model, probes_path),
+        depth=depth_series(probes, probes_path),
+        pca=pca_curve(generalization, generalization_path),
         predictions=predictions,
     )
 
 
-def build_report(datasets: Sequence[str], model_name: str, seed: int, shapes_dir: Path, root: Path = Path(".")) -> None:
+def build_report(datasets: Sequence[str], seed: int, shapes_dir: Path, root: Path = Path(".")) -> None:
     """Write the summary metrics, the tables for ``dvc plots``, the PNG figures and results.md."""
     if not datasets:
         raise MetricsError("no datasets to report on (data.datasets in params.yaml is empty)")
-    results = [load_dataset(root, dataset, model_name, seed) for dataset in datasets]
+    results = [load_dataset(root, dataset, seed) for dataset in datasets]
     write_json(root / SUMMARY_PATH, {r.name: r.summary for r in results})
 
     with atomic_path(root / SERIES_DIR, directory=True) as series_dir:
         for r in results:
             write_csv(r.depth, series_dir / r.name / "depth.csv")
-        write_csv(
-            bar_table(((f"{r.name} {p}", r.main.get(k)) for r in results for p, k in (("linear", "r2"), ("MLP", "mlp_r2"))), "r2"),
-            series_dir / "probe_kinds.csv",
-        )
-        holdout_rows = []
-        for r in results:
-            for kind, (default, heldout) in holdout_means(r.generalization, r.name).items():
-                holdout_rows += [(f"{r.name} {kind}: random split", default), (f"{r.name} {kind}: held out", heldout)]
-        write_csv(bar_table(holdout_rows, "prox_error"), series_dir / "holdout.csv")
+        pca = pd.DataFrame({r.name: r.pca for r in results})
+        write_csv(pca.rename_axis("k").reset_index(), series_dir / "pca.csv")
+        probe_kinds = [(f"{r.name} {label}", r.main.get(key)) for r in results for label, key in (("linear", "r2"), ("MLP", "mlp_r2"))]
+        write_csv(bar_table(probe_kinds, "r2"), series_dir / "probe_kinds.csv")
+        prompts = [(f"{r.name} {p}", r.prompts[p]["r2"]) for r in results for p in r.prompts]
+        write_csv(bar_table(prompts, "r2"), series_dir / "prompts.csv")
+        holdout = [
+            (f"{r.name} {kind}: {split}", value)
+            for r in results
+            for kind, means in r.main.get("holdout", {}).items()
+            for split, value in (("random split", means["default"]), ("held out", means["heldout"]))
+        ]
+        write_csv(bar_table(holdout, "prox_error"), series_dir / "holdout.csv")
 
     figures = []
     with atomic_path(root / FIGURES_DIR, directory=True) as figures_dir:
-        plots.depth_grid({r.name: r.depth for r in results}, results[0].model, figures_dir / "r2_by_depth.png")
+        plots.depth_grid({r.name: r.depth for r in results}, ", ".join(sorted({r.model for r in results})),
+                         figures_dir / "r2_by_depth.png")
         figures.append("r2_by_depth.png")
         for r in results:
             m = r.main
             title = (
-                f"{_title(r.name)}: {r.model}, layer {m['best_layer']}/{m['n_layers']}, main prompt, "
+                f"{_title(r.name)}: {r.model}, layer {_layer(m)}, prompt {r.main_prompt!r}, "
                 f"test R² {m['r2']:.3f} (n = {len(r.predictions):,})"
             )
             if r.kind == "place":
@@ -578,9 +599,8 @@ def build_report(datasets: Sequence[str], model_name: str, seed: int, shapes_dir
             figures.append(name)
 
     relative = Path("..") / FIGURES_DIR  # results.md sits in reports/
-    markdown = results_markdown(results, model_name, [str(relative / f) for f in figures])
     with atomic_path(root / RESULTS_PATH) as tmp:
-        tmp.write_text(markdown)
+        tmp.write_text(results_markdown(results, [str(relative / f) for f in figures]))
 
 
 # --------------------------------------------------------------------------- README
