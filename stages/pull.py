@@ -9,7 +9,7 @@ import sys
 from worldprobe.config import ConfigError, load_params
 from worldprobe.io import atomic_path
 from worldprobe.sources import SourceError, fetch_raw
-from worldprobe.sources.files import UserFileError
+from worldprobe.sources.files import UserFileError, require_tracked
 from worldprobe.sources.snapshot import SnapshotError
 
 log = logging.getLogger("pull")
@@ -17,6 +17,8 @@ log = logging.getLogger("pull")
 
 def main(name: str) -> None:
     params = load_params()
+    if name in params.data.datasets and params.data.datasets[name].source == "file":
+        require_tracked(name, params.data.datasets[name])
     table = fetch_raw(name, params)
     with atomic_path(f"data/raw/{name}.parquet") as tmp:
         table.to_parquet(tmp, index=False)

@@ -12,6 +12,11 @@ from tests.fixtures.sources.servers import NYT_KEY, FakeApi
 REPO = Path(__file__).resolve().parents[2]
 
 
+def own_file(root: Path, name: str) -> Path:
+    (root / "data" / "own").mkdir(parents=True, exist_ok=True)
+    return root / "data" / "own" / name
+
+
 def project(tmp_path, snapshot_dir, datasets, live=None) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"] = {"snapshot_dir": str(snapshot_dir), "datasets": datasets}
@@ -36,8 +41,8 @@ def test_snapshot_pull_writes_the_raw_table(tmp_path, snapshot_dir):
 
 
 def test_own_csv_is_copied_as_text(tmp_path, snapshot_dir):
-    (tmp_path / "mine.csv").write_text("city,lat,lon,zip\nAgawam,42.06,-72.62,01001\nNowhere,,,\n")
-    dataset = {"source": "file", "path": "mine.csv", "kind": "place",
+    own_file(tmp_path, "mine.csv").write_text("city,lat,lon,zip\nAgawam,42.06,-72.62,01001\nNowhere,,,\n")
+    dataset = {"source": "file", "path": "data/own/mine.csv", "kind": "place",
                "columns": {"text": "city", "latitude": "lat", "longitude": "lon"}}
     root = project(tmp_path, snapshot_dir, {"mine": dataset})
     done = pull(root, "mine")
@@ -48,9 +53,17 @@ def test_own_csv_is_copied_as_text(tmp_path, snapshot_dir):
     assert raw.loc[1, ["lat", "lon", "zip"]].isna().all()
 
 
+def test_own_file_outside_data_own_is_refused(tmp_path, snapshot_dir):
+    (tmp_path / "mine.csv").write_text("city,lat,lon\nAgawam,42.06,-72.62\n")
+    dataset = {"source": "file", "path": "mine.csv", "kind": "place",
+               "columns": {"text": "city", "latitude": "lat", "longitude": "lon"}}
+    done = pull(project(tmp_path, snapshot_dir, {"mine": dataset}), "mine")
+    assert done.returncode == 1 and "mine.csv is outside data/own/" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_own_parquet_keeps_its_types(tmp_path, snapshot_dir):
-    pd.DataFrame({"title": ["a", "b"], "year": [1990, 2001]}).to_parquet(tmp_path / "mine.parquet")
-    dataset = {"source": "file", "path": "mine.parquet", "kind": "time", "columns": {"text": "title", "date": "year"}}
+    pd.DataFrame({"title": ["a", "b"], "year": [1990, 2001]}).to_parquet(own_file(tmp_path, "mine.parquet"))
+    dataset = {"source": "file", "path": "data/own/mine.parquet", "kind": "time", "columns": {"text": "title", "date": "year"}}
     root = project(tmp_path, snapshot_dir, {"mine": dataset})
     assert pull(root, "mine").returncode == 0
     raw = pd.read_parquet(root / "data" / "raw" / "mine.parquet")
@@ -58,8 +71,8 @@ def test_own_parquet_keeps_its_types(tmp_path, snapshot_dir):
 
 
 def test_own_file_with_a_misnamed_column_fails_clearly(tmp_path, snapshot_dir):
-    (tmp_path / "mine.csv").write_text("city,lat,lon\nAgawam,42.06,-72.62\n")
-    dataset = {"source": "file", "path": "mine.csv", "kind": "place",
+    own_file(tmp_path, "mine.csv").write_text("city,lat,lon\nAgawam,42.06,-72.62\n")
+    dataset = {"source": "file", "path": "data/own/mine.csv", "kind": "place",
                "columns": {"text": "city", "latitude": "latitude", "longitude": "lon", "groups": ["state"]}}
     root = project(tmp_path, snapshot_dir, {"mine": dataset})
     done = pull(root, "mine")

@@ -15,6 +15,8 @@ from worldprobe.config import DatasetConfig
 from worldprobe.sources.snapshot import read_text_table
 
 READERS = {".csv": ",", ".tsv": "\t", ".txt": ","}
+# the pull stages depend on this folder, so DVC reruns them when a user's file changes
+OWN_DATA_DIR = Path("data/own")
 
 
 class UserFileError(ValueError):
@@ -26,6 +28,16 @@ def _suffix(path: Path) -> str:
     if suffixes and suffixes[-1] in (".gz", ".bz2", ".zip", ".xz", ".zst"):
         suffixes = suffixes[:-1]  # pandas decompresses by the last suffix
     return suffixes[-1] if suffixes else ""
+
+
+def require_tracked(name: str, dataset: DatasetConfig) -> None:
+    """A pipeline's own-file dataset must lie under ``data/own/``, the folder ``pull`` depends on."""
+    path = Path(dataset.path)
+    if path.is_absolute() or OWN_DATA_DIR not in path.parents:
+        raise UserFileError(
+            f"data.datasets.{name}.path: {path} is outside {OWN_DATA_DIR}/; put your file there "
+            f"(git add or dvc add it) so that `dvc repro` notices when it changes"
+        )
 
 
 def read_user_file(name: str, dataset: DatasetConfig) -> pd.DataFrame:
