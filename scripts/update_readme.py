@@ -32,7 +32,6 @@ def main() -> int:
     if new != old:
         with atomic_path(README) as tmp:
             tmp.write_text(new)
-            tmp.chmod(README.stat().st_mode)  # the temporary file is private (0600); keep README's mode
     print(f"{README}: results section {'updated' if new != old else 'already up to date'}")
     return 0
 
