@@ -339,16 +339,17 @@ def judge(r2_ci: tuple[float, float], controls: dict[str, float | None]) -> list
     return verdicts
 
 
-def plain_verdict(dataset: str, kind: str, model: str, verdicts: list[Verdict]) -> str:
+def plain_verdict(kind: str, model: str, verdicts: list[Verdict]) -> str:
     """One sentence a reader outside the field can act on."""
     what = "where places are" if kind == "place" else "when things happened"
+    what_cap = what[0].upper() + what[1:]
     beaten = [CONTROL_NAMES[v.control] for v in verdicts if v.outcome is Outcome.BEATS]
     not_beaten = [v for v in verdicts if v.outcome in (Outcome.BEATEN, Outcome.INDISTINGUISHABLE)]
     missing = [CONTROL_NAMES[v.control] for v in verdicts if v.outcome is Outcome.NOT_MEASURED]
     if not not_beaten and not missing:
         return (
-            f"The probe beats every control on the same split: {model}'s activations carry information "
-            f"about {what} beyond the entity's spelling, its input embedding and a random network's features."
+            f"The probe beats every control on the same split: {what_cap} can be read linearly from {model}'s "
+            "activations better than from the entity's spelling, its input embedding or a random network's features."
         )
     parts = []
     if not_beaten:
@@ -442,7 +443,7 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
     for r in results:
         marks = "; ".join(f"{CONTROL_NAMES[v.control]} {_f(v.control_r2)}: **{v.outcome.value}**" for v in r.verdicts)
         lines.append(
-            f"- **{_title(r.name)}** (R² {_f(r.main['r2'])}) — {marks}. {plain_verdict(r.name, r.kind, r.model, r.verdicts)}"
+            f"- **{_title(r.name)}** (R² {_f(r.main['r2'])}) — {marks}. {plain_verdict(r.kind, r.model, r.verdicts)}"
         )
     lines += [
         "",

@@ -84,9 +84,9 @@ def test_judge_compares_each_control_with_the_interval():
 
 def test_plain_verdict_claims_a_representation_only_when_every_control_is_beaten():
     all_beaten = judge((0.5, 0.6), {"surface": 0.1, "layer0": 0.2, "random_weights": 0.3})
-    assert plain_verdict("world", "place", MODEL, all_beaten).startswith("The probe beats every control")
+    assert plain_verdict("place", MODEL, all_beaten).startswith("The probe beats every control")
     surface_wins = judge((0.5, 0.6), {"surface": 0.7, "layer0": 0.2, "random_weights": 0.3})
-    text = plain_verdict("world", "place", MODEL, surface_wins)
+    text = plain_verdict("place", MODEL, surface_wins)
     assert text.startswith("Not established") and "surface form" in text and "layer 0" in text
 
 
