@@ -22,7 +22,6 @@ from worldprobe.report import (
     build_report,
     judge,
     load_metrics,
-    place_or_time_r2,
     plain_verdict,
     rebase_links,
     splice_results,
