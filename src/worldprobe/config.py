@@ -237,6 +237,10 @@ class ProbesConfig(Section):
     min_holdout_test: int = Field(
         5, ge=2, description="a group needs this many test-split entities to be held out (fewer: reported, skipped)"
     )
+    threads: int | None = Field(
+        1, gt=0, description="BLAS and torch threads while fitting probes; 1 is fastest for these small "
+        "matrices on a busy machine (spinning threads stall), null leaves the libraries' default"
+    )
 
     @model_validator(mode="after")
     def _positive_components(self) -> ProbesConfig:
@@ -333,4 +337,3 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     return parse_params(raw, str(path))
-

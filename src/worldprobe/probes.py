@@ -21,10 +21,13 @@ MLP in float32.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -38,6 +41,21 @@ class ProbeError(ValueError):
 
 def alpha_grid(cfg: AlphaGrid) -> np.ndarray:
     return np.logspace(cfg.min_exp, cfg.max_exp, cfg.num)
+
+
+@contextmanager
+def compute_threads(n: int | None) -> Iterator[None]:
+    """Limit BLAS (numpy/scipy) and torch intra-op threads to ``n`` inside the block (None: no limit)."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(n):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _targets_2d(y) -> tuple[np.ndarray, bool]:
@@ -194,7 +212,7 @@ class MLPProbe(RegressorMixin, BaseEstimator):
         cfg = self.cfg
         torch.manual_seed(seed)
         net = _MLP(Xt.shape[1], cfg.hidden, Yt.shape[1])
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=weight_decay)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=weight_decay, fused=True)
         gen = torch.Generator().manual_seed(seed)
         best_loss, best_state, best_epoch, since_best, epoch = np.inf, None, 0, 0, 0
         for epoch in range(1, cfg.max_epochs + 1):

@@ -1,0 +1,36 @@
+"""Stage probes: a ridge probe on every layer of every activation store of one dataset, with controls.
+
+Usage: python stages/probes.py <dataset>
+Reads data/entities/<dataset>.parquet and data/activations/<dataset>/*/*/; writes
+metrics/probes/<dataset>.json and plots/probes/<dataset>/{layers,predictions}.csv
+(shapes documented in worldprobe.evaluation).
+"""
+
+import sys
+from pathlib import Path
+
+from worldprobe.config import load_params
+from worldprobe.evaluation import ProbeData, load_runs, probe_dataset
+from worldprobe.io import atomic_path, write_json
+from worldprobe.probes import compute_threads
+from worldprobe.records import read_entities
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    dataset = sys.argv[1]
+    params = load_params()
+    data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
+    data, runs, dropped = load_runs(Path("data/activations") / dataset, data)
+    with compute_threads(params.probes.threads):
+        result = probe_dataset(data, runs, params.probes, params.model.name, dropped)
+    write_json(Path("metrics/probes") / f"{dataset}.json", result.metrics)
+    with atomic_path(Path("plots/probes") / dataset, directory=True) as out:
+        result.layers.to_csv(out / "layers.csv", index=False)
+        result.predictions.to_csv(out / "predictions.csv", index=False)
+    main = result.metrics["main"]
+    run = result.metrics["runs"][main["model_tag"]][main["prompt"]]
+    surface = result.metrics["controls"]["surface"]
+    r = lambda x: None if x is None else round(x, 3)  # noqa: E731
+    print(f"{dataset}: {main['model_tag']}/{main['prompt']} best layer {run['best_layer']} (train LOO): "
+          f"test R2 {r(run['best']['r2'])}, prox error {r(run['best']['prox_error'])}; surface control R2 {r(surface['r2'])}")
