@@ -256,35 +256,55 @@ class ProbesConfig(Section):
 class KarelProfile(Section):
     """Sizes of one Karel run; ``karel.profile`` picks one of ``karel.profiles``."""
 
+    # corpus
     grid_size: int = Field(4, ge=2, description="interior cells per side (the border wall is added)")
-    spec_examples: int = 5
-    heldout_examples: int = 5
-    train_lengths: tuple[int, int] = (1, 6)
-    test_lengths: tuple[int, int] = (1, 6)
-    wall_prob: float = 0.1
-    marker_prob: float = 0.1
-    n_train: int = 50000
-    n_val: int = 500
-    n_test: int = 500
-    d_model: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 200
-    max_steps: int = 6000
-    max_minutes: float | None = None
-    checkpoint_every: int = 500
-    loss_on: Literal["all", "program"] = "all"
-    probe_layers: Literal["mean"] | list[int] = "mean"
-    probe_inputs: Literal["first", "all"] = "first"
+    spec_examples: int = Field(5, ge=1, description="input/output pairs in each text (the specification)")
+    heldout_examples: int = Field(5, ge=0, description="extra pairs per task, never shown, scored by synthesis")
+    train_lengths: tuple[int, int] = Field((1, 6), description="program lengths [min, max] of train and val")
+    test_lengths: tuple[int, int] = Field((1, 6), description="program lengths [min, max] of test")
+    wall_prob: float = Field(0.1, ge=0, lt=1)
+    marker_prob: float = Field(0.1, ge=0, le=1)
+    n_train: int = Field(50000, gt=0)
+    n_val: int = Field(500, gt=0)
+    n_test: int = Field(500, gt=0)
+    # model and training
+    d_model: int = Field(128, gt=0)
+    n_layers: int = Field(4, gt=0)
+    n_heads: int = Field(4, gt=0)
+    batch_size: int = Field(32, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_steps: int = Field(200, ge=1, description="linear warmup, then cosine decay to 10 % at max_steps")
+    max_steps: int = Field(6000, gt=0)
+    max_minutes: float | None = Field(None, gt=0, description="wall-clock cap; the run then ends early")
+    checkpoint_every: int = Field(500, gt=0, description="checkpoints at step 0, every N steps and the last step")
+    log_every: int = Field(50, gt=0, description="train/val loss rows in plots/karel/loss.csv")
+    loss_on: Literal["all", "program"] = Field("all", description="next-token loss on every token or the program only")
+    threads: int = Field(2, gt=0, description="torch CPU threads for training; results depend on it in the last digits")
+    # traces and probes
+    probe_train: int = Field(1000, gt=0, description="train-split tasks whose generated programs train the probes")
+    probe_layers: Literal["mean"] | list[int] = Field("mean", description="mean over layers, or layer indices (0 = embeddings)")
+    probe_input: int = Field(0, ge=0, description="which spec input the traces execute on")
+    probe_hidden: int = Field(64, gt=0, description="hidden width of the MLP probes")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KarelProfile:
+        for name in ("train_lengths", "test_lengths"):
+            lo, hi = getattr(self, name)
+            if not 1 <= lo <= hi:
+                raise ValueError(f"{name} must be [min, max] with 1 <= min <= max, got [{lo}, {hi}]")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        if self.probe_input >= self.spec_examples:
+            raise ValueError(f"probe_input={self.probe_input} must index a spec example (< {self.spec_examples})")
+        return self
 
 
 class KarelConfig(Section):
     profile: str = "default"
     profiles: dict[str, KarelProfile]
     alt_semantics: list[Literal["flip", "move_turns"]] = ["flip", "move_turns"]
+    device: str = Field("cpu", description="torch device for training and synthesis, e.g. cuda")
 
     @model_validator(mode="after")
     def _known_profile(self) -> KarelConfig:
@@ -337,3 +357,4 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     return parse_params(raw, str(path))
+

@@ -1,0 +1,91 @@
+"""Per-checkpoint evaluation: synthesis accuracy on test, and traces of the generated programs.
+
+For every checkpoint the model writes programs for the probe-train tasks (the first ``probe_train``
+train tasks), all val tasks and all test tasks. Test programs are scored against the spec and the
+held-out examples; the programs of all three splits are executed on spec input ``probe_input`` under
+the original and every alternative semantics, and saved with the hidden states that produced each
+action (``step_<N>.npz``) for the probes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..config import KarelConfig
+from ..io import atomic_path, write_json
+from .sampler import CorpusSplit, read_corpus
+from .synthesis import best_constant_program, generate, random_program_accuracy, score
+from .traces import build_trace, features, save_traces
+from .train import list_checkpoints, load_model, max_actions
+
+CONSTANT_SELECTION_TASKS = 300  # train tasks on which the best constant program is chosen
+
+
+@dataclass(frozen=True)
+class Chance:
+    random_spec: float  # a program drawn from the training prior
+    random_heldout: float
+    constant_program: list[str]  # the best single program, chosen on train tasks
+    constant_spec: float
+    constant_heldout: float
+
+
+def chance_lines(train: CorpusSplit, test: CorpusSplit, karel: KarelConfig, seed: int) -> Chance:
+    prof = karel.active
+    rand = random_program_accuracy(test, prof.train_lengths, seed)
+    constant = best_constant_program(train.head(CONSTANT_SELECTION_TASKS))
+    const = score(test, [constant] * len(test))
+    return Chance(float(rand.spec.mean()), float(rand.heldout.mean()), constant, float(const.spec.mean()), float(const.heldout.mean()))
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return float(x.mean()) if len(x) else None
+
+
+def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, checkpoints: str | Path,
+                         traces_dir: str | Path, progress: bool = True) -> dict:
+    """Write one trace file per checkpoint into ``traces_dir`` (atomically, as a whole) and return the
+    synthesis results: overall and by reference length, per step, with the chance lines."""
+    prof = karel.active
+    semantics = ["original", *karel.alt_semantics]
+    splits = {
+        "train": read_corpus(corpus_dir, "train", prof).head(prof.probe_train),
+        "val": read_corpus(corpus_dir, "val", prof),
+        "test": read_corpus(corpus_dir, "test", prof),
+    }
+    prompts = {name: s.prompts() for name, s in splits.items()}
+    worlds = {name: [s.worlds(i)[prof.probe_input] for i in range(len(s))] for name, s in splits.items()}
+    chance = chance_lines(splits["train"], splits["test"], karel, seed)
+    test = splits["test"]
+    ref_len = test.lengths
+    steps, by_length = [], []
+    with atomic_path(traces_dir, directory=True) as tmp:
+        for step in tqdm(list_checkpoints(checkpoints), desc="karel eval", disable=not progress):
+            model = load_model(checkpoints, step, karel.device)
+            per_split = {}
+            for name in splits:
+                gen = generate(model, prompts[name], max_actions(prof))
+                per_split[name] = (build_trace(gen.programs, worlds[name], semantics), features(gen, prof.probe_layers))
+                if name == "test":
+                    got = score(test, gen.programs)
+                    gen_len = np.array([len(p) for p in gen.programs])
+            save_traces(tmp / f"step_{step:06d}.npz", per_split)
+            steps.append({
+                "step": step, "accuracy_spec": float(got.spec.mean()), "accuracy_heldout": float(got.heldout.mean()),
+                "mean_generated_length": float(gen_len.mean()), "mean_reference_length": float(ref_len.mean()),
+                "hit_length_limit": float(gen.hit_limit.mean()),
+            })
+            for n in range(prof.test_lengths[0], prof.test_lengths[1] + 1):
+                keep = ref_len == n
+                by_length.append({
+                    "step": step, "reference_length": n, "n": int(keep.sum()), "accuracy_spec": _mean(got.spec[keep]),
+                    "accuracy_heldout": _mean(got.heldout[keep]), "mean_generated_length": _mean(gen_len[keep]),
+                })
+        result = {"chance": chance.__dict__, "steps": steps, "by_length": by_length, "semantics": semantics,
+                  "n_tasks": {name: len(s) for name, s in splits.items()}}
+        write_json(tmp / "synthesis.json", result)
+    return result

@@ -1,0 +1,33 @@
+"""Regression of generation accuracy on semantic content, and the Karel figures
+-> metrics/karel/regression.json, plots/karel/figures/*.png."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from worldprobe.config import load_params
+from worldprobe.io import write_json
+from worldprobe.karel import plots
+from worldprobe.karel.analysis import regressions
+
+FIGURES = Path("plots/karel/figures")
+
+if __name__ == "__main__":
+    params = load_params()
+    alts = list(params.karel.alt_semantics)
+    accuracy = pd.read_csv("plots/karel/accuracy.csv")
+    by_length = pd.read_csv("plots/karel/lengths.csv")
+    semantics = pd.read_csv("plots/karel/semantics.csv")
+    summary = json.load(open("metrics/karel/semantics.json"))
+    chance = json.load(open("metrics/karel/synthesis.json"))["chance"]
+    fits = regressions(accuracy, semantics)
+    write_json("metrics/karel/regression.json", {"fits": fits})
+    plots.accuracy_plot(accuracy, chance, FIGURES / "accuracy.png")
+    plots.lengths_plot(accuracy, by_length, FIGURES / "lengths.png")
+    for feature in sorted(semantics["feature"].dropna().unique()):
+        plots.content_plot(semantics, feature, FIGURES / f"content_{feature}.png")
+        plots.scatter_plot(accuracy, semantics, fits, feature, FIGURES / f"scatter_{feature}.png")
+        plots.intervention_plot(summary, alts, feature, FIGURES / f"intervention_{feature}.png")
+        plots.intervention_training_plot(semantics, alts, feature, FIGURES / f"intervention_training_{feature}.png")
+    print(f"karel report: {len(fits)} regressions, figures in {FIGURES}")

@@ -1,0 +1,16 @@
+"""Train the Karel LM from scratch; checkpoints -> data/karel/checkpoints, loss curve -> plots/karel/loss.csv.
+
+Resumable: rerun after a kill and it continues from the last checkpoint in data/karel/checkpoints.partial.
+"""
+
+import torch
+
+from worldprobe.config import load_params
+from worldprobe.karel.train import train
+
+if __name__ == "__main__":
+    params = load_params()
+    torch.set_num_threads(params.karel.active.threads)
+    summary = train(params.karel.active, params.seed, "data/karel/corpus", "data/karel/checkpoints",
+                    "plots/karel/loss.csv", device=params.karel.device)
+    print(f"karel train ({params.karel.profile}): {summary}")

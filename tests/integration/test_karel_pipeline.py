@@ -1,0 +1,55 @@
+"""The Karel study end to end on a tiny run: corpus -> train -> synthesis + traces -> probes -> analysis -> figures."""
+
+import pandas as pd
+import torch
+
+from worldprobe.config import KarelConfig, KarelProfile
+from worldprobe.karel import plots
+from worldprobe.karel.analysis import regressions, summarize
+from worldprobe.karel.evaluate import evaluate_checkpoints
+from worldprobe.karel.probes import PROBE_KINDS, ProbeSettings, probe_checkpoint
+from worldprobe.karel.sampler import write_corpus
+from worldprobe.karel.traces import OFFSETS, load_traces
+from worldprobe.karel.train import train
+
+PROFILE = KarelProfile(n_train=200, n_val=16, n_test=16, d_model=16, n_layers=1, n_heads=2, batch_size=8,
+                       warmup_steps=5, max_steps=40, checkpoint_every=20, log_every=10, threads=1, probe_train=24)
+KAREL = KarelConfig(profile="tiny", profiles={"tiny": PROFILE})
+
+
+def test_tiny_study_end_to_end(tmp_path):
+    torch.set_num_threads(1)
+    write_corpus(tmp_path / "corpus", PROFILE, 0)
+    train(PROFILE, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "loss.csv", progress=False)
+    result = evaluate_checkpoints(KAREL, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "traces", progress=False)
+    assert [r["step"] for r in result["steps"]] == [0, 20, 40]
+    assert all(0 <= r["accuracy_heldout"] <= r["accuracy_spec"] <= 1 for r in result["steps"])
+    assert 0 <= result["chance"]["constant_spec"] <= 1 and result["chance"]["constant_program"]
+    assert len(result["by_length"]) == 3 * 6
+
+    settings = ProbeSettings(hidden=8, max_epochs=3, patience=2)
+    rows = []
+    for step in (0, 20, 40):
+        traces = load_traces(tmp_path / "traces" / f"step_{step:06d}.npz")
+        assert set(traces) == {"train", "val", "test"}
+        test_trace, feats = traces["test"]
+        assert feats["mean"].shape == (len(test_trace.program), 16)
+        rows += [{"step": step, **r} for r in probe_checkpoint(traces, result["semantics"], PROBE_KINDS, settings, 0)]
+    table = pd.DataFrame(rows)
+    # 3 probes x 3 semantics x 3 offsets, plus 3 baselines x 3 semantics x 3 offsets, per checkpoint
+    assert len(table) == 3 * (27 + 27)
+    summary = summarize(table, ["flip", "move_turns"])
+    assert summary["first_step"] == 0 and summary["final_step"] == 40
+    assert set(summary["at"]["final"]["mean/linear/offset0"]) == {"original", "flip", "move_turns", "gap_flip", "gap_move_turns"}
+    accuracy = pd.DataFrame(result["steps"])
+    fits = regressions(accuracy, table)
+    assert len(fits) == len(PROBE_KINDS) * len(OFFSETS)
+
+    figures = tmp_path / "figures"
+    plots.accuracy_plot(accuracy, result["chance"], figures / "accuracy.png")
+    plots.lengths_plot(accuracy, pd.DataFrame(result["by_length"]), figures / "lengths.png")
+    plots.content_plot(table, "mean", figures / "content.png")
+    plots.scatter_plot(accuracy, table, fits, "mean", figures / "scatter.png")
+    plots.intervention_plot(summary, ["flip", "move_turns"], "mean", figures / "intervention.png")
+    plots.intervention_training_plot(table, ["flip", "move_turns"], "mean", figures / "training.png")
+    assert all((figures / f).stat().st_size > 1000 for f in ("accuracy.png", "scatter.png", "intervention.png"))

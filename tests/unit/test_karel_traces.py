@@ -1,0 +1,50 @@
+import random
+
+import numpy as np
+
+from worldprobe.karel.semantics import ACTIONS, trace
+from worldprobe.karel.synthesis import Generation
+from worldprobe.karel.traces import DROPPED, OFFSETS, build_trace, features, load_traces, save_traces
+from worldprobe.karel.world import random_world
+
+SEMANTICS = ["original", "flip", "move_turns"]
+
+
+def sample(n=60, seed=0):
+    rng = random.Random(seed)
+    programs = [rng.choices(ACTIONS, k=rng.randint(1, 8)) for _ in range(n)]
+    worlds = [random_world(rng, 4, 0.2, 0.2) for _ in range(n)]
+    return programs, worlds
+
+
+def test_labels_equal_re_executing_the_prefix():
+    programs, worlds = sample()
+    tr = build_trace(programs, worlds, SEMANTICS)
+    assert len(tr.program) == sum(map(len, programs))
+    for r in range(len(tr.program)):
+        i, k, n = tr.program[r], tr.action[r], tr.length[r]
+        assert n == len(programs[i]) and tr.initial[r] == worlds[i].facing
+        for s in SEMANTICS:
+            for o in OFFSETS:
+                if k + o < n - 1:
+                    prefix = programs[i][: k + o + 1]
+                    assert tr.labels[s][r, o] == trace(worlds[i], prefix, s)[-1].facing
+                else:  # the final state (and beyond) is dropped
+                    assert tr.labels[s][r, o] == DROPPED
+            before = worlds[i].facing if k == 0 else trace(worlds[i], programs[i][:k], s)[-1].facing
+            assert tr.before[s][r] == before
+
+
+def test_features_and_storage_round_trip(tmp_path):
+    programs, worlds = sample(10)
+    rows = sum(map(len, programs))
+    hidden = np.random.default_rng(0).normal(size=(rows, 3, 8)).astype(np.float32)
+    gen = Generation(programs, hidden, np.concatenate([[0], np.cumsum([len(p) for p in programs])]), np.zeros(10, bool))
+    assert np.allclose(features(gen, "mean")["mean"], hidden.mean(1))
+    assert set(features(gen, [0, 2])) == {"layer_0", "layer_2"}
+    tr = build_trace(programs, worlds, SEMANTICS)
+    save_traces(tmp_path / "t.npz", {"test": (tr, features(gen, "mean"))})
+    back, feats = load_traces(tmp_path / "t.npz")["test"]
+    assert np.array_equal(back.labels["move_turns"], tr.labels["move_turns"])
+    assert np.array_equal(back.before["flip"], tr.before["flip"])
+    assert np.allclose(feats["mean"], hidden.mean(1))
