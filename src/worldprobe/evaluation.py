@@ -49,7 +49,9 @@ control=surface`` with the same values at every layer of the main run (a flat li
      "block_holdout" / "entity_type_holdout": {"column", "groups": [{"group", "n_test", "n_train_removed",
          "prox_error_default", "prox_error_heldout", "mae_default", "mae_heldout"}, ...],
          "mean_prox_error_default", "mean_prox_error_heldout", "mean_mae_default", "mean_mae_heldout",
-         "skipped": {group: reason}, "note"}  (or {"column", "skipped_reason"} when not applicable),
+         "n_groups" (in the test split), "n_eligible" (with >= min_test test entities), "min_test", "note"}
+         (or {"column", "skipped_reason"} when not applicable); the K = probes.holdout_blocks largest
+         eligible groups are held out,
      "cross_prompt": {"prompts", "rows": [{"train_prompt", "test_prompt", "variant" (raw | centred),
          "r2", "spearman", "prox_error"}, ...]},
      "pca": {"curve": [{"k" (int or "full"), "explained_variance", "r2", "spearman", "prox_error",
@@ -491,9 +493,8 @@ def holdout(
         return {"column": column, "skipped_reason": f"{column!r} has fewer than two groups in the test split"}, []
     y_test = data.y[data.test]
     default_err = proximity_error(y_test, default_pred, data.kind)
-    chosen = [g for g, c in counts.items() if c >= cfg.min_holdout_test][: cfg.holdout_blocks]
-    skipped = {str(g): f"{c} test entities < min_holdout_test" for g, c in counts.items()
-               if c < cfg.min_holdout_test}
+    eligible = [g for g, c in counts.items() if c >= cfg.min_holdout_test]  # largest first
+    chosen = eligible[: cfg.holdout_blocks]
     rows = []
     for group in tqdm(chosen, desc=f"holdout {column}", leave=False, file=sys.stderr):
         in_group = (values == group).to_numpy()
@@ -514,7 +515,9 @@ def holdout(
     summary = {
         "column": column,
         "groups": rows,
-        "skipped": skipped,
+        "n_groups": int(len(counts)),
+        "n_eligible": len(eligible),
+        "min_test": cfg.min_holdout_test,
         "note": "held-out probe trained on the train split minus the group; both scored on the group's test "
                 "entities, proximity error against all test entities; means are unweighted over groups",
     }
