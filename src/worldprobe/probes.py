@@ -68,13 +68,11 @@ def _targets_2d(y) -> tuple[np.ndarray, bool]:
 
 
 def _check_features(X, accept_sparse: bool = True):
-    X = check_array(X, accept_sparse="csr" if accept_sparse else False, dtype=np.float64,
-                    ensure_all_finite=False)
-    values = X.data if sparse.issparse(X) else X
-    bad = ~np.isfinite(values)
+    X = check_array(X, accept_sparse="csr" if accept_sparse else False, dtype=np.float64, ensure_all_finite=False)
+    bad = ~np.isfinite(X.data if sparse.issparse(X) else X)
     if bad.any():
-        rows = np.unique(np.nonzero(bad)[0]) if not sparse.issparse(X) else []
-        raise ProbeError(f"{int(bad.sum())} activation values are NaN or infinite (rows {list(rows[:5])}...)")
+        where = "" if sparse.issparse(X) else f" (rows {np.unique(np.nonzero(bad)[0])[:5].tolist()}...)"
+        raise ProbeError(f"{int(bad.sum())} activation values are NaN or infinite{where}")
     return X
 
 
