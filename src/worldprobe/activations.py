@@ -150,10 +150,15 @@ class LastTokenExtractor:
         return handles
 
     def _forward(self, input_ids: torch.Tensor, cache: DynamicCache | None) -> None:
+        # hooks live only during this call, so the model runs normally between yielded batches
+        handles = self._hooks()
         try:
             self.base(input_ids=input_ids, past_key_values=cache, use_cache=cache is not None)
         except _StopForward:
             return
+        finally:
+            for handle in handles:
+                handle.remove()
         raise RuntimeError("the forward pass did not reach the last requested block")
 
     def run(
@@ -164,7 +169,6 @@ class LastTokenExtractor:
         lengths = np.array([len(t) for t in tokens])
         order = np.argsort(-lengths, kind="stable")
         pad = self.loaded.tokenizer.pad_token_id or 0  # never attended to by a real token (right padding)
-        handles = self._hooks()
         try:
             with torch.inference_mode():
                 prefix_cache = None
@@ -193,8 +197,6 @@ class LastTokenExtractor:
                     bar.update(len(rows))
                 bar.close()
         finally:
-            for handle in handles:
-                handle.remove()
             self._positions = self._out = None
 
 
