@@ -23,6 +23,7 @@ if __name__ == "__main__":
     chance = json.load(open("metrics/karel/synthesis.json"))["chance"]
     fits = regressions(accuracy, semantics)
     write_json("metrics/karel/regression.json", {"fits": fits})
+    plots.loss_plot(pd.read_csv("plots/karel/loss.csv"), FIGURES / "loss.png")
     plots.accuracy_plot(accuracy, chance, FIGURES / "accuracy.png")
     plots.lengths_plot(accuracy, by_length, FIGURES / "lengths.png")
     for feature in sorted(semantics["feature"].dropna().unique()):

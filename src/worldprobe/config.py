@@ -280,7 +280,8 @@ class KarelProfile(Section):
     checkpoint_every: int = Field(500, gt=0, description="checkpoints at step 0, every N steps and the last step")
     log_every: int = Field(50, gt=0, description="train/val loss rows in plots/karel/loss.csv")
     loss_on: Literal["all", "program"] = Field("all", description="next-token loss on every token or the program only")
-    threads: int = Field(2, gt=0, description="torch CPU threads for training; results depend on it in the last digits")
+    threads: int = Field(1, gt=0, description="torch CPU threads for training (results depend on it in the last digits); "
+                         "2 help only on idle cores: spinning threads stall a shared machine")
     # traces and probes
     probe_train: int = Field(1000, gt=0, description="train-split tasks whose generated programs train the probes")
     probe_layers: Literal["mean"] | list[int] = Field("mean", description="mean over layers, or layer indices (0 = embeddings)")

@@ -23,7 +23,7 @@ def test_tiny_study_end_to_end(tmp_path):
     train(PROFILE, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "loss.csv", progress=False)
     result = evaluate_checkpoints(KAREL, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "traces", progress=False)
     assert [r["step"] for r in result["steps"]] == [0, 20, 40]
-    assert all(0 <= r["accuracy_heldout"] <= r["accuracy_spec"] <= 1 for r in result["steps"])
+    assert all(0 <= r["accuracy_all"] <= r["accuracy_spec"] <= 1 for r in result["steps"])
     assert 0 <= result["chance"]["constant_spec"] <= 1 and result["chance"]["constant_program"]
     assert len(result["by_length"]) == 3 * 6
 
@@ -46,6 +46,7 @@ def test_tiny_study_end_to_end(tmp_path):
     assert len(fits) == len(PROBE_KINDS) * len(OFFSETS)
 
     figures = tmp_path / "figures"
+    plots.loss_plot(pd.read_csv(tmp_path / "loss.csv"), figures / "loss.png")
     plots.accuracy_plot(accuracy, result["chance"], figures / "accuracy.png")
     plots.lengths_plot(accuracy, pd.DataFrame(result["by_length"]), figures / "lengths.png")
     plots.content_plot(table, "mean", figures / "content.png")

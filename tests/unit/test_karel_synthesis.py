@@ -61,10 +61,10 @@ def test_generated_programs_are_the_constrained_argmax_and_hidden_states_align()
 def test_scoring_reference_programs_and_chance_lines():
     split = build_split(PROF, 0, "test", 60)
     ref = score(split, [split.program(i) for i in range(len(split))])
-    assert ref.spec.all() and ref.heldout.all()
+    assert ref.spec.all() and ref.all_inputs.all()
     wrong = score(split, [["turn_left"] * 4] * len(split))  # four left turns: identity on facing
     assert wrong.spec.mean() < 0.5
-    assert (wrong.heldout <= wrong.spec).all()
+    assert (wrong.all_inputs <= wrong.spec).all()
     chance = random_program_accuracy(split, (1, 6), seed=0, draws=3)
     assert 0 <= chance.spec.mean() < 0.3
     constant = best_constant_program(build_split(PROF, 0, "train", 60), max_length=2)

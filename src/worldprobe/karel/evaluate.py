@@ -28,10 +28,10 @@ CONSTANT_SELECTION_TASKS = 300  # train tasks on which the best constant program
 @dataclass(frozen=True)
 class Chance:
     random_spec: float  # a program drawn from the training prior
-    random_heldout: float
+    random_all: float
     constant_program: list[str]  # the best single program, chosen on train tasks
     constant_spec: float
-    constant_heldout: float
+    constant_all: float
 
 
 def chance_lines(train: CorpusSplit, test: CorpusSplit, karel: KarelConfig, seed: int) -> Chance:
@@ -39,7 +39,8 @@ def chance_lines(train: CorpusSplit, test: CorpusSplit, karel: KarelConfig, seed
     rand = random_program_accuracy(test, prof.train_lengths, seed)
     constant = best_constant_program(train.head(CONSTANT_SELECTION_TASKS))
     const = score(test, [constant] * len(test))
-    return Chance(float(rand.spec.mean()), float(rand.heldout.mean()), constant, float(const.spec.mean()), float(const.heldout.mean()))
+    return Chance(float(rand.spec.mean()), float(rand.all_inputs.mean()), constant,
+                  float(const.spec.mean()), float(const.all_inputs.mean()))
 
 
 def _mean(x: np.ndarray) -> float | None:
@@ -75,7 +76,7 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
                     gen_len = np.array([len(p) for p in gen.programs])
             save_traces(tmp / f"step_{step:06d}.npz", per_split)
             steps.append({
-                "step": step, "accuracy_spec": float(got.spec.mean()), "accuracy_heldout": float(got.heldout.mean()),
+                "step": step, "accuracy_spec": float(got.spec.mean()), "accuracy_all": float(got.all_inputs.mean()),
                 "mean_generated_length": float(gen_len.mean()), "mean_reference_length": float(ref_len.mean()),
                 "hit_length_limit": float(gen.hit_limit.mean()),
             })
@@ -83,7 +84,7 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
                 keep = ref_len == n
                 by_length.append({
                     "step": step, "reference_length": n, "n": int(keep.sum()), "accuracy_spec": _mean(got.spec[keep]),
-                    "accuracy_heldout": _mean(got.heldout[keep]), "mean_generated_length": _mean(gen_len[keep]),
+                    "accuracy_all": _mean(got.all_inputs[keep]), "mean_generated_length": _mean(gen_len[keep]),
                 })
         result = {"chance": chance.__dict__, "steps": steps, "by_length": by_length, "semantics": semantics,
                   "n_tasks": {name: len(s) for name, s in splits.items()}}

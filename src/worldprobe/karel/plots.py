@@ -24,10 +24,19 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def loss_plot(loss: pd.DataFrame, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(loss["step"], loss["train_loss"], label="train (mean since last row)")
+    ax.plot(loss["step"], loss["val_loss"], label="val")
+    ax.set(xlabel="training step", ylabel="next-token loss", title="LM loss")
+    ax.legend()
+    _save(fig, path)
+
+
 def accuracy_plot(accuracy: pd.DataFrame, chance: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(accuracy["step"], accuracy["accuracy_spec"], "o-", label="spec examples")
-    ax.plot(accuracy["step"], accuracy["accuracy_heldout"], "s-", label="spec + held-out")
+    ax.plot(accuracy["step"], accuracy["accuracy_all"], "s-", label="spec + held-out")
     ax.axhline(chance["constant_spec"], color="gray", ls="--", label=f"best constant program ({' '.join(chance['constant_program'])})")
     ax.axhline(chance["random_spec"], color="gray", ls=":", label="random program (training prior)")
     ax.set(xlabel="training step", ylabel="synthesis accuracy (test)", ylim=(0, 1), title="Generation accuracy")

@@ -89,7 +89,7 @@ def solves(program: Sequence[str], inputs: Sequence[World], outputs: Sequence[Wo
 @dataclass(frozen=True)
 class Scores:
     spec: np.ndarray  # (n,) bool: maps every spec input to its output
-    heldout: np.ndarray  # (n,) bool: also every held-out input (all examples)
+    all_inputs: np.ndarray  # (n,) bool: maps the held-out inputs too (all examples, as the paper reports)
 
 
 def score(split: CorpusSplit, programs: Sequence[Sequence[str]]) -> Scores:
@@ -112,7 +112,7 @@ def random_program_accuracy(split: CorpusSplit, lengths: tuple[int, int], seed: 
     for _ in range(draws):
         got = score(split, [sample_program(rng, lengths) for _ in range(len(split))])
         spec += got.spec
-        every += got.heldout
+        every += got.all_inputs
     return Scores(spec / draws, every / draws)
 
 
