@@ -56,9 +56,10 @@ def lengths_plot(accuracy: pd.DataFrame, by_length: pd.DataFrame, path: Path) ->
     b2.plot(last["reference_length"], last["mean_generated_length"].astype(float), "ko-", label="generated length")
     b2.plot(last["reference_length"], last["reference_length"], "k:", label="= reference")
     b.set(xlabel="reference program length", ylabel="accuracy", ylim=(0, 1), title=f"By length, step {int(last['step'].max())}")
-    b2.set_ylabel("mean generated length")
+    top = max(last["reference_length"].max(), last["mean_generated_length"].astype(float).max())
+    b2.set(ylabel="mean generated length", ylim=(0, 1.25 * top))
     b.legend(loc="upper left", fontsize=8)
-    b2.legend(loc="upper right", fontsize=8)
+    b2.legend(loc="lower right", fontsize=8)
     _save(fig, path)
 
 
