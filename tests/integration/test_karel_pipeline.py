@@ -12,13 +12,14 @@ from worldprobe.karel.sampler import write_corpus
 from worldprobe.karel.traces import OFFSETS, load_traces
 from worldprobe.karel.train import train
 
+from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+
 PROFILE = KarelProfile(n_train=200, n_val=16, n_test=16, d_model=16, n_layers=1, n_heads=2, batch_size=8,
                        warmup_steps=5, max_steps=40, checkpoint_every=20, log_every=10, threads=1, probe_train=24)
 KAREL = KarelConfig(profile="tiny", profiles={"tiny": PROFILE})
 
 
 def test_tiny_study_end_to_end(tmp_path):
-    torch.set_num_threads(1)
     write_corpus(tmp_path / "corpus", PROFILE, 0)
     train(PROFILE, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "loss.csv", progress=False)
     result = evaluate_checkpoints(KAREL, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "traces", progress=False)

@@ -15,6 +15,8 @@ from worldprobe.config import KarelProfile
 from worldprobe.karel.sampler import write_corpus
 from worldprobe.karel.train import list_checkpoints, train
 
+from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+
 PROFILE = KarelProfile(n_train=300, n_val=20, n_test=20, d_model=16, n_layers=1, n_heads=2, batch_size=8,
                        warmup_steps=20, max_steps=400, checkpoint_every=100, log_every=25, threads=1)
 
@@ -45,7 +47,6 @@ def same(a: dict, b: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def reference(corpus, tmp_path_factory):
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("ref")
     summary = train(PROFILE, 0, corpus, out / "ckpt", out / "loss.csv", progress=False)
     return out, summary
@@ -73,7 +74,6 @@ def test_resume_after_kill_equals_uninterrupted(corpus, reference, tmp_path):
     assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
     assert not ckpt.exists() and not (partial / "step_000400.pt").exists()
 
-    torch.set_num_threads(1)
     summary = train(PROFILE, 0, corpus, ckpt, tmp_path / "loss.csv", progress=False)
     assert summary.resumed_from is not None and summary.resumed_from < 400
     for step in list_checkpoints(out / "ckpt"):
@@ -83,7 +83,6 @@ def test_resume_after_kill_equals_uninterrupted(corpus, reference, tmp_path):
 
 def test_seed_decides_the_run_and_a_changed_profile_starts_afresh(corpus, reference, tmp_path):
     out, _ = reference
-    torch.set_num_threads(1)
     short = PROFILE.model_copy(update={"max_steps": 100})
     partial = tmp_path / "s0.partial"
     partial.mkdir()
