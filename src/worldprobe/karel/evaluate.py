@@ -67,14 +67,14 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
     with atomic_path(traces_dir, directory=True) as tmp:
         for step in tqdm(list_checkpoints(checkpoints), desc="karel eval", disable=not progress):
             model = load_model(checkpoints, step, karel.device)
-            per_split = {}
-            for name in splits:
-                gen = generate(model, prompts[name], max_actions(prof))
-                per_split[name] = (build_trace(gen.programs, worlds[name], semantics), features(gen, prof.probe_layers))
-                if name == "test":
-                    got = score(test, gen.programs)
-                    gen_len = np.array([len(p) for p in gen.programs])
-            save_traces(tmp / f"step_{step:06d}.npz", per_split)
+            gens = {name: generate(model, prompts[name], max_actions(prof)) for name in splits}
+            save_traces(tmp / f"step_{step:06d}.npz", {
+                name: (build_trace(gen.programs, worlds[name], semantics), features(gen, prof.probe_layers))
+                for name, gen in gens.items()
+            })
+            gen = gens["test"]
+            got = score(test, gen.programs)
+            gen_len = np.array([len(p) for p in gen.programs])
             steps.append({
                 "step": step, "accuracy_spec": float(got.spec.mean()), "accuracy_all": float(got.all_inputs.mean()),
                 "mean_generated_length": float(gen_len.mean()), "mean_reference_length": float(ref_len.mean()),
