@@ -49,6 +49,9 @@ def main() -> int:
         overrides["data.snapshot_dir"] = str((REPO / params["data"]["snapshot_dir"]).resolve())
         (work / "params.yaml").write_text(yaml.safe_dump(apply_overrides(params, overrides), sort_keys=False))
         reference = CI / "reference"
+        # HEAD of the worktree must hold the reference figures and nothing else (not the committed
+        # results of the full-size run), or `dvc metrics diff` would compare against those
+        shutil.rmtree(work / "metrics", ignore_errors=True)
         for file in reference.rglob("*.json"):
             target = work / file.relative_to(reference)
             target.parent.mkdir(parents=True, exist_ok=True)
