@@ -21,6 +21,8 @@ import pandas as pd  # noqa: E402
 import shapefile  # noqa: E402  (pyshp)
 from matplotlib.collections import LineCollection  # noqa: E402
 
+from .io import atomic_path  # noqa: E402
+
 
 US_STATES_SHP = "cb_2018_us_state_20m.shp"
 NYC_BOROUGHS_GEOJSON = "nyc_borough_boundaries.geojson.gz"
@@ -110,7 +112,7 @@ def place_map(predictions: pd.DataFrame, outline: str, shapes_dir: Path, title: 
         out_true, out_pred = _outside(true_xy, frame), _outside(pred_xy, frame)
         note = f"\n{out_true} true and {out_pred} predicted positions outside the frame" if out_true or out_pred else ""
     ax.set_title(title + note, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def year_scatter(predictions: pd.DataFrame, title: str, path: Path) -> None:
@@ -124,7 +126,7 @@ def year_scatter(predictions: pd.DataFrame, title: str, path: Path) -> None:
     ax.set_ylabel("predicted year")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def depth_grid(series: dict[str, pd.DataFrame], model: str, path: Path) -> None:
@@ -154,12 +156,13 @@ def depth_grid(series: dict[str, pd.DataFrame], model: str, path: Path) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.01))
     fig.suptitle(f"{model}: linear probe R² by depth, with controls", fontsize=11)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+def save_figure(fig: plt.Figure, path: Path, dpi: int = DPI) -> None:
+    """Write ``fig`` as a PNG atomically and release it (both studies' figures go through here)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -11,17 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..io import atomic_path  # noqa: E402
+from ..plots import save_figure  # noqa: E402
 from .probes import BASELINES, PROBE_KINDS  # noqa: E402
 from .traces import OFFSETS  # noqa: E402
 
 OFFSET_NAMES = {0: "current", 1: "+1", 2: "+2"}
-
-
-def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+DPI = 120
 
 
 def loss_plot(loss: pd.DataFrame, path: Path) -> None:
@@ -30,7 +25,7 @@ def loss_plot(loss: pd.DataFrame, path: Path) -> None:
     ax.plot(loss["step"], loss["val_loss"], label="val")
     ax.set(xlabel="training step", ylabel="next-token loss", title="LM loss")
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path, DPI)
 
 
 def accuracy_plot(accuracy: pd.DataFrame, chance: dict, path: Path) -> None:
@@ -41,7 +36,7 @@ def accuracy_plot(accuracy: pd.DataFrame, chance: dict, path: Path) -> None:
     ax.axhline(chance["random_spec"], color="gray", ls=":", label="random program (training prior)")
     ax.set(xlabel="training step", ylabel="synthesis accuracy (test)", ylim=(0, 1), title="Generation accuracy")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path, DPI)
 
 
 def lengths_plot(accuracy: pd.DataFrame, by_length: pd.DataFrame, path: Path) -> None:
@@ -60,7 +55,7 @@ def lengths_plot(accuracy: pd.DataFrame, by_length: pd.DataFrame, path: Path) ->
     b2.set(ylabel="mean generated length", ylim=(0, 1.25 * top))
     b.legend(loc="upper left", fontsize=8)
     b2.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path, DPI)
 
 
 def content_plot(semantics: pd.DataFrame, feature: str, path: Path) -> None:
@@ -78,7 +73,7 @@ def content_plot(semantics: pd.DataFrame, feature: str, path: Path) -> None:
         ax.set(title=f"facing, {OFFSET_NAMES[o]}", xlabel="training step", ylim=(0, 1))
     axes[0].set_ylabel(f"probe accuracy (test), {feature}")
     axes[-1].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path, DPI)
 
 
 def scatter_plot(accuracy: pd.DataFrame, semantics: pd.DataFrame, fits: list[dict], feature: str, path: Path) -> None:
@@ -97,7 +92,7 @@ def scatter_plot(accuracy: pd.DataFrame, semantics: pd.DataFrame, fits: list[dic
         ax.set(title=f"facing, {OFFSET_NAMES[o]}", xlabel="semantic content (probe accuracy)")
         ax.legend(fontsize=7)
     axes[0].set_ylabel("generation accuracy (test, spec)")
-    _save(fig, path)
+    save_figure(fig, path, DPI)
 
 
 def intervention_plot(summary: dict, alternatives: list[str], feature: str, path: Path) -> None:
@@ -117,7 +112,7 @@ def intervention_plot(summary: dict, alternatives: list[str], feature: str, path
         ax.set(title=probe, ylim=(0, 1))
     axes[0].set_ylabel("probe accuracy (test)")
     axes[-1].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path, DPI)
 
 
 def intervention_training_plot(semantics: pd.DataFrame, alternatives: list[str], feature: str, path: Path) -> None:
@@ -135,4 +130,4 @@ def intervention_training_plot(semantics: pd.DataFrame, alternatives: list[str],
     for ax in axes[-1]:
         ax.set_xlabel("training step")
     axes[0, 0].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path, DPI)
