@@ -26,9 +26,11 @@ if __name__ == "__main__":
     plots.loss_plot(pd.read_csv("plots/karel/loss.csv"), FIGURES / "loss.png")
     plots.accuracy_plot(accuracy, chance, FIGURES / "accuracy.png")
     plots.lengths_plot(accuracy, by_length, FIGURES / "lengths.png")
-    for feature in sorted(semantics["feature"].dropna().unique()):
-        plots.content_plot(semantics, feature, FIGURES / f"content_{feature}.png")
-        plots.scatter_plot(accuracy, semantics, fits, feature, FIGURES / f"scatter_{feature}.png")
-        plots.intervention_plot(summary, alts, feature, FIGURES / f"intervention_{feature}.png")
-        plots.intervention_training_plot(semantics, alts, feature, FIGURES / f"intervention_training_{feature}.png")
+    for frame in semantics["frame"].unique():
+        for feature in sorted(semantics["feature"].dropna().unique()):
+            name = f"{frame}_{feature}.png"
+            plots.content_plot(semantics, frame, feature, FIGURES / f"content_{name}")
+            plots.scatter_plot(accuracy, semantics, fits, frame, feature, FIGURES / f"scatter_{name}")
+            plots.intervention_plot(summary, alts, frame, feature, FIGURES / f"intervention_{name}")
+            plots.intervention_training_plot(semantics, alts, frame, feature, FIGURES / f"intervention_training_{name}")
     print(f"karel report: {len(fits)} regressions, figures in {FIGURES}")

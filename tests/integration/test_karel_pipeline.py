@@ -37,21 +37,23 @@ def test_tiny_study_end_to_end(tmp_path):
         assert feats["mean"].shape == (len(test_trace.program), 16)
         rows += [{"step": step, **r} for r in probe_checkpoint(traces, result["semantics"], PROBE_KINDS, settings, 0)]
     table = pd.DataFrame(rows)
-    # 3 probes x 3 semantics x 3 offsets, plus 3 baselines x 3 semantics x 3 offsets, per checkpoint
-    assert len(table) == 3 * (27 + 27)
+    # per checkpoint and frame: 3 probes x 3 semantics x 3 offsets, plus 3 baselines x 3 semantics x 3 offsets
+    assert len(table) == 3 * 2 * (27 + 27)
     summary = summarize(table, ["flip", "move_turns"])
     assert summary["first_step"] == 0 and summary["final_step"] == 40
-    assert set(summary["at"]["final"]["mean/linear/offset0"]) == {"original", "flip", "move_turns", "gap_flip", "gap_move_turns"}
+    for frame in ("absolute", "relative"):
+        assert set(summary["at"]["final"][f"{frame}/mean/linear/offset0"]) == {
+            "original", "flip", "move_turns", "gap_flip", "gap_move_turns"}
     accuracy = pd.DataFrame(result["steps"])
     fits = regressions(accuracy, table)
-    assert len(fits) == len(PROBE_KINDS) * len(OFFSETS)
+    assert len(fits) == 2 * len(PROBE_KINDS) * len(OFFSETS)
 
     figures = tmp_path / "figures"
     plots.loss_plot(pd.read_csv(tmp_path / "loss.csv"), figures / "loss.png")
     plots.accuracy_plot(accuracy, result["chance"], figures / "accuracy.png")
     plots.lengths_plot(accuracy, pd.DataFrame(result["by_length"]), figures / "lengths.png")
-    plots.content_plot(table, "mean", figures / "content.png")
-    plots.scatter_plot(accuracy, table, fits, "mean", figures / "scatter.png")
-    plots.intervention_plot(summary, ["flip", "move_turns"], "mean", figures / "intervention.png")
-    plots.intervention_training_plot(table, ["flip", "move_turns"], "mean", figures / "training.png")
+    plots.content_plot(table, "relative", "mean", figures / "content.png")
+    plots.scatter_plot(accuracy, table, fits, "relative", "mean", figures / "scatter.png")
+    plots.intervention_plot(summary, ["flip", "move_turns"], "absolute", "mean", figures / "intervention.png")
+    plots.intervention_training_plot(table, ["flip", "move_turns"], "absolute", "mean", figures / "training.png")
     assert all((figures / f).stat().st_size > 1000 for f in ("accuracy.png", "scatter.png", "intervention.png"))

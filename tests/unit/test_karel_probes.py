@@ -60,8 +60,9 @@ def test_regression_of_accuracy_on_content():
     acc = pd.DataFrame({"step": steps, "accuracy_spec": [0.1, 0.2, 0.3, 0.4]})
     rows = []
     for s, c in zip(steps, [0.3, 0.4, 0.5, 0.6]):
-        rows.append({"step": s, "feature": "mean", "semantics": "original", "offset": 0, "probe": "linear", "accuracy": c})
-        rows.append({"step": s, "feature": None, "semantics": "original", "offset": 0, "probe": "unchanged", "accuracy": 0.5})
+        at = {"step": s, "frame": "absolute", "semantics": "original", "offset": 0}
+        rows.append({**at, "feature": "mean", "probe": "linear", "accuracy": c})
+        rows.append({**at, "feature": None, "probe": "unchanged", "accuracy": 0.5})
     fit = regressions(acc, pd.DataFrame(rows))[0]
     assert fit["content"]["r2"] == pytest.approx(1.0) and fit["content"]["slope"] == pytest.approx(1.0)
     assert fit["above_baseline"]["r2"] == pytest.approx(1.0)

@@ -1,10 +1,11 @@
 import random
 
 import numpy as np
+import pytest
 
 from worldprobe.karel.semantics import ACTIONS, trace
 from worldprobe.karel.synthesis import Generation
-from worldprobe.karel.traces import DROPPED, OFFSETS, build_trace, features, load_traces, save_traces
+from worldprobe.karel.traces import DROPPED, OFFSETS, build_trace, features, in_frame, load_traces, save_traces
 from worldprobe.karel.world import random_world
 
 SEMANTICS = ["original", "flip", "move_turns"]
@@ -48,3 +49,22 @@ def test_features_and_storage_round_trip(tmp_path):
     assert np.array_equal(back.labels["move_turns"], tr.labels["move_turns"])
     assert np.array_equal(back.before["flip"], tr.before["flip"])
     assert np.allclose(feats["mean"], hidden.mean(1))
+
+
+def test_relative_frame_is_the_rotation_the_turns_decide():
+    programs, worlds = sample()
+    tr = build_trace(programs, worlds, SEMANTICS)
+    rel = in_frame(tr, "relative")
+    assert in_frame(tr, "absolute") is tr and not rel.initial.any()
+    turns = {"turn_left": -1, "turn_right": 1}
+    for r in range(len(tr.program)):
+        prog, k = programs[tr.program[r]], tr.action[r]
+        for o in OFFSETS:
+            expected = DROPPED if tr.labels["original"][r, o] == DROPPED else \
+                sum(turns.get(a, 0) for a in prog[: k + o + 1]) % 4  # the world plays no part
+            assert rel.labels["original"][r, o] == expected
+            if expected != DROPPED:  # and the facing is the rotation applied to the input's facing
+                assert (tr.initial[r] + rel.labels["flip"][r, o]) % 4 == tr.labels["flip"][r, o]
+        assert rel.before["original"][r] == sum(turns.get(a, 0) for a in prog[:k]) % 4
+    with pytest.raises(ValueError, match="unknown frame 'robot'"):
+        in_frame(tr, "robot")

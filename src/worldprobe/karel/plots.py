@@ -16,6 +16,7 @@ from .probes import BASELINES, PROBE_KINDS  # noqa: E402
 from .traces import OFFSETS  # noqa: E402
 
 OFFSET_NAMES = {0: "current", 1: "+1", 2: "+2"}
+FRAME_NAMES = {"absolute": "facing", "relative": "rotation since input"}
 DPI = 120
 
 
@@ -58,9 +59,9 @@ def lengths_plot(accuracy: pd.DataFrame, by_length: pd.DataFrame, path: Path) ->
     save_figure(fig, path, DPI)
 
 
-def content_plot(semantics: pd.DataFrame, feature: str, path: Path) -> None:
+def content_plot(semantics: pd.DataFrame, frame: str, feature: str, path: Path) -> None:
     """Semantic content (original semantics) vs step per offset, with the baselines."""
-    orig = semantics[semantics["semantics"] == "original"]
+    orig = semantics[(semantics["semantics"] == "original") & (semantics["frame"] == frame)]
     fig, axes = plt.subplots(1, len(OFFSETS), figsize=(4 * len(OFFSETS), 3.6), sharey=True)
     for ax, o in zip(axes, OFFSETS):
         at = orig[orig["offset"] == o]
@@ -70,32 +71,35 @@ def content_plot(semantics: pd.DataFrame, feature: str, path: Path) -> None:
         for b, style in zip(BASELINES, (":", "--", "-.")):
             g = at[at["probe"] == b].sort_values("step")
             ax.plot(g["step"], g["accuracy"].astype(float), style, color="gray", label=b)
-        ax.set(title=f"facing, {OFFSET_NAMES[o]}", xlabel="training step", ylim=(0, 1))
+        ax.set(title=f"{FRAME_NAMES[frame]}, {OFFSET_NAMES[o]}", xlabel="training step", ylim=(0, 1))
     axes[0].set_ylabel(f"probe accuracy (test), {feature}")
     axes[-1].legend(fontsize=7)
     save_figure(fig, path, DPI)
 
 
-def scatter_plot(accuracy: pd.DataFrame, semantics: pd.DataFrame, fits: list[dict], feature: str, path: Path) -> None:
-    orig = semantics[(semantics["semantics"] == "original") & (semantics["feature"] == feature)]
+def scatter_plot(accuracy: pd.DataFrame, semantics: pd.DataFrame, fits: list[dict], frame: str, feature: str,
+                 path: Path) -> None:
+    orig = semantics[(semantics["semantics"] == "original") & (semantics["frame"] == frame)
+                     & (semantics["feature"] == feature)]
     merged = orig.merge(accuracy[["step", "accuracy_spec"]], on="step")
     fig, axes = plt.subplots(1, len(OFFSETS), figsize=(4 * len(OFFSETS), 3.6), sharey=True)
     for ax, o in zip(axes, OFFSETS):
         for probe in PROBE_KINDS:
             g = merged[(merged["probe"] == probe) & (merged["offset"] == o)]
-            fit = next(f["content"] for f in fits if f["probe"] == probe and f["offset"] == o and f["feature"] == feature)
+            fit = next(f["content"] for f in fits
+                       if (f["frame"], f["feature"], f["probe"], f["offset"]) == (frame, feature, probe, o))
             label = probe if fit["r2"] is None else f"{probe}: R²={fit['r2']:.2f}, p={fit['p']:.1e}"
             dots = ax.scatter(g["accuracy"].astype(float), g["accuracy_spec"], s=14, label=label)
             if fit["r2"] is not None:
                 xs = np.linspace(g["accuracy"].min(), g["accuracy"].max(), 2)
                 ax.plot(xs, fit["intercept"] + fit["slope"] * xs, color=dots.get_facecolor()[0])
-        ax.set(title=f"facing, {OFFSET_NAMES[o]}", xlabel="semantic content (probe accuracy)")
+        ax.set(title=f"{FRAME_NAMES[frame]}, {OFFSET_NAMES[o]}", xlabel="semantic content (probe accuracy)")
         ax.legend(fontsize=7)
     axes[0].set_ylabel("generation accuracy (test, spec)")
     save_figure(fig, path, DPI)
 
 
-def intervention_plot(summary: dict, alternatives: list[str], feature: str, path: Path) -> None:
+def intervention_plot(summary: dict, alternatives: list[str], frame: str, feature: str, path: Path) -> None:
     """Original vs alternative semantics, untrained and final model, per probe and offset."""
     fig, axes = plt.subplots(1, len(PROBE_KINDS), figsize=(4.5 * len(PROBE_KINDS), 3.6), sharey=True)
     names = ["original", *alternatives]
@@ -104,19 +108,21 @@ def intervention_plot(summary: dict, alternatives: list[str], feature: str, path
         for j, (when, hatch) in enumerate((("untrained", "//"), ("final", ""))):
             block = summary["at"][when]
             for i, s in enumerate(names):
-                vals = [block[f"{feature}/{probe}/offset{o}"][s] for o in OFFSETS]
+                vals = [block[f"{frame}/{feature}/{probe}/offset{o}"][s] for o in OFFSETS]
                 xs = np.arange(len(OFFSETS)) + (j * len(names) + i - len(names) + 0.5) * width
                 ax.bar(xs, [np.nan if v is None else v for v in vals], width, hatch=hatch, color=f"C{i}",
                        alpha=0.5 if when == "untrained" else 1.0, label=f"{s} ({when})")
         ax.set_xticks(range(len(OFFSETS)), [OFFSET_NAMES[o] for o in OFFSETS])
-        ax.set(title=probe, ylim=(0, 1))
+        ax.set(title=f"{probe}, {FRAME_NAMES[frame]}", ylim=(0, 1))
     axes[0].set_ylabel("probe accuracy (test)")
     axes[-1].legend(fontsize=7)
     save_figure(fig, path, DPI)
 
 
-def intervention_training_plot(semantics: pd.DataFrame, alternatives: list[str], feature: str, path: Path) -> None:
+def intervention_training_plot(semantics: pd.DataFrame, alternatives: list[str], frame: str, feature: str,
+                               path: Path) -> None:
     """Original vs alternative semantic content over training: rows = probe kinds, columns = offsets."""
+    semantics = semantics[semantics["frame"] == frame]
     fig, axes = plt.subplots(len(PROBE_KINDS), len(OFFSETS), figsize=(4 * len(OFFSETS), 3 * len(PROBE_KINDS)),
                              sharex=True, sharey=True, squeeze=False)
     for r, probe in enumerate(PROBE_KINDS):
@@ -126,7 +132,7 @@ def intervention_training_plot(semantics: pd.DataFrame, alternatives: list[str],
                 g = semantics[(semantics["probe"] == probe) & (semantics["feature"] == feature)
                               & (semantics["semantics"] == s) & (semantics["offset"] == o)].sort_values("step")
                 ax.plot(g["step"], g["accuracy"].astype(float), "o-", ms=3, label=s)
-            ax.set(title=f"{probe}, {OFFSET_NAMES[o]}", ylim=(0, 1))
+            ax.set(title=f"{probe}, {FRAME_NAMES[frame]}, {OFFSET_NAMES[o]}", ylim=(0, 1))
     for ax in axes[-1]:
         ax.set_xlabel("training step")
     axes[0, 0].legend(fontsize=7)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .traces import DROPPED, OFFSETS, Trace
+from .traces import DROPPED, FRAMES, OFFSETS, Trace, in_frame
 
 N_CLASSES = 4  # facing directions
 PROBE_KINDS = ("linear", "mlp1", "mlp2")
@@ -150,7 +150,8 @@ BASELINES = ("majority", "unchanged", "initial")
 def baselines(train: Trace, test: Trace, semantics: str) -> dict[str, list[float | None]]:
     """Accuracy per offset of predictions that need no hidden state, on the rows the probes score:
     the most frequent train label, "facing unchanged" (the facing before the action) and the robot's
-    initial direction (shown in the spec)."""
+    initial direction (shown in the spec). In the relative frame (``traces.in_frame``) they become the
+    most frequent rotation, the rotation before the action, and no rotation at all."""
     out: dict[str, list[float | None]] = {b: [] for b in BASELINES}
     for o in range(len(OFFSETS)):
         y_train, y = train.labels[semantics][:, o], test.labels[semantics][:, o]
@@ -174,24 +175,30 @@ def targets(trace: Trace, semantics: Sequence[str]) -> np.ndarray:
 
 def probe_checkpoint(
     traces: dict[str, tuple[Trace, dict[str, np.ndarray]]], semantics: Sequence[str], kinds: Sequence[str],
-    settings: ProbeSettings, seed: int,
+    settings: ProbeSettings, seed: int, frames: Sequence[str] = FRAMES,
 ) -> list[dict]:
-    """Rows ``(feature, semantics, offset, probe, accuracy, ...)`` for one checkpoint: every probe kind
-    on every feature set, original and alternative labels, plus the baselines on the same test rows."""
+    """Rows ``(frame, feature, semantics, offset, probe, accuracy, ...)`` for one checkpoint: every probe
+    kind on every feature set, original and alternative labels in every frame, plus the baselines on
+    the same test rows."""
     rows = []
-    y = {split: targets(tr, semantics) for split, (tr, _) in traces.items()}
-    for feature in traces["test"][1]:
-        x = {split: feats[feature] for split, (_, feats) in traces.items()}
-        for kind in kinds:
-            results = fit_probes(x, y, kind, settings, seed)
-            for t, res in enumerate(results):
-                rows.append({"feature": feature, "semantics": semantics[t // len(OFFSETS)], "offset": OFFSETS[t % len(OFFSETS)],
-                             "probe": kind, "accuracy": res.test_accuracy, "val_accuracy": res.val_accuracy,
-                             "weight_decay": res.weight_decay, "n_train": res.n_train, "n_test": res.n_test})
-    for s in semantics:
-        for name, accs in baselines(traces["train"][0], traces["test"][0], s).items():
-            for o, acc in zip(OFFSETS, accs):
-                n_test = int((traces["test"][0].labels[s][:, o] != DROPPED).sum())
-                rows.append({"feature": None, "semantics": s, "offset": o, "probe": name, "accuracy": acc,
-                             "val_accuracy": None, "weight_decay": None, "n_train": None, "n_test": n_test})
+    for frame in frames:
+        framed = {split: (in_frame(tr, frame), feats) for split, (tr, feats) in traces.items()}
+        y = {split: targets(tr, semantics) for split, (tr, _) in framed.items()}
+        for feature in framed["test"][1]:
+            x = {split: feats[feature] for split, (_, feats) in framed.items()}
+            for kind in kinds:
+                results = fit_probes(x, y, kind, settings, seed)
+                for t, res in enumerate(results):
+                    rows.append({"frame": frame, "feature": feature, "semantics": semantics[t // len(OFFSETS)],
+                                 "offset": OFFSETS[t % len(OFFSETS)], "probe": kind, "accuracy": res.test_accuracy,
+                                 "val_accuracy": res.val_accuracy, "weight_decay": res.weight_decay,
+                                 "n_train": res.n_train, "n_test": res.n_test})
+        test = framed["test"][0]
+        for s in semantics:
+            for name, accs in baselines(framed["train"][0], test, s).items():
+                for o, acc in zip(OFFSETS, accs):
+                    n_test = int((test.labels[s][:, o] != DROPPED).sum())
+                    rows.append({"frame": frame, "feature": None, "semantics": s, "offset": o, "probe": name,
+                                 "accuracy": acc, "val_accuracy": None, "weight_decay": None, "n_train": None,
+                                 "n_test": n_test})
     return rows

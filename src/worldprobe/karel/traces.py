@@ -6,12 +6,19 @@ label at offset ``o`` (0 = current, 1 = next, 2 = the one after) is the robot's 
 re-executing the prefix of length ``k + o + 1``. Labels that fall on the final state (``k + o >=
 n - 1``) are dropped (-1): the final state is written in the spec, so decoding it says nothing about
 the model tracking execution.
+
+Labels come in two frames. ``absolute`` is the paper's: the facing itself (north, east, south,
+west). ``relative`` is the rotation since the input, ``(facing - initial) mod 4``: the part of the
+facing that the program decides, the same on every input. A model can solve the task in the robot's
+own frame without ever representing the absolute facing of input ``probe_input``; the two frames
+tell those apart. Under the original semantics the rotation follows from the turn tokens alone, so
+its probes measure tracking of the program text at least as much as of the world.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +30,7 @@ from .world import World
 
 OFFSETS = (0, 1, 2)
 DROPPED = -1
+FRAMES = ("absolute", "relative")
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,22 @@ def build_trace(programs: Sequence[Sequence[str]], worlds: Sequence[World], sema
         as_int(program), as_int(action), as_int(length), as_int(initial),
         {s: as_int(v).reshape(-1, len(OFFSETS)) for s, v in labels.items()}, {s: as_int(v) for s, v in before.items()},
     )
+
+
+def in_frame(tr: Trace, frame: str) -> Trace:
+    """The trace with its facings (labels, before, initial) in ``frame``: unchanged for ``absolute``,
+    turned into the rotation since the input for ``relative`` (so ``initial`` becomes 0 everywhere)."""
+    if frame not in FRAMES:
+        raise ValueError(f"unknown frame {frame!r}: valid are {', '.join(FRAMES)}")
+    if frame == "absolute":
+        return tr
+
+    def rotation(facing: np.ndarray) -> np.ndarray:
+        start = tr.initial.reshape(-1, *[1] * (facing.ndim - 1))
+        return np.where(facing == DROPPED, DROPPED, (facing - start) % 4)
+
+    return replace(tr, labels={s: rotation(v) for s, v in tr.labels.items()},
+                   before={s: rotation(v) for s, v in tr.before.items()}, initial=np.zeros_like(tr.initial))
 
 
 def features(gen: Generation, layers: str | Sequence[int]) -> dict[str, np.ndarray]:
