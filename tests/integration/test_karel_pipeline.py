@@ -37,8 +37,8 @@ def test_tiny_study_end_to_end(tmp_path):
         assert feats["mean"].shape == (len(test_trace.program), 16)
         rows += [{"step": step, **r} for r in probe_checkpoint(traces, result["semantics"], PROBE_KINDS, settings, 0)]
     table = pd.DataFrame(rows)
-    # per checkpoint and frame: 3 probes x 3 semantics x 3 offsets, plus 3 baselines x 3 semantics x 3 offsets
-    assert len(table) == 3 * 2 * (27 + 27)
+    # per checkpoint and frame: 3 probes x 3 semantics x 3 offsets, plus 4 baselines x 3 semantics x 3 offsets
+    assert len(table) == 3 * 2 * (27 + 36)
     summary = summarize(table, ["flip", "move_turns"])
     assert summary["first_step"] == 0 and summary["final_step"] == 40
     for frame in ("absolute", "relative"):

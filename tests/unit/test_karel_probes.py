@@ -53,6 +53,8 @@ def test_baselines_on_a_hand_made_trace():
     assert got["unchanged"] == [pytest.approx(2 / 4), pytest.approx(1 / 3), pytest.approx(1.0)]
     assert got["initial"] == [pytest.approx(3 / 4), pytest.approx(2 / 3), pytest.approx(1.0)]
     assert got["majority"][0] == pytest.approx(2 / 4)  # majority class 0 on train rows
+    # "current": facing 1 was followed by 2, facing 0 by 0 (the identity map would score 2/3 at +1)
+    assert got["current"] == [None, pytest.approx(1.0), pytest.approx(1.0)]
 
 
 def test_regression_of_accuracy_on_content():

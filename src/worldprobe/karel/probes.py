@@ -144,15 +144,23 @@ def fit_probes(
     return results
 
 
-BASELINES = ("majority", "unchanged", "initial")
+BASELINES = ("majority", "unchanged", "initial", "current")
+
+
+def _mode_given(x: np.ndarray, y: np.ndarray, fallback: int) -> np.ndarray:
+    """For each class c, the most frequent ``y`` among rows where ``x == c`` (``fallback`` if none)."""
+    return np.array([np.bincount(y[x == c], minlength=N_CLASSES).argmax() if (x == c).any() else fallback
+                     for c in range(N_CLASSES)])
 
 
 def baselines(train: Trace, test: Trace, semantics: str) -> dict[str, list[float | None]]:
     """Accuracy per offset of predictions that need no hidden state, on the rows the probes score:
-    the most frequent train label, "facing unchanged" (the facing before the action) and the robot's
-    initial direction (shown in the spec). In the relative frame (``traces.in_frame``) they become the
-    most frequent rotation, the rotation before the action, and no rotation at all."""
+    the most frequent train label, "facing unchanged" (the facing before the action), the robot's
+    initial direction (shown in the spec), and, for future offsets, the paper's "current state"
+    baseline: the future facing most often seen on train after the true current facing. In the
+    relative frame (``traces.in_frame``) they read the same on rotations (no rotation for "initial")."""
     out: dict[str, list[float | None]] = {b: [] for b in BASELINES}
+    current_train, current = train.labels[semantics][:, 0], test.labels[semantics][:, 0]
     for o in range(len(OFFSETS)):
         y_train, y = train.labels[semantics][:, o], test.labels[semantics][:, o]
         keep = y != DROPPED
@@ -160,11 +168,17 @@ def baselines(train: Trace, test: Trace, semantics: str) -> dict[str, list[float
             for b in BASELINES:
                 out[b].append(None)
             continue
-        seen = y_train[y_train != DROPPED]
-        majority = np.bincount(seen, minlength=N_CLASSES).argmax() if len(seen) else 0
+        seen = y_train != DROPPED
+        majority = np.bincount(y_train[seen], minlength=N_CLASSES).argmax() if seen.any() else 0
         out["majority"].append(float(np.mean(y[keep] == majority)))
         out["unchanged"].append(float(np.mean(y[keep] == test.before[semantics][keep])))
         out["initial"].append(float(np.mean(y[keep] == test.initial[keep])))
+        if o == 0:  # the current state is the label itself
+            out["current"].append(None)
+            continue
+        # a label at offset o > 0 implies one at offset 0 (the final state is dropped at every offset)
+        guess = _mode_given(current_train[seen], y_train[seen], majority)
+        out["current"].append(float(np.mean(y[keep] == guess[current[keep]])))
     return out
 
 
