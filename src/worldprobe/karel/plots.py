@@ -68,9 +68,9 @@ def content_plot(semantics: pd.DataFrame, frame: str, feature: str, path: Path) 
         for probe in PROBE_KINDS:
             g = at[(at["probe"] == probe) & (at["feature"] == feature)].sort_values("step")
             ax.plot(g["step"], g["accuracy"].astype(float), "o-", label=probe)
-        for b, style in zip(BASELINES, (":", "--", "-.", (0, (1, 4)))):
+        for i, b in enumerate(BASELINES):
             g = at[at["probe"] == b].sort_values("step")
-            ax.plot(g["step"], g["accuracy"].astype(float), ls=style, color="gray", label=b)
+            ax.plot(g["step"], g["accuracy"].astype(float), "--", color=f"C{len(PROBE_KINDS) + i}", label=f"baseline: {b}")
         ax.set(title=f"{FRAME_NAMES[frame]}, {OFFSET_NAMES[o]}", xlabel="training step", ylim=(0, 1))
     axes[0].set_ylabel(f"probe accuracy (test), {feature}")
     axes[-1].legend(fontsize=7)
