@@ -285,7 +285,8 @@ class KarelProfile(Section):
     # traces and probes
     probe_train: int = Field(1000, gt=0, description="train-split tasks whose generated programs train the probes")
     probe_layers: Literal["mean"] | list[int] = Field("mean", description="mean over layers, or layer indices (0 = embeddings)")
-    probe_input: int = Field(0, ge=0, description="which spec input the traces execute on")
+    probe_input: int | Literal["all"] = Field(0, description="which spec input the traces execute on, or all of "
+                                              "them (one row per input, each with the same hidden state)")
     probe_hidden: int = Field(64, gt=0, description="hidden width of the MLP probes")
 
     @model_validator(mode="after")
@@ -296,9 +297,14 @@ class KarelProfile(Section):
                 raise ValueError(f"{name} must be [min, max] with 1 <= min <= max, got [{lo}, {hi}]")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
-        if self.probe_input >= self.spec_examples:
-            raise ValueError(f"probe_input={self.probe_input} must index a spec example (< {self.spec_examples})")
+        if self.probe_input != "all" and not 0 <= self.probe_input < self.spec_examples:
+            raise ValueError(f"probe_input={self.probe_input} must be 'all' or index a spec example "
+                             f"(0 to {self.spec_examples - 1})")
         return self
+
+    @property
+    def probe_inputs(self) -> list[int]:
+        return list(range(self.spec_examples)) if self.probe_input == "all" else [self.probe_input]
 
 
 class KarelConfig(Section):

@@ -1,5 +1,6 @@
 """The Karel study end to end on a tiny run: corpus -> train -> synthesis + traces -> probes -> analysis -> figures."""
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -47,6 +48,17 @@ def test_tiny_study_end_to_end(tmp_path):
     accuracy = pd.DataFrame(result["steps"])
     fits = regressions(accuracy, table)
     assert len(fits) == 2 * len(PROBE_KINDS) * len(OFFSETS)
+
+    # probe_input: all -> the same programs and hidden states, one block of rows per spec input
+    every = KarelConfig(profile="tiny", profiles={"tiny": PROFILE.model_copy(update={"probe_input": "all"})})
+    again = evaluate_checkpoints(every, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "traces_all", progress=False)
+    assert again["steps"] == result["steps"]
+    one, one_feats = load_traces(tmp_path / "traces" / "step_000040.npz")["test"]
+    all_, all_feats = load_traces(tmp_path / "traces_all" / "step_000040.npz")["test"]
+    rows = len(one.program)
+    assert len(all_.program) == PROFILE.spec_examples * rows
+    assert np.array_equal(all_.labels["original"][:rows], one.labels["original"])
+    assert np.array_equal(all_feats["mean"], np.tile(one_feats["mean"], (PROFILE.spec_examples, 1)))
 
     figures = tmp_path / "figures"
     plots.loss_plot(pd.read_csv(tmp_path / "loss.csv"), figures / "loss.png")

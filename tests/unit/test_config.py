@@ -49,6 +49,15 @@ def test_unknown_karel_profile(raw):
         parse_params(raw)
 
 
+def test_karel_probe_input_is_a_spec_example_or_all(raw):
+    profile = raw["karel"]["profiles"]["default"]
+    profile["probe_input"] = "all"
+    assert parse_params(raw).karel.active.probe_inputs == [0, 1, 2, 3, 4]
+    profile["probe_input"] = 5
+    with pytest.raises(ConfigError, match=r"probe_input=5 must be 'all' or index a spec example \(0 to 4\)"):
+        parse_params(raw)
+
+
 def test_malformed_yaml_and_missing_file(tmp_path):
     bad = tmp_path / "params.yaml"
     bad.write_text("data: [unclosed\n")

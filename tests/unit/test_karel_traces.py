@@ -5,7 +5,8 @@ import pytest
 
 from worldprobe.karel.semantics import ACTIONS, trace
 from worldprobe.karel.synthesis import Generation
-from worldprobe.karel.traces import DROPPED, OFFSETS, build_trace, features, in_frame, load_traces, save_traces
+from worldprobe.karel.traces import (DROPPED, OFFSETS, build_trace, features, in_frame, load_traces, save_traces,
+                                     stack_inputs)
 from worldprobe.karel.world import random_world
 
 SEMANTICS = ["original", "flip", "move_turns"]
@@ -68,3 +69,17 @@ def test_relative_frame_is_the_rotation_the_turns_decide():
         assert rel.before["original"][r] == sum(turns.get(a, 0) for a in prog[:k]) % 4
     with pytest.raises(ValueError, match="unknown frame 'robot'"):
         in_frame(tr, "robot")
+
+
+def test_all_inputs_stack_one_block_per_input():
+    programs, first = sample(seed=1)
+    _, second = sample(seed=2)
+    per_input = [build_trace(programs, worlds, SEMANTICS) for worlds in (first, second)]
+    both = stack_inputs(per_input)
+    rows = len(per_input[0].program)
+    assert len(both.program) == 2 * rows
+    for j, tr in enumerate(per_input):
+        block = slice(j * rows, (j + 1) * rows)
+        assert np.array_equal(both.program[block], tr.program) and np.array_equal(both.initial[block], tr.initial)
+        for s in SEMANTICS:
+            assert np.array_equal(both.labels[s][block], tr.labels[s]) and np.array_equal(both.before[s][block], tr.before[s])

@@ -2,9 +2,9 @@
 
 For every checkpoint the model writes programs for the probe-train tasks (the first ``probe_train``
 train tasks), all val tasks and all test tasks. Test programs are scored against the spec and the
-held-out examples; the programs of all three splits are executed on spec input ``probe_input`` under
-the original and every alternative semantics, and saved with the hidden states that produced each
-action (``step_<N>.npz``) for the probes.
+held-out examples; the programs of all three splits are executed on spec input ``probe_input`` (or on
+every input) under the original and every alternative semantics, and saved with the hidden states
+that produced each action (``step_<N>.npz``) for the probes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..config import KarelConfig
 from ..io import atomic_path, write_json
 from .sampler import CorpusSplit, read_corpus
 from .synthesis import best_constant_program, generate, random_program_accuracy, score
-from .traces import build_trace, features, save_traces
+from .traces import build_trace, features, save_traces, stack_inputs
 from .train import list_checkpoints, load_model, max_actions
 
 CONSTANT_SELECTION_TASKS = 300  # train tasks on which the best constant program is chosen
@@ -59,7 +59,8 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
         "test": read_corpus(corpus_dir, "test", prof),
     }
     prompts = {name: s.prompts() for name, s in splits.items()}
-    worlds = {name: [s.worlds(i)[prof.probe_input] for i in range(len(s))] for name, s in splits.items()}
+    inputs = prof.probe_inputs
+    worlds = {name: [[s.worlds(i)[j] for i in range(len(s))] for j in inputs] for name, s in splits.items()}
     chance = chance_lines(splits["train"], splits["test"], karel, seed)
     test = splits["test"]
     ref_len = test.lengths
@@ -69,7 +70,8 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
             model = load_model(checkpoints, step, karel.device)
             gens = {name: generate(model, prompts[name], max_actions(prof)) for name in splits}
             save_traces(tmp / f"step_{step:06d}.npz", {
-                name: (build_trace(gen.programs, worlds[name], semantics), features(gen, prof.probe_layers))
+                name: (stack_inputs([build_trace(gen.programs, w, semantics) for w in worlds[name]]),
+                       {k: np.concatenate([v] * len(inputs)) for k, v in features(gen, prof.probe_layers).items()})
                 for name, gen in gens.items()
             })
             gen = gens["test"]

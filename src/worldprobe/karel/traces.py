@@ -3,7 +3,8 @@
 Row ``r`` of a trace is action ``k`` of generated program ``i`` (a program of ``n`` actions). Its
 label at offset ``o`` (0 = current, 1 = next, 2 = the one after) is the robot's facing after action
 ``k + o`` when the program runs on spec input ``probe_input`` under a given semantics, i.e. after
-re-executing the prefix of length ``k + o + 1``. Labels that fall on the final state (``k + o >=
+re-executing the prefix of length ``k + o + 1``. With ``probe_input: all`` the rows repeat for every
+spec input (``stack_inputs``), each time with the same hidden state. Labels that fall on the final state (``k + o >=
 n - 1``) are dropped (-1): the final state is written in the spec, so decoding it says nothing about
 the model tracking execution.
 
@@ -64,6 +65,17 @@ def build_trace(programs: Sequence[Sequence[str]], worlds: Sequence[World], sema
         as_int(program), as_int(action), as_int(length), as_int(initial),
         {s: as_int(v).reshape(-1, len(OFFSETS)) for s, v in labels.items()}, {s: as_int(v) for s, v in before.items()},
     )
+
+
+def stack_inputs(per_input: Sequence[Trace]) -> Trace:
+    """One trace of the same programs executed on several inputs: the rows of each input in turn."""
+    def cat(get) -> np.ndarray:
+        return np.concatenate([get(tr) for tr in per_input])
+
+    names = list(per_input[0].labels)
+    return Trace(cat(lambda tr: tr.program), cat(lambda tr: tr.action), cat(lambda tr: tr.length),
+                 cat(lambda tr: tr.initial), {s: cat(lambda tr: tr.labels[s]) for s in names},
+                 {s: cat(lambda tr: tr.before[s]) for s in names})
 
 
 def in_frame(tr: Trace, frame: str) -> Trace:
