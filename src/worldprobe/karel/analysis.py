@@ -8,6 +8,8 @@ and a baseline such as "facing unchanged" can rise together without the probe ad
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy.stats import linregress
@@ -70,21 +72,18 @@ def summarize(semantics: pd.DataFrame, alternatives: list[str]) -> dict:
     for label, step in (("untrained", first), ("final", last)):
         at = semantics[semantics["step"] == step]
         block = {}
-        for frame in at["frame"].unique():
-            framed = at[at["frame"] == frame]
-            for feature in sorted(framed["feature"].dropna().unique()):
-                for probe in PROBE_KINDS:
-                    for o in OFFSETS:
-                        orig = _value(framed, feature=feature, probe=probe, semantics="original", offset=o)
-                        entry = {"original": orig}
-                        for alt in alternatives:
-                            val = _value(framed, feature=feature, probe=probe, semantics=alt, offset=o)
-                            entry[alt] = val
-                            entry[f"gap_{alt}"] = None if orig is None or val is None else orig - val
-                        block[f"{frame}/{feature}/{probe}/offset{o}"] = entry
-            for b in BASELINES:
-                for o in OFFSETS:
-                    block[f"{frame}/baseline/{b}/offset{o}"] = {s: _value(framed, probe=b, semantics=s, offset=o)
-                                                                 for s in ["original", *alternatives]}
+        for frame, framed in at.groupby("frame", sort=False):
+            features = sorted(framed["feature"].dropna().unique())
+            for feature, probe, o in itertools.product(features, PROBE_KINDS, OFFSETS):
+                orig = _value(framed, feature=feature, probe=probe, semantics="original", offset=o)
+                entry = {"original": orig}
+                for alt in alternatives:
+                    val = _value(framed, feature=feature, probe=probe, semantics=alt, offset=o)
+                    entry[alt] = val
+                    entry[f"gap_{alt}"] = None if orig is None or val is None else orig - val
+                block[f"{frame}/{feature}/{probe}/offset{o}"] = entry
+            for b, o in itertools.product(BASELINES, OFFSETS):
+                block[f"{frame}/baseline/{b}/offset{o}"] = {s: _value(framed, probe=b, semantics=s, offset=o)
+                                                             for s in ["original", *alternatives]}
         out["at"][label] = block
     return out

@@ -60,7 +60,10 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
     }
     prompts = {name: s.prompts() for name, s in splits.items()}
     inputs = prof.probe_inputs
-    worlds = {name: [[s.worlds(i)[j] for i in range(len(s))] for j in inputs] for name, s in splits.items()}
+    worlds = {}  # split -> one list of input worlds per probed input; each task's grids decoded once
+    for name, s in splits.items():
+        decoded = [s.worlds(i) for i in range(len(s))]
+        worlds[name] = [[task[j] for task in decoded] for j in inputs]
     chance = chance_lines(splits["train"], splits["test"], karel, seed)
     test = splits["test"]
     ref_len = test.lengths

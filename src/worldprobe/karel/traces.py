@@ -3,10 +3,10 @@
 Row ``r`` of a trace is action ``k`` of generated program ``i`` (a program of ``n`` actions). Its
 label at offset ``o`` (0 = current, 1 = next, 2 = the one after) is the robot's facing after action
 ``k + o`` when the program runs on spec input ``probe_input`` under a given semantics, i.e. after
-re-executing the prefix of length ``k + o + 1``. With ``probe_input: all`` the rows repeat for every
-spec input (``stack_inputs``), each time with the same hidden state. Labels that fall on the final state (``k + o >=
+re-executing the prefix of length ``k + o + 1``. Labels that fall on the final state (``k + o >=
 n - 1``) are dropped (-1): the final state is written in the spec, so decoding it says nothing about
-the model tracking execution.
+the model tracking execution. With ``probe_input: all`` the rows repeat for every spec input
+(``stack_inputs``), each time with the same hidden state.
 
 Labels come in two frames. ``absolute`` is the paper's: the facing itself (north, east, south,
 west). ``relative`` is the rotation since the input, ``(facing - initial) mod 4``: the part of the
