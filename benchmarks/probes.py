@@ -23,8 +23,10 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 
 from worldprobe.config import ProbesConfig
-from worldprobe.evaluation import ProbeData, load_runs, probe_run
-from worldprobe.probes import alpha_grid, compute_threads
+from worldprobe.probing import probe_run
+from worldprobe.runs import ProbeData, load_runs
+from worldprobe.probes import alpha_grid
+from worldprobe.threads import compute_threads
 from worldprobe.records import ActivationMeta, ActivationWriter, EntityTableInfo, read_entities
 
 

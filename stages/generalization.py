@@ -4,18 +4,19 @@ probes and space/time neurons, all at the main run's best layer (chosen by the p
 Usage: python stages/generalization.py <dataset>
 Reads data/entities, data/activations/<dataset>, metrics/probes/<dataset>.json and the model
 (models/<model.name>); writes metrics/generalization/<dataset>.json and
-plots/generalization/<dataset>/*.csv (shapes documented in worldprobe.evaluation).
+plots/generalization/<dataset>/*.csv (shapes: worldprobe.outputs).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.evaluation import ProbeData, generalize, load_runs
+from worldprobe.generalization import generalize
+from worldprobe.runs import ProbeData, load_runs
 from worldprobe.io import atomic_path, read_json, write_json
 from worldprobe.models import load_model
-from worldprobe.probes import compute_threads
 from worldprobe.records import read_entities
+from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

@@ -4,18 +4,19 @@ metrics/karel/synthesis.json."""
 import json
 
 import pandas as pd
-import torch
 
 from worldprobe.config import load_params
 from worldprobe.io import atomic_path, write_json
 from worldprobe.karel.evaluate import evaluate_checkpoints
+from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
     params = load_params()
-    # Decoding runs many small ops: one thread is faster than two on a busy machine (measured 2.5x).
-    torch.set_num_threads(1)
-    result = evaluate_checkpoints(params.karel, params.seed, "data/karel/corpus", "data/karel/checkpoints",
-                                  "data/karel/traces")
+    # the profile's threads (1 in default and smoke: decoding runs many small ops, and one thread is
+    # 2.5x faster than two on a busy machine, measured)
+    with compute_threads(params.karel.active.threads):
+        result = evaluate_checkpoints(params.karel, params.seed, "data/karel/corpus", "data/karel/checkpoints",
+                                      "data/karel/traces")
     for name, rows in (("accuracy", result["steps"]), ("lengths", result["by_length"])):
         with atomic_path(f"plots/karel/{name}.csv") as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)

@@ -3,17 +3,18 @@
 Usage: python stages/probes.py <dataset>
 Reads data/entities/<dataset>.parquet and data/activations/<dataset>/*/*/; writes
 metrics/probes/<dataset>.json and plots/probes/<dataset>/{layers,predictions}.csv
-(shapes documented in worldprobe.evaluation).
+(shapes: worldprobe.outputs).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.evaluation import ProbeData, load_runs, probe_dataset
+from worldprobe.probing import probe_dataset
+from worldprobe.runs import ProbeData, load_runs
 from worldprobe.io import atomic_path, write_json
-from worldprobe.probes import compute_threads
 from worldprobe.records import read_entities
+from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

@@ -205,6 +205,17 @@ def weights_hash(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def decoder_blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The transformer blocks of a causal LM, in order: the list of ``num_hidden_layers`` modules in
+    its base model (``layers`` for Llama/Gemma/Qwen/Pythia, ``h`` for GPT-2)."""
+    base = getattr(model, "base_model", model)
+    n_layers = model.config.get_text_config().num_hidden_layers
+    for child in base.children():
+        if isinstance(child, torch.nn.ModuleList) and len(child) == n_layers:
+            return child
+    raise ModelError(f"{type(model).__name__}: no list of {n_layers} decoder blocks found")
+
+
 def load_model(
     cfg: ModelConfig, models_dir: str | Path = "models", control: str | None = None, seed: int = 0
 ) -> LoadedModel:

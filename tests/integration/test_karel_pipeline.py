@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from worldprobe.config import KarelConfig, KarelProfile
@@ -13,7 +14,8 @@ from worldprobe.karel.sampler import write_corpus
 from worldprobe.karel.traces import OFFSETS, load_traces
 from worldprobe.karel.train import train
 
-from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
+
 
 PROFILE = KarelProfile(n_train=200, n_val=16, n_test=16, d_model=16, n_layers=1, n_heads=2, batch_size=8,
                        warmup_steps=5, max_steps=40, checkpoint_every=20, log_every=10, threads=1, probe_train=24)

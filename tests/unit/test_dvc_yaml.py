@@ -126,3 +126,11 @@ def test_a_stage_that_lost_its_script_dependency_is_found(tmp_path, stage):
     definition["deps"] = [d for d in definition["deps"] if not d.startswith("stages/")]
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(broken))
     assert f"stages/{stage}.py" in uncovered(tmp_path / "dvc.yaml")[stage]
+
+
+def test_every_code_dependency_exists():
+    """A dep left behind by a moved module would stop `dvc repro` (a missing dependency)."""
+    for name, stage in stages(REPO / "dvc.yaml").items():
+        for dep in stage.get("deps", []):
+            if str(dep).startswith(("src/", "stages/")):
+                assert (REPO / dep).exists(), f"{name}: {dep} does not exist"

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from worldprobe.config import KarelProfile
@@ -8,7 +9,8 @@ from worldprobe.karel.semantics import ACTIONS
 from worldprobe.karel.synthesis import best_constant_program, generate, random_program_accuracy, score
 from worldprobe.karel.tokens import ACTION_IDS, EOS_ID, VOCAB, encode_program, prompt_length
 
-from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
+
 
 PROF = KarelProfile()
 
