@@ -16,18 +16,35 @@ from tqdm import tqdm
 from .config import ProbesConfig
 from .metrics import finite_or_none, mean_error, proximity_error, score, spearman_columns
 from .models import decoder_blocks
+from .outputs import (
+    CrossPrompt,
+    CrossPromptRow,
+    GeneralizationMetrics,
+    Holdout,
+    HoldoutGroup,
+    HoldoutSkipped,
+    MLPScores,
+    MLPvsLinear,
+    Neuron,
+    Neurons,
+    PCACurve,
+    PCAPoint,
+    ProbeMetrics,
+    Scores,
+    TargetNeurons,
+)
 from .probes import MLPProbe, RidgeLOO, alpha_grid, mlp_input_projections
 from .probing import BEST_LAYER_CRITERION, fit_linear
 from .records import StoreError
 from .runs import ProbeData, Run, main_run
 
 
-def best_layer_of(probe_metrics: dict, data: ProbeData, run: Run) -> int:
+def best_layer_of(probe_metrics: ProbeMetrics, data: ProbeData, run: Run) -> int:
     """The main run's best layer as the probes stage chose it; refuses metrics of other data (stale)."""
-    if (probe_metrics.get("n_train"), probe_metrics.get("n_test")) != (int(data.train.sum()), int(data.test.sum())):
+    if (probe_metrics.n_train, probe_metrics.n_test) != (int(data.train.sum()), int(data.test.sum())):
         raise StoreError("metrics/probes is stale: its train/test sizes differ from the entity table; rerun probes")
     try:
-        layer = probe_metrics["runs"][run.model_tag][run.prompt]["best_layer"]
+        layer = probe_metrics.runs[run.model_tag][run.prompt].best_layer
     except KeyError:
         raise StoreError(f"metrics/probes has no run {run.model_tag}/{run.prompt}; rerun probes") from None
     if not 0 <= layer < run.n_layers:
@@ -35,23 +52,23 @@ def best_layer_of(probe_metrics: dict, data: ProbeData, run: Run) -> int:
     return layer
 
 
-def mlp_vs_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, linear_pred: np.ndarray) -> dict:
+def mlp_vs_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, linear_pred: np.ndarray) -> MLPvsLinear:
     mlp = MLPProbe(cfg.mlp, random_state=seed).fit(X[data.train], data.y[data.train])
     pred = mlp.predict(X[data.test]).reshape(-1, len(data.targets))
-    return {
-        "linear": score(data.y[data.test], linear_pred, data.kind, data.targets),
-        "mlp": {
-            **score(data.y[data.test], pred, data.kind, data.targets),
-            "weight_decay": mlp.weight_decay_,
-            "val_mse": {str(k): v for k, v in mlp.val_mse_.items()},
-            "epochs": {str(k): v for k, v in mlp.epochs_.items()},
-        },
-    }
+    return MLPvsLinear(
+        linear=score(data.y[data.test], linear_pred, data.kind, data.targets),
+        mlp=MLPScores(
+            **score(data.y[data.test], pred, data.kind, data.targets).model_dump(exclude_unset=True),
+            weight_decay=mlp.weight_decay_,
+            val_mse={str(k): v for k, v in mlp.val_mse_.items()},
+            epochs={str(k): v for k, v in mlp.epochs_.items()},
+        ),
+    )
 
 
 def holdout(
     X: np.ndarray, data: ProbeData, cfg: ProbesConfig, column: str | None, default_pred: np.ndarray
-) -> tuple[dict, list[dict]]:
+) -> Holdout | HoldoutSkipped:
     """Hold out each of the K largest groups of ``column`` in turn and compare with the default split.
 
     Held-out probe: trained on the train split minus every entity of the group. Both probes are
@@ -60,11 +77,11 @@ def holdout(
     whether the probe saw the group's training entities.
     """
     if column is None or column not in data.table.columns:
-        return {"column": column, "skipped_reason": f"the entity table has no group column {column!r}"}, []
+        return HoldoutSkipped(column=column, skipped_reason=f"the entity table has no group column {column!r}")
     values = data.table[column]
     counts = values[data.test].value_counts(dropna=True)
     if len(counts) < 2:
-        return {"column": column, "skipped_reason": f"{column!r} has fewer than two groups in the test split"}, []
+        return HoldoutSkipped(column=column, skipped_reason=f"{column!r} has fewer than two groups in the test split")
     y_test = data.y[data.test]
     default_err = proximity_error(y_test, default_pred, data.kind)
     eligible = [g for g, c in counts.items() if c >= cfg.min_holdout_test]  # largest first
@@ -77,30 +94,32 @@ def holdout(
         pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
         held_err = proximity_error(y_test, pred, data.kind)
         mask = in_group[data.test]
-        rows.append({
-            "group": str(group),
-            "n_test": int(mask.sum()),
-            "n_train_removed": int((data.train & in_group).sum()),
-            "prox_error_default": float(default_err[mask].mean()),
-            "prox_error_heldout": float(held_err[mask].mean()),
-            "mae_default": mean_error(y_test[mask], default_pred[mask], data.kind),
-            "mae_heldout": mean_error(y_test[mask], pred[mask], data.kind),
-        })
-    summary = {
-        "column": column,
-        "groups": rows,
-        "n_groups": int(len(counts)),
-        "n_eligible": len(eligible),
-        "min_test": cfg.min_holdout_test,
-        "note": "held-out probe trained on the train split minus the group; both scored on the group's test "
-                "entities, proximity error against all test entities; means are unweighted over groups",
+        rows.append(HoldoutGroup(
+            group=str(group),
+            n_test=int(mask.sum()),
+            n_train_removed=int((data.train & in_group).sum()),
+            prox_error_default=float(default_err[mask].mean()),
+            prox_error_heldout=float(held_err[mask].mean()),
+            mae_default=mean_error(y_test[mask], default_pred[mask], data.kind),
+            mae_heldout=mean_error(y_test[mask], pred[mask], data.kind),
+        ))
+    means = {
+        f"mean_{key}": float(np.mean([getattr(r, key) for r in rows])) if rows else None
+        for key in ("prox_error_default", "prox_error_heldout", "mae_default", "mae_heldout")
     }
-    for key in ("prox_error_default", "prox_error_heldout", "mae_default", "mae_heldout"):
-        summary[f"mean_{key}"] = float(np.mean([r[key] for r in rows])) if rows else None
-    return summary, rows
+    return Holdout(
+        column=column,
+        groups=rows,
+        n_groups=int(len(counts)),
+        n_eligible=len(eligible),
+        min_test=cfg.min_holdout_test,
+        note="held-out probe trained on the train split minus the group; both scored on the group's test "
+             "entities, proximity error against all test entities; means are unweighted over groups",
+        **means,
+    )
 
 
-def cross_prompt(runs: list[Run], main: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> dict:
+def cross_prompt(runs: list[Run], main: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> CrossPrompt:
     """Probe trained on prompt B's train split applied to prompt A's test split, raw and mean-centred.
 
     ``centred`` shifts A's activations by (B's train mean - A's train mean) before B's probe reads
@@ -116,12 +135,14 @@ def cross_prompt(runs: list[Run], main: Run, layer: int, data: ProbeData, cfg: P
             for variant, shift in (("raw", 0.0), ("centred", means[b] - means[a])):
                 pred = probe.predict(X[data.test] + shift).reshape(-1, len(data.targets))
                 m = score(y_test, pred, data.kind, data.targets)
-                rows.append({"train_prompt": b, "test_prompt": a, "variant": variant,
-                             "r2": m["r2"], "spearman": m["spearman"], "prox_error": m["prox_error"]})
-    return {"prompts": sorted(acts), "rows": rows}
+                rows.append(CrossPromptRow(train_prompt=b, test_prompt=a, variant=variant,
+                                           r2=m.r2, spearman=m.spearman, prox_error=m.prox_error))
+    return CrossPrompt(prompts=sorted(acts), rows=rows)
 
 
-def pca_curve(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, full: dict, full_edge: bool) -> list[dict]:
+def pca_curve(
+    X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, full: Scores, full_edge: bool
+) -> list[PCAPoint]:
     """Ridge on the top-k principal components (PCA fitted once on the train split), k in cfg + full."""
     Xtr = X[data.train].astype(np.float64)
     mean, scale = Xtr.mean(0), Xtr.std(0) if cfg.standardize else np.ones(X.shape[1])
@@ -138,14 +159,14 @@ def pca_curve(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, full
             probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(Ztr[:, :k], data.y[data.train])
             pred = probe.predict(Zte[:, :k]).reshape(-1, len(data.targets))
             m = score(data.y[data.test], pred, data.kind, data.targets)
-            curve.append({"k": k, "explained_variance": float(cum[k - 1]), "r2": m["r2"], "spearman": m["spearman"],
-                          "prox_error": m["prox_error"], "alpha_at_grid_edge": bool(probe.alpha_at_edge_.any())})
-    curve.append({"k": "full", "explained_variance": 1.0, "r2": full["r2"], "spearman": full["spearman"],
-                  "prox_error": full["prox_error"], "alpha_at_grid_edge": full_edge})
+            curve.append(PCAPoint(k=k, explained_variance=float(cum[k - 1]), r2=m.r2, spearman=m.spearman,
+                                  prox_error=m.prox_error, alpha_at_grid_edge=bool(probe.alpha_at_edge_.any())))
+    curve.append(PCAPoint(k="full", explained_variance=1.0, r2=full.r2, spearman=full.spearman,
+                          prox_error=full.prox_error, alpha_at_grid_edge=full_edge))
     return curve
 
 
-def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> dict:
+def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> Neurons:
     """Rank MLP neurons of the block after ``layer`` by |Spearman ρ| with each target on the train split.
 
     The store's layer l is the residual stream entering decoder block l; the last stored layer has no
@@ -162,27 +183,34 @@ def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) 
     acts, names = mlp_input_projections(hf_model, block, X)
     probe = fit_linear(X, data, cfg)
     probe_pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
-    out = {"layer": layer, "block": block, "n_neurons": len(names), "targets": {}}
+    targets = {}
     for j, t in enumerate(data.targets):
         rho_train = spearman_columns(acts[data.train], data.y[data.train, j])
         order = np.argsort(-np.nan_to_num(np.abs(rho_train), nan=-1.0), kind="stable")[: cfg.top_neurons]
         rho_test = spearman_columns(acts[data.test][:, order], data.y[data.test, j])
-        out["targets"][t] = {
-            "probe_test_spearman": finite_or_none(spearmanr(data.y[data.test, j], probe_pred[:, j]).statistic),
-            "top": [{"rank": r + 1, "neuron": names[i], "train_spearman": finite_or_none(rho_train[i]), "test_spearman": finite_or_none(rt)}
-                    for r, (i, rt) in enumerate(zip(order, rho_test))],
-        }
-    return out
+        targets[t] = TargetNeurons(
+            probe_test_spearman=finite_or_none(spearmanr(data.y[data.test, j], probe_pred[:, j]).statistic),
+            top=[Neuron(rank=r + 1, neuron=names[i], train_spearman=finite_or_none(rho_train[i]),
+                        test_spearman=finite_or_none(rt))
+                 for r, (i, rt) in enumerate(zip(order, rho_test))],
+        )
+    return Neurons(layer=layer, block=block, n_neurons=len(names), targets=targets)
 
 
 @dataclass
 class GeneralizationResults:
-    metrics: dict
+    metrics: GeneralizationMetrics
     tables: dict[str, pd.DataFrame]
 
 
 def generalize(
-    data: ProbeData, runs: list[Run], probe_metrics: dict, cfg: ProbesConfig, seed: int, hf_model, model_name: str | None = None
+    data: ProbeData,
+    runs: list[Run],
+    probe_metrics: ProbeMetrics,
+    cfg: ProbesConfig,
+    seed: int,
+    hf_model,
+    model_name: str | None = None,
 ) -> GeneralizationResults:
     main = main_run(runs, model_name)
     layer = best_layer_of(probe_metrics, data, main)
@@ -191,37 +219,37 @@ def generalize(
     linear_pred = linear.predict(X[data.test]).reshape(-1, len(data.targets))
     compare = mlp_vs_linear(X, data, cfg, seed, linear_pred)
     block_col = data.info.groups[0] if data.info.groups else None
-    block, block_rows = holdout(X, data, cfg, block_col, linear_pred)
-    etype, etype_rows = holdout(X, data, cfg, "entity_type", linear_pred)
+    block = holdout(X, data, cfg, block_col, linear_pred)
+    etype = holdout(X, data, cfg, "entity_type", linear_pred)
     xprompt = cross_prompt(runs, main, layer, data, cfg)
-    curve = pca_curve(X, data, cfg, seed, compare["linear"], bool(linear.alpha_at_edge_.any()))
+    curve = pca_curve(X, data, cfg, seed, compare.linear, bool(linear.alpha_at_edge_.any()))
     neuron = neurons(hf_model, main, layer, data, cfg)
-    metrics = {
-        "dataset": data.info.dataset,
-        "kind": data.kind,
-        "model_tag": main.model_tag,
-        "prompt": main.prompt,
-        "layer": layer,
-        "layer_criterion": BEST_LAYER_CRITERION,
-        "mlp_vs_linear": compare,
-        "block_holdout": block,
-        "entity_type_holdout": etype,
-        "cross_prompt": xprompt,
-        "pca": {"curve": curve},
-        "neurons": neuron,
-    }
+    metrics = GeneralizationMetrics(
+        dataset=data.info.dataset,
+        kind=data.kind,
+        model_tag=main.model_tag,
+        prompt=main.prompt,
+        layer=layer,
+        layer_criterion=BEST_LAYER_CRITERION,
+        mlp_vs_linear=compare,
+        block_holdout=block,
+        entity_type_holdout=etype,
+        cross_prompt=xprompt,
+        pca=PCACurve(curve=curve),
+        neurons=neuron,
+    )
+    held = [(kind, h) for kind, h in (("block", block), ("entity_type", etype)) if isinstance(h, Holdout)]
     tables = {
-        "mlp": pd.DataFrame([{"probe": name, **{k: compare[name][k] for k in ("r2", "spearman", "prox_error", "mae")}}
+        "mlp": pd.DataFrame([{"probe": name, **getattr(compare, name).model_dump(include={"r2", "spearman", "prox_error", "mae"})}
                              for name in ("linear", "mlp")]),
         "holdout": pd.DataFrame(
-            [{"holdout": "block", "column": block_col, **r} for r in block_rows]
-            + [{"holdout": "entity_type", "column": "entity_type", **r} for r in etype_rows],
+            [{"holdout": kind, "column": h.column, **r.model_dump()} for kind, h in held for r in h.groups],
             columns=["holdout", "column", "group", "n_test", "n_train_removed", "prox_error_default",
                      "prox_error_heldout", "mae_default", "mae_heldout"],
         ),
-        "cross_prompt": pd.DataFrame(xprompt["rows"]),
-        "pca": pd.DataFrame(curve),
-        "neurons": pd.DataFrame([{"target": t, **n, "probe_test_spearman": v["probe_test_spearman"]}
-                                 for t, v in neuron["targets"].items() for n in v["top"]]),
+        "cross_prompt": pd.DataFrame([r.model_dump() for r in xprompt.rows]),
+        "pca": pd.DataFrame([p.model_dump() for p in curve]),
+        "neurons": pd.DataFrame([{"target": t, **n.model_dump(), "probe_test_spearman": v.probe_test_spearman}
+                                 for t, v in neuron.targets.items() for n in v.top]),
     }
     return GeneralizationResults(metrics, tables)

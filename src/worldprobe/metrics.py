@@ -27,6 +27,8 @@ from scipy.stats import rankdata, spearmanr
 from sklearn.metrics import r2_score
 from sklearn.metrics.pairwise import haversine_distances
 
+from .outputs import Scores
+
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 _CHUNK = 2048  # rows of a pairwise distance matrix computed at once (bounds memory for big test sets)
 
@@ -85,8 +87,8 @@ def finite_or_none(x) -> float | None:
     return None if math.isnan(x) or math.isinf(x) else x
 
 
-def score(y_true: np.ndarray, y_pred: np.ndarray, kind: str, targets: tuple[str, ...]) -> dict:
-    """All test metrics of one set of predictions, JSON-ready (undefined values are ``None``)."""
+def score(y_true: np.ndarray, y_pred: np.ndarray, kind: str, targets: tuple[str, ...]) -> Scores:
+    """All test metrics of one set of predictions (undefined values are ``None``)."""
     y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
     r2 = {t: finite_or_none(r2_score(y_true[:, j], y_pred[:, j])) for j, t in enumerate(targets)}
@@ -105,7 +107,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, kind: str, targets: tuple[str,
         out["mae"], out["mae_unit"] = finite_or_none(great_circle_km(y_true, y_pred).mean()), "km"
     else:
         out["mae"], out["mae_unit"] = finite_or_none(np.abs(y_true - y_pred).mean()), "years"
-    return out
+    return Scores(**out)
 
 
 def _mean_or_none(values) -> float | None:

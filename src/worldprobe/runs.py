@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .outputs import DroppedEntities
 from .records import PLACE_TARGETS, ActivationStore, EntityTableInfo, StoreError
 
 
@@ -76,7 +77,7 @@ class Run:
         return np.asarray(self.store.layer(index))[self.rows]
 
 
-def load_runs(directory: str | Path, data: ProbeData) -> tuple[ProbeData, list[Run], dict]:
+def load_runs(directory: str | Path, data: ProbeData) -> tuple[ProbeData, list[Run], DroppedEntities]:
     """Every complete store ``<directory>/<model_tag>/<prompt>/meta.json``, aligned to the entity table.
 
     The activations stage may reject an entity (blank text, no tokens); such entities are dropped from
@@ -100,9 +101,9 @@ def load_runs(directory: str | Path, data: ProbeData) -> tuple[ProbeData, list[R
         if not has.all():
             missing[f"{tag}/{prompt}"] = int((~has).sum())
         keep &= has
-    report = {"n_dropped": int((~keep).sum()), "by_store": missing, "examples": data.ids[~keep][:10].tolist()}
-    if report["n_dropped"]:
-        print(f"warning: {report['n_dropped']} entities lack activations in some store and are left out: {missing}", file=sys.stderr)
+    report = DroppedEntities(n_dropped=int((~keep).sum()), by_store=missing, examples=data.ids[~keep][:10].tolist())
+    if report.n_dropped:
+        print(f"warning: {report.n_dropped} entities lack activations in some store and are left out: {missing}", file=sys.stderr)
         data = data.subset(keep)
     runs = [Run(tag, prompt, store, pd.Index(store.ids.astype(str)).get_indexer(data.ids)) for tag, prompt, store in stores]
     return data, runs, report

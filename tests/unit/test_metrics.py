@@ -40,15 +40,15 @@ def test_score_keys_and_perfect_predictions():
     rng = np.random.default_rng(0)
     places = np.c_[rng.uniform(-180, 180, 50), rng.uniform(-80, 80, 50)]
     m = score(places, places, "place", ("longitude", "latitude"))
-    assert m["r2"] == 1.0 and m["spearman"] == pytest.approx(1.0) and m["prox_error"] == 0.0 and m["mae"] == 0.0
-    assert m["mae_unit"] == "km" and set(m["r2_per_target"]) == {"longitude", "latitude"}
-    assert "prox_error_paper_swapped" in m
+    assert m.r2 == 1.0 and m.spearman == pytest.approx(1.0) and m.prox_error == 0.0 and m.mae == 0.0
+    assert m.mae_unit == "km" and set(m.r2_per_target) == {"longitude", "latitude"}
+    assert "prox_error_paper_swapped" in m.model_fields_set
     years = rng.uniform(1500, 2000, 50)
     t = score(years, years[::-1], "time", ("year",))
-    assert t["mae_unit"] == "years" and "prox_error_paper_swapped" not in t
-    assert t["r2"] == pytest.approx(r2_score(years, years[::-1]))
-    assert t["mae"] == pytest.approx(np.abs(years - years[::-1]).mean())
-    assert score(years, np.full(50, 1800.0), "time", ("year",))["spearman"] is None  # undefined, not NaN
+    assert t.mae_unit == "years" and "prox_error_paper_swapped" not in t.model_fields_set
+    assert t.r2 == pytest.approx(r2_score(years, years[::-1]))
+    assert t.mae == pytest.approx(np.abs(years - years[::-1]).mean())
+    assert score(years, np.full(50, 1800.0), "time", ("year",)).spearman is None  # undefined, not NaN
 
 
 def test_spearman_columns_equals_scipy():

@@ -12,8 +12,8 @@ def test_load_runs_drops_and_reports_entities_without_activations(tmp_path):
     write_store(tmp_path / "tiny" / "main", data.ids, acts)
     write_store(tmp_path / "tiny" / "empty", data.ids[::-1][:58], acts[:, ::-1][:, :58], prompt="empty")
     kept, runs, report = load_runs(tmp_path, data)
-    assert report["n_dropped"] == 2 and report["by_store"] == {"tiny/empty": 2}
-    assert sorted(report["examples"]) == ["e0", "e1"]
+    assert report.n_dropped == 2 and report.by_store == {"tiny/empty": 2}
+    assert sorted(report.examples) == ["e0", "e1"]
     assert len(kept.ids) == 58 and [r.prompt for r in runs] == ["empty", "main"]
     for run in runs:  # rows aligned to the table whatever the store's order
         np.testing.assert_array_equal(run.layer(1), acts[1, 2:])
