@@ -1,7 +1,7 @@
 """What the space-and-time stages hand each other: every JSON they write, as a frozen pydantic model.
 
-Writers build these models and :meth:`Output.save` them; readers :meth:`Output.load` them and use
-attributes, so a missing key, a string where a number belongs or a NaN fails at load with the file
+Writers build these models and ``save`` them; readers ``load`` them (:class:`worldprobe.io.Output`)
+and use attributes, so a missing key, a string where a number belongs or a NaN fails at load with the file
 and the key's path. On disk: JSON with sorted keys (``worldprobe.io.write_json``); a field with a
 default that the writer did not set is left out (``prox_error_paper_swapped`` exists for places only).
 
@@ -15,48 +15,12 @@ The metrics themselves (``r2``, ``prox_error``, ...) are defined in :mod:`worldp
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
+from pydantic import ConfigDict, RootModel
 
 from .config import AlphaGrid
-from .io import read_json, write_json
-
-
-class OutputError(ValueError):
-    """A stage output is missing or malformed; the message names the file and the key."""
-
-
-class _Saved:
-    """``save``/``load`` for a model written as one JSON file."""
-
-    def save(self, path: str | Path) -> None:
-        write_json(path, self.model_dump(mode="json", exclude_unset=True))
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        path = Path(path)
-        if not path.is_file():
-            raise OutputError(f"{path}: no such metrics file (run the stage that writes it first)")
-        try:
-            data = read_json(path)
-        except ValueError as exc:
-            raise OutputError(f"{path}: not valid JSON ({exc})") from None
-        return cls.parse(data, path)
-
-    @classmethod
-    def parse(cls, data: Any, source: str | Path) -> Self:
-        """Validate already-loaded JSON; numbers must be numbers (no strings), finite or null."""
-        try:
-            return cls.model_validate(data, strict=True)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
-            raise OutputError(f"{source}: {problems}") from None
-
-
-class Output(_Saved, BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+from .io import Output, OutputError, Saved
 
 
 # --------------------------------------------------------------------------- build
@@ -341,7 +305,7 @@ class SummaryEntry(Output):
     r2_ci_high: float | None = None
 
 
-class SpacetimeSummary(_Saved, RootModel[dict[str, dict[str, dict[str, SummaryEntry]]]]):
+class SpacetimeSummary(Saved, RootModel[dict[str, dict[str, dict[str, SummaryEntry]]]]):
     """``metrics/spacetime/summary.json``: ``{dataset: {model: {prompt: entry}}}``, what CI compares."""
 
     model_config = ConfigDict(frozen=True)

@@ -7,6 +7,7 @@ import pytest
 
 from tests.fixtures.spacetime import MODEL, write_workspace
 from worldprobe.io import read_json, write_json
+from worldprobe.karel.outputs import KarelSynthesis
 from worldprobe.outputs import DataReport, GeneralizationMetrics, OutputError, ProbeMetrics, SpacetimeSummary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +41,8 @@ def test_malformed_json_and_values_are_reported(tmp_path):
 @pytest.mark.parametrize(
     ("model", "pattern"),
     [(ProbeMetrics, "metrics/probes/*.json"), (GeneralizationMetrics, "metrics/generalization/*.json"),
-     (DataReport, "metrics/data/*.json"), (SpacetimeSummary, "metrics/spacetime/summary.json")],
+     (DataReport, "metrics/data/*.json"), (SpacetimeSummary, "metrics/spacetime/summary.json"),
+     (KarelSynthesis, "metrics/karel/synthesis.json")],
 )
 def test_committed_metrics_keep_their_shape(tmp_path, model, pattern):
     """The committed results load into their model and save back byte for byte: the on-disk JSON (what

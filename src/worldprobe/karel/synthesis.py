@@ -92,7 +92,7 @@ class Scores:
     all_inputs: np.ndarray  # (n,) bool: maps the held-out inputs too (all examples, as the paper reports)
 
 
-def score(split: CorpusSplit, programs: Sequence[Sequence[str]]) -> Scores:
+def score_programs(split: CorpusSplit, programs: Sequence[Sequence[str]]) -> Scores:
     if len(programs) != len(split):
         raise ValueError(f"{len(programs)} programs for {len(split)} tasks")
     s = split.spec_examples
@@ -110,7 +110,7 @@ def random_program_accuracy(split: CorpusSplit, lengths: tuple[int, int], seed: 
     spec = np.zeros(len(split))
     every = np.zeros(len(split))
     for _ in range(draws):
-        got = score(split, [sample_program(rng, lengths) for _ in range(len(split))])
+        got = score_programs(split, [sample_program(rng, lengths) for _ in range(len(split))])
         spec += got.spec
         every += got.all_inputs
     return Scores(spec / draws, every / draws)
