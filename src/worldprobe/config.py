@@ -22,11 +22,8 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-BUILTIN_DATASETS = ("world", "us", "nyc", "people", "art", "headlines")
-PLACE_DATASETS = ("world", "us", "nyc")
-TIME_DATASETS = ("people", "art", "headlines")
-PROMPTS = ("main", "empty", "random", "all_caps", "no_period")
-SOURCES = ("snapshot", "live", "file")
+from .registry import DATASETS
+
 
 
 # json_schema_extra markers, read by unstated_settings
@@ -172,12 +169,12 @@ class DataConfig(Section):
     @model_validator(mode="after")
     def _known_datasets(self) -> DataConfig:
         for name, ds in self.datasets.items():
-            if name not in BUILTIN_DATASETS and ds.source != "file":
+            if name not in DATASETS and ds.source != "file":
                 raise ValueError(
-                    f"unknown dataset {name!r}: valid built-in datasets are {', '.join(BUILTIN_DATASETS)}; "
+                    f"unknown dataset {name!r}: valid built-in datasets are {', '.join(DATASETS)}; "
                     "a dataset of your own needs source: file with path, kind and columns"
                 )
-            if name in BUILTIN_DATASETS and ds.source == "file":
+            if name in DATASETS and ds.source == "file":
                 raise ValueError(f"{name!r} is a built-in dataset; give your own file another name")
         return self
 

@@ -19,6 +19,7 @@ import pandas as pd
 from . import plots
 from .io import atomic_path
 from .outputs import GeneralizationMetrics, OutputError, ProbeMetrics, SpacetimeSummary, SummaryEntry
+from .registry import DATASETS
 from .summary import (
     bar_table,
     bootstrap_r2_ci,
@@ -56,14 +57,6 @@ REPLICATION_R2 = {
     },
 }
 
-DATASET_TITLES = {
-    "world": "World places",
-    "us": "USA places",
-    "nyc": "NYC places",
-    "people": "Historical figures",
-    "art": "Art and entertainment",
-    "headlines": "NYT headlines",
-}
 # Where this project's data or method departs from the paper's, per dataset (stated beside the numbers).
 DEVIATIONS = {
     "us": "proximity error uses haversine on (lat, lon) correctly; the paper's code swapped them, "
@@ -121,7 +114,7 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 
 def _title(name: str) -> str:
-    return DATASET_TITLES.get(name, name)
+    return DATASETS[name].title if name in DATASETS else name
 
 
 def _layer(m: SummaryEntry) -> str:
