@@ -12,11 +12,11 @@ from pathlib import Path
 
 from worldprobe.config import load_params
 from worldprobe.generalization import generalize
-from worldprobe.runs import ProbeData, load_runs
 from worldprobe.io import atomic_path
 from worldprobe.models import load_model
 from worldprobe.outputs import Holdout, ProbeMetrics
 from worldprobe.records import read_entities
+from worldprobe.runs import ProbeData, load_runs
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":

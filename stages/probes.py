@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.probing import probe_dataset
-from worldprobe.runs import ProbeData, load_runs
 from worldprobe.io import atomic_path
+from worldprobe.probing import probe_dataset
 from worldprobe.records import read_entities
+from worldprobe.runs import ProbeData, load_runs
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
