@@ -33,7 +33,7 @@ from .io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
-CONTROLS = ("random_weights",)
+MODEL_CONTROLS = ("random_weights",)  # model variants load_model builds besides the trained weights
 SOURCE_FILE = "worldprobe.json"  # what prepare_model wrote into models/<name>/, and from what
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -223,8 +223,8 @@ def load_model(
 
     ``control="random_weights"``: same config and tokenizer, all weights re-initialised under ``seed``.
     """
-    if control is not None and control not in CONTROLS:
-        raise ModelError(f"unknown control {control!r}: valid are {', '.join(CONTROLS)}")
+    if control is not None and control not in MODEL_CONTROLS:
+        raise ModelError(f"unknown control {control!r}: valid are {', '.join(MODEL_CONTROLS)}")
     kind = model_kind(cfg.name)
     source: str | Path = cfg.name
     revision = cfg.revision if kind == "hub" else None
