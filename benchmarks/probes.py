@@ -23,8 +23,10 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 
 from worldprobe.config import ProbesConfig
-from worldprobe.evaluation import ProbeData, load_runs, probe_run
-from worldprobe.probes import alpha_grid, compute_threads
+from worldprobe.probing import probe_run
+from worldprobe.runs import ProbeData, load_runs
+from worldprobe.probes import alpha_grid
+from worldprobe.threads import compute_threads
 from worldprobe.records import ActivationMeta, ActivationWriter, EntityTableInfo, read_entities
 
 
@@ -75,7 +77,7 @@ def main() -> None:
         record, _ = probe_run(run, data, cfg)
         ours = time.perf_counter() - start
 
-        layer = record["best_layer"]
+        layer = record.best_layer
         X = run.layer(layer).astype(np.float64)  # RidgeCV gets the same standardised inputs, prepared untimed
         mean, std = X[data.train].mean(0), X[data.train].std(0)
         Xs = (X[data.train] - mean) / np.where(std == 0, 1, std)
@@ -85,7 +87,7 @@ def main() -> None:
         ref = RidgeCV(alphas=alpha_grid(cfg.alphas), alpha_per_target=True).fit(Xs, ys)
         sklearn_one = time.perf_counter() - start
 
-    same = np.array_equal(ref.alpha_, [record["layers"][layer]["alpha"][t] for t in data.targets])
+    same = np.array_equal(ref.alpha_, [record.layers[layer].alpha[t] for t in data.targets])
     budget = sklearn_one * n_layers
     print(f"worldprobe RidgeLOO, all {n_layers} layers (fit + test metrics): {ours:8.2f} s")
     print(f"sklearn RidgeCV, one layer (fit only):                {sklearn_one:8.2f} s  x {n_layers} = {budget:.2f} s")

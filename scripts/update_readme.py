@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from worldprobe.io import atomic_path
-from worldprobe.report import RESULTS_PATH, rebase_links, splice_results
+from worldprobe.readme import rebase_links, splice_results
+from worldprobe.report import RESULTS_PATH
 
 README = Path("README.md")
 

@@ -15,11 +15,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from worldprobe.activations import dataset_activations
 from worldprobe.config import load_params
+from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    for meta in dataset_activations(load_params(), sys.argv[1]):
+    params = load_params()
+    with compute_threads(params.activations.threads):
+        metas = dataset_activations(params, sys.argv[1])
+    for meta in metas:
         print(f"{meta.dataset} {meta.model}{'~' + meta.control if meta.control else ''} {meta.prompt}: "
               f"{meta.n_entities} entities, {meta.extra['n_rejected']} rejected")

@@ -27,9 +27,9 @@ def main(argv: list[str]) -> int:
     write_build(result)
     r = result.report
     print(
-        f"{dataset}: {r['rows_in']} rows in -> {r['rows_out']['train']} train + {r['rows_out']['test']} test; "
-        f"removed {r['rejected_total']} rejected, {r['duplicates_removed']} duplicates, "
-        f"{r['filtered_total']} filtered, {r['subsampled']} subsampled (reasons in data/rejected/{dataset}.csv)"
+        f"{dataset}: {r.rows_in} rows in -> {r.rows_out.train} train + {r.rows_out.test} test; "
+        f"removed {r.rejected_total} rejected, {r.duplicates_removed} duplicates, "
+        f"{r.filtered_total} filtered, {r.subsampled} subsampled (reasons in data/rejected/{dataset}.csv)"
     )
     return 0
 

@@ -4,18 +4,20 @@ probes and space/time neurons, all at the main run's best layer (chosen by the p
 Usage: python stages/generalization.py <dataset>
 Reads data/entities, data/activations/<dataset>, metrics/probes/<dataset>.json and the model
 (models/<model.name>); writes metrics/generalization/<dataset>.json and
-plots/generalization/<dataset>/*.csv (shapes documented in worldprobe.evaluation).
+plots/generalization/<dataset>/*.csv (shapes: worldprobe.outputs).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.evaluation import ProbeData, generalize, load_runs
-from worldprobe.io import atomic_path, read_json, write_json
+from worldprobe.generalization import generalize
+from worldprobe.io import atomic_path
 from worldprobe.models import load_model
-from worldprobe.probes import compute_threads
+from worldprobe.outputs import Holdout, ProbeMetrics
 from worldprobe.records import read_entities
+from worldprobe.runs import ProbeData, load_runs
+from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
@@ -24,15 +26,16 @@ if __name__ == "__main__":
     params = load_params()
     data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
     data, runs, _ = load_runs(Path("data/activations") / dataset, data)
-    probe_metrics = read_json(Path("metrics/probes") / f"{dataset}.json")
+    probe_metrics = ProbeMetrics.load(Path("metrics/probes") / f"{dataset}.json")
     hf_model = load_model(params.model, control=None).model
     with compute_threads(params.probes.threads):
         result = generalize(data, runs, probe_metrics, params.probes, params.seed, hf_model, params.model.name)
-    write_json(Path("metrics/generalization") / f"{dataset}.json", result.metrics)
+    result.metrics.save(Path("metrics/generalization") / f"{dataset}.json")
     with atomic_path(Path("plots/generalization") / dataset, directory=True) as out:
         for name, table in result.tables.items():
             table.to_csv(out / f"{name}.csv", index=False)
     m, r = result.metrics, lambda x: None if x is None else round(x, 3)
-    print(f"{dataset}: layer {m['layer']}: R2 linear {r(m['mlp_vs_linear']['linear']['r2'])}, "
-          f"MLP {r(m['mlp_vs_linear']['mlp']['r2'])}; block-holdout prox error "
-          f"{r(m['block_holdout'].get('mean_prox_error_default'))} -> {r(m['block_holdout'].get('mean_prox_error_heldout'))}")
+    block = m.block_holdout if isinstance(m.block_holdout, Holdout) else None
+    print(f"{dataset}: layer {m.layer}: R2 linear {r(m.mlp_vs_linear.linear.r2)}, "
+          f"MLP {r(m.mlp_vs_linear.mlp.r2)}; block-holdout prox error "
+          f"{r(block and block.mean_prox_error_default)} -> {r(block and block.mean_prox_error_heldout)}")

@@ -10,6 +10,7 @@ from worldprobe.config import load_params
 from worldprobe.io import write_json
 from worldprobe.karel import plots
 from worldprobe.karel.analysis import regressions
+from worldprobe.karel.outputs import KarelSynthesis
 
 FIGURES = Path("plots/karel/figures")
 
@@ -20,7 +21,7 @@ if __name__ == "__main__":
     by_length = pd.read_csv("plots/karel/lengths.csv")
     semantics = pd.read_csv("plots/karel/semantics.csv")
     summary = json.load(open("metrics/karel/semantics.json"))
-    chance = json.load(open("metrics/karel/synthesis.json"))["chance"]
+    chance = KarelSynthesis.load("metrics/karel/synthesis.json").chance.model_dump()
     fits = regressions(accuracy, semantics)
     write_json("metrics/karel/regression.json", {"fits": fits})
     plots.loss_plot(pd.read_csv("plots/karel/loss.csv"), FIGURES / "loss.png")

@@ -3,14 +3,13 @@
 Resumable: rerun after a kill and it continues from the last checkpoint in data/karel/checkpoints.partial.
 """
 
-import torch
-
 from worldprobe.config import load_params
 from worldprobe.karel.train import train
+from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
     params = load_params()
-    torch.set_num_threads(params.karel.active.threads)
-    summary = train(params.karel.active, params.seed, "data/karel/corpus", "data/karel/checkpoints",
-                    "plots/karel/loss.csv", device=params.karel.device)
+    with compute_threads(params.karel.active.threads):
+        summary = train(params.karel.active, params.seed, "data/karel/corpus", "data/karel/checkpoints",
+                        "plots/karel/loss.csv", device=params.karel.device)
     print(f"karel train ({params.karel.profile}): {summary}")

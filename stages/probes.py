@@ -3,17 +3,18 @@
 Usage: python stages/probes.py <dataset>
 Reads data/entities/<dataset>.parquet and data/activations/<dataset>/*/*/; writes
 metrics/probes/<dataset>.json and plots/probes/<dataset>/{layers,predictions}.csv
-(shapes documented in worldprobe.evaluation).
+(shapes: worldprobe.outputs).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.evaluation import ProbeData, load_runs, probe_dataset
-from worldprobe.io import atomic_path, write_json
-from worldprobe.probes import compute_threads
+from worldprobe.io import atomic_path
+from worldprobe.probing import probe_dataset
 from worldprobe.records import read_entities
+from worldprobe.runs import ProbeData, load_runs
+from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
@@ -24,13 +25,11 @@ if __name__ == "__main__":
     data, runs, dropped = load_runs(Path("data/activations") / dataset, data)
     with compute_threads(params.probes.threads):
         result = probe_dataset(data, runs, params.probes, params.model.name, dropped)
-    write_json(Path("metrics/probes") / f"{dataset}.json", result.metrics)
+    result.metrics.save(Path("metrics/probes") / f"{dataset}.json")
     with atomic_path(Path("plots/probes") / dataset, directory=True) as out:
         result.layers.to_csv(out / "layers.csv", index=False)
         result.predictions.to_csv(out / "predictions.csv", index=False)
-    main = result.metrics["main"]
-    run = result.metrics["runs"][main["model_tag"]][main["prompt"]]
-    surface = result.metrics["controls"]["surface"]
+    m, run = result.metrics, result.metrics.headline
     r = lambda x: None if x is None else round(x, 3)  # noqa: E731
-    print(f"{dataset}: {main['model_tag']}/{main['prompt']} best layer {run['best_layer']} (train LOO): "
-          f"test R2 {r(run['best']['r2'])}, prox error {r(run['best']['prox_error'])}; surface control R2 {r(surface['r2'])}")
+    print(f"{dataset}: {m.main.model_tag}/{m.main.prompt} best layer {run.best_layer} (train LOO): "
+          f"test R2 {r(run.best.r2)}, prox error {r(run.best.prox_error)}; surface control R2 {r(m.controls.surface.r2)}")

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from transformers import DynamicCache
 
 from .config import Params
-from .models import LoadedModel, ModelError, load_model
+from .models import LoadedModel, decoder_blocks, load_model
 from .prompts import PromptSpec, prompt_spec
 from .records import ActivationMeta, ActivationWriter, read_entities
 
@@ -100,14 +100,6 @@ class _StopForward(Exception):
     """Raised by the hook of the last requested block: nothing after it is computed."""
 
 
-def _blocks(base: torch.nn.Module, n_layers: int) -> torch.nn.ModuleList:
-    """The model's list of transformer blocks (``layers`` for Llama/Gemma/Pythia, ``h`` for GPT-2)."""
-    for child in base.children():
-        if isinstance(child, torch.nn.ModuleList) and len(child) == n_layers:
-            return child
-    raise ModelError(f"{type(base).__name__}: no list of {n_layers} blocks found to hook")
-
-
 class LastTokenExtractor:
     """Hooks on one model that capture the residual stream at one position per row, for chosen layers.
 
@@ -120,7 +112,7 @@ class LastTokenExtractor:
         if not self.layers or self.layers[0] < 0 or self.layers[-1] > loaded.n_layers:
             raise ValueError(f"layers must lie in 0..{loaded.n_layers}, got {layers}")
         self.base = loaded.model.base_model
-        self.blocks = _blocks(self.base, loaded.n_layers)
+        self.blocks = decoder_blocks(loaded.model)
         self.device = next(self.base.parameters()).device
         self._positions: torch.Tensor | None = None  # None: run without capturing (the shared prefix)
         self._out: torch.Tensor | None = None
@@ -153,7 +145,8 @@ class LastTokenExtractor:
         # hooks live only during this call, so the model runs normally between yielded batches
         handles = self._hooks()
         try:
-            self.base(input_ids=input_ids, past_key_values=cache, use_cache=cache is not None)
+            # `cache` is the name transformers 5 gives the key/value cache (`past_key_values` goes in 5.40)
+            self.base(input_ids=input_ids, cache=cache, use_cache=cache is not None)
         except _StopForward:
             return
         finally:
@@ -258,7 +251,6 @@ def dataset_activations(
     """
     table, _ = read_entities(Path(entities_dir) / f"{dataset}.parquet")
     cfg = params.activations
-    torch.set_num_threads(cfg.threads)
     ds_config = params.data.datasets.get(dataset)
     runs = [(None, cfg.prompts)] + [(control, cfg.control_prompts) for control in cfg.controls]
     metas = []

@@ -4,22 +4,31 @@ One section per concern, each a frozen pydantic model that forbids unknown keys,
 ``params.yaml`` (or in ``dvc exp run -S``) fails at load with the key's path and the valid choices
 instead of being silently ignored. Stages call :func:`load_params` once and pass the typed
 sections to the library.
+
+Every field that changes a result is written out in ``params.yaml`` (:func:`unstated_settings`,
+checked by ``tests/unit/test_params_yaml.py``), so that DVC sees it; the code defaults below are
+for library and test use. Two explicit markers exempt a field: ``NO_RESULT_EFFECT`` (politeness,
+caching and timeouts of the live sources: the rows fetched are the same) and ``FILE_SOURCE_ONLY``
+(fields of a dataset of your own, which the validator requires exactly when ``source: file``).
+Karel profiles are overlays: ``default`` states every field, any other profile only what differs.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-BUILTIN_DATASETS = ("world", "us", "nyc", "people", "art", "headlines")
-PLACE_DATASETS = ("world", "us", "nyc")
-TIME_DATASETS = ("people", "art", "headlines")
-PROMPTS = ("main", "empty", "random", "all_caps", "no_period")
-SOURCES = ("snapshot", "live", "file")
+from .registry import DATASETS
+
+
+
+# json_schema_extra markers, read by unstated_settings
+NO_RESULT_EFFECT = {"affects_results": False}
+FILE_SOURCE_ONLY = {"applies_to": "source: file"}
 
 
 class ConfigError(ValueError):
@@ -68,10 +77,12 @@ class DatasetConfig(Section):
         1, ge=0, le=6, description="places: coordinates are rounded to this many decimals to find duplicates"
     )
     # ``source: file`` only: a dataset of the user's own
-    path: str | None = None
-    kind: Literal["place", "time"] | None = None
-    columns: ColumnMapping | None = None
-    prompt: str | None = Field(None, description="main prompt prefix for a dataset of your own")
+    path: str | None = Field(None, json_schema_extra=FILE_SOURCE_ONLY)
+    kind: Literal["place", "time"] | None = Field(None, json_schema_extra=FILE_SOURCE_ONLY)
+    columns: ColumnMapping | None = Field(None, json_schema_extra=FILE_SOURCE_ONLY)
+    prompt: str | None = Field(
+        None, description="main prompt prefix for a dataset of your own", json_schema_extra=FILE_SOURCE_ONLY
+    )
 
     @model_validator(mode="after")
     def _file_fields(self) -> DatasetConfig:
@@ -110,19 +121,34 @@ class LiveConfig(Section):
     pageviews_end: str = Field("20221231", pattern=r"^\d{8}$", description="YYYYMMDD, last day counted")
     nyt_archive_url: str = "https://api.nytimes.com/svc/archive/v1"
     nyt_months: tuple[str, str] = ("2010-01", "2020-12")
-    nyt_seconds_per_request: float = Field(12.0, ge=0, description="the Archive API allows 5 requests a minute")
+    nyt_seconds_per_request: float = Field(
+        12.0, ge=0, description="the Archive API allows 5 requests a minute", json_schema_extra=NO_RESULT_EFFECT
+    )
     nyc_poi_url: str = "https://data.cityofnewyork.us/resource/rxuy-2muj.json"
     us_places_url: str | list[str] | None = Field(
         None, description="simplemaps-style CSV(s) of US cities/zips/counties: URL(s) or local path(s)"
     )
-    user_agent: str = "worldprobe/0.1 (https://github.com/worldprobe/worldprobe; research use)"
+    user_agent: str = Field(
+        "worldprobe/0.1 (https://github.com/worldprobe/worldprobe; research use)", json_schema_extra=NO_RESULT_EFFECT
+    )
     page_size: int = Field(10000, gt=0, description="rows per SPARQL / Socrata page (LIMIT/OFFSET)")
-    max_retries: int = Field(5, ge=0, description="retries of a request on 429/5xx/connection errors")
-    backoff_seconds: float = Field(1.0, ge=0, description="exponential backoff factor between retries")
-    requests_per_second: float = Field(50.0, gt=0, description="rate limit per endpoint, over all workers")
-    workers: int = Field(8, gt=0, description="concurrent page-view requests (still rate limited)")
-    timeout_seconds: float = Field(60.0, gt=0)
-    cache_dir: str = Field("cache/live", description="resumable cache of finished requests; delete to refetch")
+    max_retries: int = Field(
+        5, ge=0, description="retries of a request on 429/5xx/connection errors", json_schema_extra=NO_RESULT_EFFECT
+    )
+    backoff_seconds: float = Field(
+        1.0, ge=0, description="exponential backoff factor between retries", json_schema_extra=NO_RESULT_EFFECT
+    )
+    requests_per_second: float = Field(
+        50.0, gt=0, description="rate limit per endpoint, over all workers", json_schema_extra=NO_RESULT_EFFECT
+    )
+    workers: int = Field(
+        8, gt=0, description="concurrent page-view requests (still rate limited)", json_schema_extra=NO_RESULT_EFFECT
+    )
+    timeout_seconds: float = Field(60.0, gt=0, json_schema_extra=NO_RESULT_EFFECT)
+    cache_dir: str = Field(
+        "cache/live", description="resumable cache of finished requests; delete to refetch",
+        json_schema_extra=NO_RESULT_EFFECT,
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> LiveConfig:
@@ -143,12 +169,12 @@ class DataConfig(Section):
     @model_validator(mode="after")
     def _known_datasets(self) -> DataConfig:
         for name, ds in self.datasets.items():
-            if name not in BUILTIN_DATASETS and ds.source != "file":
+            if name not in DATASETS and ds.source != "file":
                 raise ValueError(
-                    f"unknown dataset {name!r}: valid built-in datasets are {', '.join(BUILTIN_DATASETS)}; "
+                    f"unknown dataset {name!r}: valid built-in datasets are {', '.join(DATASETS)}; "
                     "a dataset of your own needs source: file with path, kind and columns"
                 )
-            if name in BUILTIN_DATASETS and ds.source == "file":
+            if name in DATASETS and ds.source == "file":
                 raise ValueError(f"{name!r} is a built-in dataset; give your own file another name")
         return self
 
@@ -309,9 +335,21 @@ class KarelProfile(Section):
 
 class KarelConfig(Section):
     profile: str = "default"
-    profiles: dict[str, KarelProfile]
+    profiles: dict[str, KarelProfile] = Field(
+        description="``default`` states every field; another profile is an overlay on it (only what differs)"
+    )
     alt_semantics: list[Literal["flip", "move_turns"]] = ["flip", "move_turns"]
     device: str = Field("cpu", description="torch device for training and synthesis, e.g. cuda")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _overlay_on_default(cls, raw: Any) -> Any:
+        profiles = raw.get("profiles") if isinstance(raw, dict) else None
+        if not isinstance(profiles, dict) or not isinstance(profiles.get("default"), dict):
+            return raw
+        base = profiles["default"]
+        merged = {name: {**base, **(p or {})} if isinstance(p, dict | None) else p for name, p in profiles.items()}
+        return {**raw, "profiles": merged}
 
     @model_validator(mode="after")
     def _known_profile(self) -> KarelConfig:
@@ -335,6 +373,33 @@ class Params(Section):
     activations: ActivationsConfig = ActivationsConfig()
     probes: ProbesConfig = ProbesConfig()
     karel: KarelConfig
+
+
+def unstated_settings(raw: dict[str, Any]) -> list[str]:
+    """Dotted paths of the result-changing fields that ``raw`` (a loaded ``params.yaml``) leaves to
+    their code default; empty when the file states every one. Karel profiles other than ``default``
+    are overlays on it, so only ``default`` must be complete."""
+
+    def walk(model: type[BaseModel], node: Any, where: str) -> list[str]:
+        missing = []
+        for name, field in model.model_fields.items():
+            extra = field.json_schema_extra or {}
+            if extra.get("affects_results") is False or "applies_to" in extra:
+                continue
+            path = f"{where}{name}"
+            if not isinstance(node, dict) or name not in node:
+                missing.append(path)
+                continue
+            value, annotation = node[name], field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                missing += walk(annotation, value, f"{path}.")
+            elif get_origin(annotation) is dict and issubclass(get_args(annotation)[1], BaseModel):
+                entries = {"default": (value or {}).get("default")} if path == "karel.profiles" else (value or {})
+                for key, entry in entries.items():
+                    missing += walk(get_args(annotation)[1], entry, f"{path}.{key}.")
+        return missing
+
+    return walk(Params, raw, "")
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ from .io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
-CONTROLS = ("random_weights",)
+MODEL_CONTROLS = ("random_weights",)  # model variants load_model builds besides the trained weights
 SOURCE_FILE = "worldprobe.json"  # what prepare_model wrote into models/<name>/, and from what
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -205,6 +205,17 @@ def weights_hash(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def decoder_blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
+    """The transformer blocks of a causal LM, in order: the list of ``num_hidden_layers`` modules in
+    its base model (``layers`` for Llama/Gemma/Qwen/Pythia, ``h`` for GPT-2)."""
+    base = getattr(model, "base_model", model)
+    n_layers = model.config.get_text_config().num_hidden_layers
+    for child in base.children():
+        if isinstance(child, torch.nn.ModuleList) and len(child) == n_layers:
+            return child
+    raise ModelError(f"{type(model).__name__}: no list of {n_layers} decoder blocks found")
+
+
 def load_model(
     cfg: ModelConfig, models_dir: str | Path = "models", control: str | None = None, seed: int = 0
 ) -> LoadedModel:
@@ -212,8 +223,8 @@ def load_model(
 
     ``control="random_weights"``: same config and tokenizer, all weights re-initialised under ``seed``.
     """
-    if control is not None and control not in CONTROLS:
-        raise ModelError(f"unknown control {control!r}: valid are {', '.join(CONTROLS)}")
+    if control is not None and control not in MODEL_CONTROLS:
+        raise ModelError(f"unknown control {control!r}: valid are {', '.join(MODEL_CONTROLS)}")
     kind = model_kind(cfg.name)
     source: str | Path = cfg.name
     revision = cfg.revision if kind == "hub" else None

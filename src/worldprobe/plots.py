@@ -22,6 +22,7 @@ import shapefile  # noqa: E402  (pyshp)
 from matplotlib.collections import LineCollection  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+from .registry import DATASETS  # noqa: E402
 
 
 US_STATES_SHP = "cb_2018_us_state_20m.shp"
@@ -168,5 +169,5 @@ def save_figure(fig: plt.Figure, path: Path, dpi: int = DPI) -> None:
 
 def outline_for(dataset: str) -> str:
     """Which outline a place dataset is drawn over: its own region, else the world."""
-    return dataset if dataset in ("us", "nyc") else "world"
+    return DATASETS[dataset].outline if dataset in DATASETS else "world"
 

@@ -21,18 +21,16 @@ MLP in float32.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from scipy import sparse
-from threadpoolctl import threadpool_limits
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .config import AlphaGrid, MLPProbeConfig, SurfaceConfig
+from .models import decoder_blocks
 
 
 class ProbeError(ValueError):
@@ -41,21 +39,6 @@ class ProbeError(ValueError):
 
 def alpha_grid(cfg: AlphaGrid) -> np.ndarray:
     return np.logspace(cfg.min_exp, cfg.max_exp, cfg.num)
-
-
-@contextmanager
-def compute_threads(n: int | None) -> Iterator[None]:
-    """Limit BLAS (numpy/scipy) and torch intra-op threads to ``n`` inside the block (None: no limit)."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(n):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _targets_2d(y) -> tuple[np.ndarray, bool]:
@@ -282,18 +265,6 @@ class UnsupportedArchitecture(ValueError):
     """The neuron analysis needs a decoder with gated MLPs (``gate_proj``/``up_proj``) and RMSNorm."""
 
 
-def decoder_blocks(hf_model):
-    """The decoder blocks of a Llama/Gemma/Qwen-style causal LM (``model.model.layers``)."""
-    inner = getattr(hf_model, "model", None)
-    blocks = getattr(inner, "layers", None)
-    if blocks is None:
-        raise UnsupportedArchitecture(
-            f"{type(hf_model).__name__}: expected model.model.layers (Llama/Gemma/Qwen-style decoder); "
-            "the neuron analysis does not support this architecture"
-        )
-    return blocks
-
-
 def mlp_input_projections(hf_model, block: int, residual: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Project residual-stream vectors onto the MLP input weights of decoder block ``block``.
 
@@ -311,7 +282,7 @@ def mlp_input_projections(hf_model, block: int, residual: np.ndarray) -> tuple[n
     mlp = getattr(layer, "mlp", None)
     if norm is None or not all(hasattr(mlp, p) for p in ("gate_proj", "up_proj")):
         raise UnsupportedArchitecture(
-            f"{type(layer).__name__}: the neuron analysis needs a pre-MLP norm (pre_feedforward_layernorm or "
+            f"{type(hf_model).__name__} ({type(layer).__name__}): the neuron analysis needs a pre-MLP norm (pre_feedforward_layernorm or "
             "post_attention_layernorm) and a gated MLP (mlp.gate_proj, mlp.up_proj)"
         )
     d_model = mlp.gate_proj.in_features

@@ -19,19 +19,13 @@ import logging
 from dataclasses import dataclass
 
 from .config import DatasetConfig
+from .registry import DATASETS
 
 log = logging.getLogger(__name__)
 
-MAIN_PREFIXES = {
-    "world": "What are the lat/lon coordinates of ",
-    "us": "What are the lat/lon coordinates of ",
-    "nyc": "Where in New York City is ",
-    "people": "When did ",
-    "art": "When was the release date of ",
-    "headlines": "Publication date of: ",
-}
+MAIN_PREFIXES = {name: d.main_prompt for name, d in DATASETS.items()}
 # A headline is a sentence: the paper's main prompt ends it with a period, and ``no_period`` drops it.
-PERIOD_DATASETS = ("headlines",)
+PERIOD_DATASETS = tuple(name for name, d in DATASETS.items() if d.sentence)
 
 
 class PromptError(ValueError):

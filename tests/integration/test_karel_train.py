@@ -15,7 +15,7 @@ from worldprobe.config import KarelProfile
 from worldprobe.karel.sampler import write_corpus
 from worldprobe.karel.train import list_checkpoints, train
 
-from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
 
 PROFILE = KarelProfile(n_train=300, n_val=20, n_test=20, d_model=16, n_layers=1, n_heads=2, batch_size=8,
                        warmup_steps=20, max_steps=400, checkpoint_every=100, log_every=25, threads=1)

@@ -8,6 +8,7 @@ import pytest
 
 from worldprobe.config import ColumnMapping, ConfigError, DatasetConfig, parse_params
 from worldprobe.datasets import BuildError, build_entities, write_build
+from worldprobe.outputs import DataReport
 from worldprobe.records import read_entities
 from worldprobe.sources.files import read_user_file
 
@@ -25,15 +26,15 @@ def cfg(**kw) -> DatasetConfig:
 def assert_accounted(result, n_raw: int) -> None:
     """Every raw row is either in the table or in the removed rows, and the report says so."""
     r = result.report
-    assert r["rows_in"] == n_raw
-    removed = r["rejected_total"] + r["duplicates_removed"] + r["filtered_total"] + r["subsampled"]
-    assert removed + r["rows_out"]["total"] == n_raw
-    assert len(result.removed) == removed and len(result.table) == r["rows_out"]["total"]
+    assert r.rows_in == n_raw
+    removed = r.rejected_total + r.duplicates_removed + r.filtered_total + r.subsampled
+    assert removed + r.rows_out.total == n_raw
+    assert len(result.removed) == removed and len(result.table) == r.rows_out.total
     assert result.removed["raw_row"].is_unique
     by_reason = result.removed["reason"].value_counts()
-    for reason, count in {**r["rejected"], **r["filtered"]}.items():
+    for reason, count in {**r.rejected, **r.filtered}.items():
         assert by_reason.get(reason, 0) == count
-    assert by_reason.get("duplicate", 0) == r["duplicates_removed"]
+    assert by_reason.get("duplicate", 0) == r.duplicates_removed
 
 
 def world_rows(n_good: int = 30) -> list[tuple]:
@@ -68,7 +69,7 @@ def test_each_bad_input_is_rejected_with_its_reason():
         "Odd Split": "unparseable_split",
     }
     assert result.removed.loc[result.removed["name"] == "Garbled", "latitude"].item() == "12°N"  # raw value kept
-    assert result.report["rejected"]["coordinates_out_of_range"] == 2
+    assert result.report.rejected["coordinates_out_of_range"] == 2
     assert len(result.table) == 30
     assert_accounted(result, len(raw))
 
@@ -90,7 +91,7 @@ def test_duplicates_keep_the_most_popular_and_point_to_it():
     paris = result.table[result.table["text"] == "Paris"]
     assert sorted(paris["popularity"]) == [60000, 900000]  # both Parises, the popular French row
     assert (result.table["text"] == "California's Canyon Lake").sum() == 1
-    assert result.report["duplicates_removed"] == 3
+    assert result.report.duplicates_removed == 3
     assert_accounted(result, len(raw))
 
 
@@ -111,7 +112,7 @@ def test_popularity_filter_is_strict_and_counts_missing_separately():
 
     everything = build_entities(raw, "world", cfg(min_popularity=0), seed=0)
     assert len(everything.table) == len(raw)  # 0 turns the filter off: NaN popularity is kept
-    assert everything.report["popularity"]["missing_in_output"] == 1
+    assert everything.report.popularity.missing_in_output == 1
 
 
 def test_given_is_test_column_is_the_split():
@@ -119,14 +120,14 @@ def test_given_is_test_column_is_the_split():
     result = build_entities(raw, "world", cfg(), seed=0)
     expected = np.where(raw["is_test"] == "True", "test", "train")
     assert result.table["split"].tolist() == expected.tolist()
-    assert result.report["split_rule"] == "given is_test column"
+    assert result.report.split_rule == "given is_test column"
 
 
 def test_an_empty_is_test_column_means_a_split_is_drawn():
     raw = raw_table(WORLD, world_rows(40)).assign(is_test=None)
     result = build_entities(raw, "world", cfg(), seed=0)
-    assert result.report["split_rule"] == "seeded random, 20% of rows"
-    assert result.report["rows_out"] == {"train": 32, "test": 8, "total": 40}
+    assert result.report.split_rule == "seeded random, 20% of rows"
+    assert result.report.rows_out.model_dump() == {"train": 32, "test": 8, "total": 40}
 
 
 def art_raw(n_creators: int = 40, works: int = 4) -> pd.DataFrame:
@@ -185,8 +186,8 @@ def test_random_split_and_subsample_are_seeded_and_stratified():
     pd.testing.assert_frame_equal(first.table, again.table)
     assert first.report == again.report
     assert set(first.table["id"]) != set(other.table["id"])
-    assert first.report["rows_out"] == {"train": 80, "test": 20, "total": 100}
-    assert first.report["subsampled"] == 300
+    assert first.report.rows_out.model_dump() == {"train": 80, "test": 20, "total": 100}
+    assert first.report.subsampled == 300
     assert_accounted(first, len(raw))
 
 
@@ -234,7 +235,7 @@ def test_headlines_dates_period_and_year_range():
     table = result.table.set_index("text")
     assert table.loc["Markets Rally on Day 0", "year"] == pytest.approx(2015 + 59 / 365)
     assert table.loc["Last Day Counts", "year_block"] == 2020
-    assert result.report["filtered"]["outside_year_range"] == 2
+    assert result.report.filtered["outside_year_range"] == 2
     assert_accounted(result, len(raw))
 
 
@@ -285,7 +286,7 @@ def test_a_users_time_dataset_and_a_missing_column(tmp_path):
     config = cfg(source="file", path="events.csv", kind="time", columns=ColumnMapping(text="event", date="when"))
     result = build_entities(raw, "events", config, seed=0)
     assert result.table["year"].min() == pytest.approx(1910 + 151 / 365)
-    assert result.report["split_rule"].startswith("seeded random")
+    assert result.report.split_rule.startswith("seeded random")
     with pytest.raises(BuildError, match=r"lacks columns \['when'\]; it has \['event', 'date'\]"):
         build_entities(raw.rename(columns={"when": "date"}), "events", config, seed=0)
 
@@ -321,4 +322,5 @@ def test_write_build_writes_table_removed_rows_and_metrics(tmp_path):
     assert info == result.info and len(table) == 30
     removed = pd.read_csv(paths["rejected"])
     assert removed[["raw_row", "name", "reason"]].values.tolist() == [[30, "Nowhere", "missing_coordinates"]]
-    assert json.loads(paths["metrics"].read_text()) == result.report
+    assert json.loads(paths["metrics"].read_text()) == result.report.model_dump()
+    assert DataReport.load(paths["metrics"]) == result.report

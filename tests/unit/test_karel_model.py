@@ -8,7 +8,8 @@ from worldprobe.karel.sampler import build_split
 from worldprobe.karel.tokens import PAD_ID, VOCAB, prompt_length
 from worldprobe.karel.train import _lr_lambda, gpt_config, token_loss
 
-from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
+
 
 
 def test_default_size_matches_the_pilot():

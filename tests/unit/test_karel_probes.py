@@ -6,7 +6,8 @@ from worldprobe.karel.analysis import regressions
 from worldprobe.karel.probes import ProbeSettings, baselines, fit_probes
 from worldprobe.karel.traces import Trace
 
-from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
+
 
 FAST = ProbeSettings(hidden=16, max_epochs=30, patience=5, lr=1e-2)
 

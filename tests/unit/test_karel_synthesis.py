@@ -1,14 +1,16 @@
 import numpy as np
+import pytest
 import torch
 
 from worldprobe.config import KarelProfile
 from worldprobe.karel.model import GPT, GPTConfig
 from worldprobe.karel.sampler import build_split
 from worldprobe.karel.semantics import ACTIONS
-from worldprobe.karel.synthesis import best_constant_program, generate, random_program_accuracy, score
+from worldprobe.karel.synthesis import best_constant_program, generate, random_program_accuracy, score_programs
 from worldprobe.karel.tokens import ACTION_IDS, EOS_ID, VOCAB, encode_program, prompt_length
 
-from tests.karel_threads import one_thread  # noqa: F401  (autouse: torch on one thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
+
 
 PROF = KarelProfile()
 
@@ -62,9 +64,9 @@ def test_generated_programs_are_the_constrained_argmax_and_hidden_states_align()
 
 def test_scoring_reference_programs_and_chance_lines():
     split = build_split(PROF, 0, "test", 60)
-    ref = score(split, [split.program(i) for i in range(len(split))])
+    ref = score_programs(split, [split.program(i) for i in range(len(split))])
     assert ref.spec.all() and ref.all_inputs.all()
-    wrong = score(split, [["turn_left"] * 4] * len(split))  # four left turns: identity on facing
+    wrong = score_programs(split, [["turn_left"] * 4] * len(split))  # four left turns: identity on facing
     assert wrong.spec.mean() < 0.5
     assert (wrong.all_inputs <= wrong.spec).all()
     chance = random_program_accuracy(split, (1, 6), seed=0, draws=3)

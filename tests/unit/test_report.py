@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from tests.fixtures.spacetime import MODEL, N_LAYERS, synthetic_predictions, write_workspace
+from tests.fixtures.spacetime import MODEL, N_LAYERS, write_workspace
 from worldprobe.io import read_json, write_json
-from worldprobe.report import (
-    CONTROLS,
-    RESULTS_END,
-    RESULTS_START,
-    MetricsError,
-    Outcome,
-    bootstrap_r2_ci,
-    build_report,
-    judge,
-    load_metrics,
-    plain_verdict,
-    rebase_links,
-    splice_results,
-    summarize_dataset,
-)
-
-REPO = Path(__file__).resolve().parents[2]
+from worldprobe.outputs import OutputError
+from worldprobe.report import build_report
+from worldprobe.verdicts import CONTROLS
 
 
 def _shapes_dir(snapshot_dir: Path) -> Path:
     return snapshot_dir / "shapes"
-
-
-# --------------------------------------------------------------------------- summary shape
 
 
 def test_summary_has_the_documented_shape(tmp_path, snapshot_dir):
@@ -71,24 +51,6 @@ def test_summary_is_deterministic(tmp_path, snapshot_dir):
     assert outputs[0] == outputs[1]
 
 
-# --------------------------------------------------------------------------- verdicts
-
-
-def test_judge_compares_each_control_with_the_interval():
-    verdicts = {v.control: v.outcome for v in judge((0.50, 0.60), {"surface": 0.70, "layer0": 0.55, "random_weights": 0.1})}
-    assert verdicts == {"surface": Outcome.BEATEN, "layer0": Outcome.INDISTINGUISHABLE, "random_weights": Outcome.BEATS}
-    missing = judge((0.5, 0.6), {"surface": None, "layer0": 0.1, "random_weights": 0.1})
-    assert missing[0].outcome is Outcome.NOT_MEASURED
-
-
-def test_plain_verdict_claims_a_representation_only_when_every_control_is_beaten():
-    all_beaten = judge((0.5, 0.6), {"surface": 0.1, "layer0": 0.2, "random_weights": 0.3})
-    assert plain_verdict("place", MODEL, all_beaten).startswith("The probe beats every control")
-    surface_wins = judge((0.5, 0.6), {"surface": 0.7, "layer0": 0.2, "random_weights": 0.3})
-    text = plain_verdict("place", MODEL, surface_wins)
-    assert text.startswith("Not established") and "surface form" in text and "layer 0" in text
-
-
 @pytest.mark.parametrize("surface, expected", [(0.01, "beats"), (0.99, "is beaten by")])
 def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surface, expected):
     write_workspace(tmp_path, {"art": "time"}, surface=surface)
@@ -99,51 +61,10 @@ def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surfa
     assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
 
 
-def test_bootstrap_matches_sklearn_on_each_resample():
-    from sklearn.metrics import r2_score
-
-    frame = synthetic_predictions("place", 80, 0.3, np.random.default_rng(1))
-    index = np.random.default_rng(7).integers(0, 80, size=(40, 80))  # the draws bootstrap_r2_ci makes with seed 7
-    expected = [np.mean([r2_score(frame[t].iloc[i], frame[f"pred_{t}"].iloc[i]) for t in ("longitude", "latitude")])
-                for i in index]
-    assert bootstrap_r2_ci(frame, "place", seed=7, n_boot=40) == pytest.approx(tuple(np.quantile(expected, [0.025, 0.975])))
-
-
-def test_bootstrap_interval_narrows_with_more_entities():
-    rng = np.random.default_rng(0)
-    small, large = (synthetic_predictions("time", n, 0.3, rng) for n in (100, 3000))
-    width = [np.subtract(*bootstrap_r2_ci(p, "time", seed=0, n_boot=300)[::-1]) for p in (small, large)]
-    assert width[1] < width[0] / 3
-
-
-# --------------------------------------------------------------------------- bad input
-
-
 def test_missing_metrics_file_is_named(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"people": "time"})
-    with pytest.raises(MetricsError, match=r"metrics/probes/art\.json: no such metrics file"):
+    with pytest.raises(OutputError, match=r"metrics/probes/art\.json: no such metrics file"):
         build_report(["people", "art"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
-
-
-def test_missing_key_names_file_and_key(tmp_path):
-    write_workspace(tmp_path, {"people": "time"})
-    path = tmp_path / "metrics" / "probes" / "people.json"
-    probes = read_json(path)
-    del probes["runs"][MODEL]["main"]["best"]["r2"]
-    with pytest.raises(MetricsError, match=r"people\.json runs\.gemma-3-270m\.main: missing key 'best\.r2'"):
-        summarize_dataset(probes, None, path)
-
-
-def test_malformed_json_and_values_are_reported(tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(MetricsError, match="bad.json: not valid JSON"):
-        load_metrics(bad)
-    write_workspace(tmp_path, {"people": "time"})
-    probes = read_json(tmp_path / "metrics/probes/people.json")
-    probes["runs"][MODEL]["main"]["best"]["r2"] = "0.5"
-    with pytest.raises(MetricsError, match="best.r2 should be a finite number, got '0.5'"):
-        summarize_dataset(probes, None, "people.json")
 
 
 def test_predictions_from_another_run_are_refused(tmp_path, snapshot_dir):
@@ -152,7 +73,7 @@ def test_predictions_from_another_run_are_refused(tmp_path, snapshot_dir):
     frame = pd.read_csv(path)
     frame["pred_year"] = frame["year"].mean()  # R² 0, far from the metrics' value
     frame.to_csv(path, index=False)
-    with pytest.raises(MetricsError, match="come from different runs"):
+    with pytest.raises(OutputError, match="come from different runs"):
         build_report(["people"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
@@ -160,11 +81,8 @@ def test_predictions_missing_column_is_named(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"us": "place"})
     path = tmp_path / "plots/probes/us/predictions.csv"
     pd.read_csv(path).drop(columns="pred_latitude").to_csv(path, index=False)
-    with pytest.raises(MetricsError, match="missing column.s. pred_latitude for a place dataset"):
+    with pytest.raises(OutputError, match="missing column.s. pred_latitude for a place dataset"):
         build_report(["us"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
-
-
-# --------------------------------------------------------------------------- outputs for dvc plots
 
 
 def test_depth_table_has_one_column_per_curve(tmp_path, snapshot_dir):
@@ -194,41 +112,3 @@ def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir
     assert depth["random_weights"].isna().all()  # the column stays, so dvc.yaml's plot definition holds
     assert read_json(tmp_path / "metrics/spacetime/summary.json")["people"][MODEL]["main"]["controls"]["random_weights"] is None
     assert "random weights —: **not measured**" in (tmp_path / "reports/results.md").read_text()
-
-
-# --------------------------------------------------------------------------- README splice
-
-
-def test_splice_adds_markers_once_and_is_idempotent():
-    readme = "# worldprobe\n\nIntro.\n"
-    once = splice_results(readme, "## Results\n\nR² 0.5\n")
-    assert once.startswith(readme.rstrip("\n")) and once.count(RESULTS_START) == once.count(RESULTS_END) == 1
-    assert splice_results(once, "## Results\n\nR² 0.5\n") == once
-    updated = splice_results(once + "\n## After\n", "## Results\n\nR² 0.6\n")
-    assert "R² 0.6" in updated and "R² 0.5" not in updated and updated.endswith("\n## After\n")
-
-
-def test_splice_refuses_broken_markers():
-    with pytest.raises(ValueError, match="found 1 start and 0 end"):
-        splice_results(f"x\n{RESULTS_START}\ny\n", "z")
-
-
-def test_links_are_rebased_from_reports_to_the_repository_root():
-    text = "![map](../plots/figures/map_world.png) [paper](https://arxiv.org/abs/2310.02207) [s](#results)"
-    assert rebase_links(text, "reports", ".") == (
-        "![map](plots/figures/map_world.png) [paper](https://arxiv.org/abs/2310.02207) [s](#results)"
-    )
-
-
-def test_update_readme_script_touches_only_the_marked_region(tmp_path):
-    (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "results.md").write_text("## Results\n\n![years_people](../plots/figures/years_people.png)\n")
-    (tmp_path / "README.md").write_text(f"# Title\n\nkeep me\n\n{RESULTS_START}\nold\n{RESULTS_END}\n\ntail\n")
-    script = [sys.executable, str(REPO / "scripts" / "update_readme.py")]
-    assert subprocess.run([*script, "--check"], cwd=tmp_path).returncode == 1
-    subprocess.run(script, cwd=tmp_path, check=True)
-    spliced = (tmp_path / "README.md").read_text()
-    assert spliced.startswith("# Title\n\nkeep me\n\n") and spliced.endswith(f"{RESULTS_END}\n\ntail\n")
-    assert "](plots/figures/years_people.png)" in spliced and "\nold\n" not in spliced
-    # --check passes only if splicing again would change nothing: the update is idempotent
-    assert subprocess.run([*script, "--check"], cwd=tmp_path).returncode == 0

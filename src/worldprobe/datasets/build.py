@@ -17,7 +17,8 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, train_test_split
 
 from ..config import DatasetConfig
-from ..io import atomic_path, write_json
+from ..io import atomic_path
+from ..outputs import DataReport, PopularityReport, RowsOut
 from ..records import EntityTableInfo, write_entities
 from . import text
 from .recipes import FILTER_REASONS, REJECT_REASONS, BuildError, Prepared, prepare
@@ -28,7 +29,7 @@ class BuildResult:
     table: pd.DataFrame  # the entity table, in raw-row order
     info: EntityTableInfo
     removed: pd.DataFrame  # removed raw rows with their raw values, ``raw_row``, ``reason`` and ``detail``
-    report: dict  # counts for metrics/data/<dataset>.json
+    report: DataReport  # counts for metrics/data/<dataset>.json
 
 
 def derived_seed(seed: int, dataset: str, purpose: str) -> int:
@@ -169,31 +170,31 @@ def build_entities(raw: pd.DataFrame, dataset: str, config: DatasetConfig, seed:
 
 
 def _report(dataset: str, config: DatasetConfig, prepared: Prepared, frame: pd.DataFrame,
-            table: pd.DataFrame, split_rule: str) -> dict:
+            table: pd.DataFrame, split_rule: str) -> DataReport:
     counts = {reason: int(count) for reason, count in frame["reason"].value_counts().items()}
     rejected = {r: counts.get(r, 0) for r in REJECT_REASONS}
     filtered = {r: counts.get(r, 0) for r in FILTER_REASONS}
     out = {s: int((table["split"] == s).sum()) for s in ("train", "test")}
-    return {
-        "dataset": dataset,
-        "kind": prepared.kind,
-        "target": prepared.target_note or ("longitude, latitude (degrees)" if prepared.kind == "place" else "year"),
-        "rows_in": len(frame),
-        "rejected": rejected,
-        "rejected_total": sum(rejected.values()),
-        "duplicates_removed": counts.get("duplicate", 0),
-        "filtered": filtered,
-        "filtered_total": sum(filtered.values()),
-        "subsampled": counts.get("subsampled", 0),
-        "rows_out": {**out, "total": len(table)},
-        "split_rule": split_rule,
-        "popularity": {
-            "source": prepared.popularity_source,
-            "min_popularity": config.min_popularity,
-            "missing_in_output": int(table["popularity"].isna().sum()),
-        },
-        "groups": list(prepared.groups),
-    }
+    return DataReport(
+        dataset=dataset,
+        kind=prepared.kind,
+        target=prepared.target_note or ("longitude, latitude (degrees)" if prepared.kind == "place" else "year"),
+        rows_in=len(frame),
+        rejected=rejected,
+        rejected_total=sum(rejected.values()),
+        duplicates_removed=counts.get("duplicate", 0),
+        filtered=filtered,
+        filtered_total=sum(filtered.values()),
+        subsampled=counts.get("subsampled", 0),
+        rows_out=RowsOut(**out, total=len(table)),
+        split_rule=split_rule,
+        popularity=PopularityReport(
+            source=prepared.popularity_source,
+            min_popularity=config.min_popularity,
+            missing_in_output=int(table["popularity"].isna().sum()),
+        ),
+        groups=list(prepared.groups),
+    )
 
 
 def read_raw(path: str | Path) -> pd.DataFrame:
@@ -214,5 +215,5 @@ def write_build(result: BuildResult, root: str | Path = ".") -> dict[str, Path]:
     write_entities(paths["entities"], result.table, result.info)
     with atomic_path(paths["rejected"]) as tmp:
         result.removed.to_csv(tmp, index=False)
-    write_json(paths["metrics"], result.report)
+    result.report.save(paths["metrics"])
     return paths

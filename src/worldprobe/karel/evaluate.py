@@ -9,38 +9,30 @@ that produced each action (``step_<N>.npz``) for the probes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from ..config import KarelConfig
-from ..io import atomic_path, write_json
+from ..io import atomic_path
+from .outputs import Chance, Evaluation, LengthAccuracy, StepAccuracy
 from .sampler import CorpusSplit, read_corpus
-from .synthesis import best_constant_program, generate, random_program_accuracy, score
+from .synthesis import best_constant_program, generate, random_program_accuracy, score_programs
 from .traces import build_trace, features, save_traces, stack_inputs
-from .train import list_checkpoints, load_model, max_actions
+from .train import list_checkpoints, load_checkpoint, max_actions
 
 CONSTANT_SELECTION_TASKS = 300  # train tasks on which the best constant program is chosen
-
-
-@dataclass(frozen=True)
-class Chance:
-    random_spec: float  # a program drawn from the training prior
-    random_all: float
-    constant_program: list[str]  # the best single program, chosen on train tasks
-    constant_spec: float
-    constant_all: float
 
 
 def chance_lines(train: CorpusSplit, test: CorpusSplit, karel: KarelConfig, seed: int) -> Chance:
     prof = karel.active
     rand = random_program_accuracy(test, prof.train_lengths, seed)
     constant = best_constant_program(train.head(CONSTANT_SELECTION_TASKS))
-    const = score(test, [constant] * len(test))
-    return Chance(float(rand.spec.mean()), float(rand.all_inputs.mean()), constant,
-                  float(const.spec.mean()), float(const.all_inputs.mean()))
+    const = score_programs(test, [constant] * len(test))
+    return Chance(random_spec=float(rand.spec.mean()), random_all=float(rand.all_inputs.mean()),
+                  constant_program=constant, constant_spec=float(const.spec.mean()),
+                  constant_all=float(const.all_inputs.mean()))
 
 
 def _mean(x: np.ndarray) -> float | None:
@@ -48,7 +40,7 @@ def _mean(x: np.ndarray) -> float | None:
 
 
 def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, checkpoints: str | Path,
-                         traces_dir: str | Path, progress: bool = True) -> dict:
+                         traces_dir: str | Path, progress: bool = True) -> Evaluation:
     """Write one trace file per checkpoint into ``traces_dir`` (atomically, as a whole) and return the
     synthesis results: overall and by reference length, per step, with the chance lines."""
     prof = karel.active
@@ -70,7 +62,7 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
     steps, by_length = [], []
     with atomic_path(traces_dir, directory=True) as tmp:
         for step in tqdm(list_checkpoints(checkpoints), desc="karel eval", disable=not progress):
-            model = load_model(checkpoints, step, karel.device)
+            model = load_checkpoint(checkpoints, step, karel.device)
             gens = {name: generate(model, prompts[name], max_actions(prof)) for name in splits}
             save_traces(tmp / f"step_{step:06d}.npz", {
                 name: (stack_inputs([build_trace(gen.programs, w, semantics) for w in worlds[name]]),
@@ -78,20 +70,20 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
                 for name, gen in gens.items()
             })
             gen = gens["test"]
-            got = score(test, gen.programs)
+            got = score_programs(test, gen.programs)
             gen_len = np.array([len(p) for p in gen.programs])
-            steps.append({
-                "step": step, "accuracy_spec": float(got.spec.mean()), "accuracy_all": float(got.all_inputs.mean()),
-                "mean_generated_length": float(gen_len.mean()), "mean_reference_length": float(ref_len.mean()),
-                "hit_length_limit": float(gen.hit_limit.mean()),
-            })
+            steps.append(StepAccuracy(
+                step=step, accuracy_spec=float(got.spec.mean()), accuracy_all=float(got.all_inputs.mean()),
+                mean_generated_length=float(gen_len.mean()), mean_reference_length=float(ref_len.mean()),
+                hit_length_limit=float(gen.hit_limit.mean()),
+            ))
             for n in range(prof.test_lengths[0], prof.test_lengths[1] + 1):
                 keep = ref_len == n
-                by_length.append({
-                    "step": step, "reference_length": n, "n": int(keep.sum()), "accuracy_spec": _mean(got.spec[keep]),
-                    "accuracy_all": _mean(got.all_inputs[keep]), "mean_generated_length": _mean(gen_len[keep]),
-                })
-        result = {"chance": chance.__dict__, "steps": steps, "by_length": by_length, "semantics": semantics,
-                  "n_tasks": {name: len(s) for name, s in splits.items()}}
-        write_json(tmp / "synthesis.json", result)
+                by_length.append(LengthAccuracy(
+                    step=step, reference_length=n, n=int(keep.sum()), accuracy_spec=_mean(got.spec[keep]),
+                    accuracy_all=_mean(got.all_inputs[keep]), mean_generated_length=_mean(gen_len[keep]),
+                ))
+        result = Evaluation(chance=chance, steps=steps, by_length=by_length, semantics=semantics,
+                            n_tasks={name: len(s) for name, s in splits.items()})
+        result.save(tmp / "synthesis.json")
     return result

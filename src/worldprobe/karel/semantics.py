@@ -17,14 +17,12 @@ would be as decodable as the original ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from .world import World
 
 ACTIONS = ("move", "turn_left", "turn_right", "put_marker", "pick_marker")
 # The paper's i.i.d. action prior, in ACTIONS order.
 ACTION_WEIGHTS = (5, 3, 3, 2, 2)
-SemanticsName = Literal["original", "flip", "move_turns"]
 
 SEMANTICS: dict[str, dict[str, str]] = {
     "original": {a: a for a in ACTIONS},

@@ -87,12 +87,12 @@ def solves(program: Sequence[str], inputs: Sequence[World], outputs: Sequence[Wo
 
 
 @dataclass(frozen=True)
-class Scores:
+class ProgramScores:
     spec: np.ndarray  # (n,) bool: maps every spec input to its output
     all_inputs: np.ndarray  # (n,) bool: maps the held-out inputs too (all examples, as the paper reports)
 
 
-def score(split: CorpusSplit, programs: Sequence[Sequence[str]]) -> Scores:
+def score_programs(split: CorpusSplit, programs: Sequence[Sequence[str]]) -> ProgramScores:
     if len(programs) != len(split):
         raise ValueError(f"{len(programs)} programs for {len(split)} tasks")
     s = split.spec_examples
@@ -101,19 +101,19 @@ def score(split: CorpusSplit, programs: Sequence[Sequence[str]]) -> Scores:
         inputs, outputs = split.worlds(i, "in"), split.worlds(i, "out")
         spec[i] = solves(program, inputs[:s], outputs[:s])
         every[i] = spec[i] and solves(program, inputs[s:], outputs[s:])
-    return Scores(spec, every)
+    return ProgramScores(spec, every)
 
 
-def random_program_accuracy(split: CorpusSplit, lengths: tuple[int, int], seed: int, draws: int = 20) -> Scores:
+def random_program_accuracy(split: CorpusSplit, lengths: tuple[int, int], seed: int, draws: int = 20) -> ProgramScores:
     """Chance line: how often a program drawn from the training prior solves a task (mean over draws)."""
     rng = random.Random(f"karel/{seed}/random-programs")
     spec = np.zeros(len(split))
     every = np.zeros(len(split))
     for _ in range(draws):
-        got = score(split, [sample_program(rng, lengths) for _ in range(len(split))])
+        got = score_programs(split, [sample_program(rng, lengths) for _ in range(len(split))])
         spec += got.spec
         every += got.all_inputs
-    return Scores(spec / draws, every / draws)
+    return ProgramScores(spec / draws, every / draws)
 
 
 def best_constant_program(select_on: CorpusSplit, max_length: int = 3) -> list[str]:

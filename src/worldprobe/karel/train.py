@@ -20,15 +20,15 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..config import KarelProfile
-from ..io import atomic_path
+from ..io import Output, atomic_path
 from .model import GPT, GPTConfig
 from .sampler import read_corpus
 from .tokens import PAD_ID, VOCAB, prompt_length
@@ -54,17 +54,16 @@ def list_checkpoints(directory: str | Path) -> list[int]:
     return sorted(int(p.stem.split("_")[1]) for p in Path(directory).glob("step_*.pt"))
 
 
-def load_model(directory: str | Path, step: int, device: str = "cpu") -> GPT:
+def load_checkpoint(directory: str | Path, step: int, device: str = "cpu") -> GPT:
     ckpt = torch.load(Path(directory) / checkpoint_name(step), map_location=device, weights_only=True)
     model = GPT(GPTConfig(**ckpt["config"])).to(device)
     model.load_state_dict(ckpt["model"])
     return model.eval()
 
 
-@dataclass(frozen=True)
-class TrainSummary:
+class TrainSummary(Output):
     steps: int
-    stopped_by: str  # "max_steps" | "max_minutes"
+    stopped_by: Literal["max_steps", "max_minutes"]
     n_params: int
     seconds: float  # training time over all (resumed) sessions, evaluation included
     seconds_per_step: float
@@ -204,7 +203,8 @@ def train(
         seconds_per_step=round(elapsed / step, 4) if step else 0.0,
         final_train_loss=log[-1]["train_loss"], final_val_loss=log[-1]["val_loss"], resumed_from=resumed_from,
     )
-    (work / "train.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    # field order, not sorted keys: the layout train.json has always had inside the checkpoints
+    (work / "train.json").write_text(json.dumps(summary.model_dump(), indent=2) + "\n")
     (work / "resume.pt").unlink()
     if out_dir.exists():
         shutil.rmtree(out_dir)

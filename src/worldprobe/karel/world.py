@@ -12,7 +12,6 @@ import random
 from dataclasses import dataclass, replace
 
 NORTH, EAST, SOUTH, WEST = range(4)
-DIRECTIONS = ("north", "east", "south", "west")
 # (row, col) step of ``move`` for each facing; row 0 is the top row.
 STEPS = ((-1, 0), (0, 1), (1, 0), (0, -1))
 # Karel's usual cap (Bunel et al. 2018 allow at most 10 markers per cell); ``put`` on a full cell is a no-op.

@@ -14,15 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..registry import DATASETS
+
 # dataset -> (file name, field separator)
-SNAPSHOT_FILES: dict[str, tuple[str, str]] = {
-    "world": ("world_place.csv.gz", ","),
-    "us": ("us_place.csv.gz", ","),
-    "nyc": ("nyc_place.csv.gz", ","),
-    "people": ("pantheon_1.0.tsv.gz", "\t"),
-    "art": ("art.csv.gz", ","),
-    "headlines": ("nyt_headlines_rwig.csv.gz", ","),
-}
+SNAPSHOT_FILES: dict[str, tuple[str, str]] = {name: (d.snapshot_file, d.snapshot_sep) for name, d in DATASETS.items()}
 
 
 # The raw table's columns per dataset: the snapshot file's header.

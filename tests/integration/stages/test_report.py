@@ -9,9 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.conftest import REPO
 from tests.fixtures.spacetime import write_workspace
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_stage_script_writes_every_output(tmp_path, snapshot_dir):

@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from tests.conftest import REPO
 from tests.fixtures.sources.servers import NYT_KEY, FakeApi
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def own_file(root: Path, name: str) -> Path:

@@ -1,0 +1,311 @@
+"""What the space-and-time stages hand each other: every JSON they write, as a frozen pydantic model.
+
+Writers build these models and ``save`` them; readers ``load`` them (:class:`worldprobe.io.Output`)
+and use attributes, so a missing key, a string where a number belongs or a NaN fails at load with the file
+and the key's path. On disk: JSON with sorted keys (``worldprobe.io.write_json``); a field with a
+default that the writer did not set is left out (``prox_error_paper_swapped`` exists for places only).
+
+* ``metrics/data/<dataset>.json`` - :class:`DataReport` (build)
+* ``metrics/probes/<dataset>.json`` - :class:`ProbeMetrics` (probes)
+* ``metrics/generalization/<dataset>.json`` - :class:`GeneralizationMetrics` (generalization)
+* ``metrics/spacetime/summary.json`` - :class:`SpacetimeSummary` (report)
+
+The metrics themselves (``r2``, ``prox_error``, ...) are defined in :mod:`worldprobe.metrics`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, RootModel
+
+from .config import AlphaGrid
+from .io import Output, OutputError, Saved
+
+
+# --------------------------------------------------------------------------- build
+
+
+class RowsOut(Output):
+    train: int
+    test: int
+    total: int
+
+
+class PopularityReport(Output):
+    source: str | None
+    min_popularity: float
+    missing_in_output: int
+
+
+class DataReport(Output):
+    """Counts of one build: ``rows_in`` always equals the removals plus ``rows_out.total``."""
+
+    dataset: str
+    kind: Literal["place", "time"]
+    target: str
+    rows_in: int
+    rejected: dict[str, int]  # by reason, every reason listed
+    rejected_total: int
+    duplicates_removed: int
+    filtered: dict[str, int]  # by filter rule, every rule listed
+    filtered_total: int
+    subsampled: int
+    rows_out: RowsOut
+    split_rule: str
+    popularity: PopularityReport
+    groups: list[str]
+
+
+# --------------------------------------------------------------------------- probes
+
+
+class Scores(Output):
+    """Test metrics of one set of predictions (:func:`worldprobe.metrics.score`); ``None`` = undefined."""
+
+    r2: float | None  # places: mean of the longitude and latitude R²
+    r2_per_target: dict[str, float | None]
+    spearman: float | None
+    spearman_per_target: dict[str, float | None]
+    prox_error: float | None
+    prox_error_paper_swapped: float | None = None  # places only
+    mae: float | None
+    mae_unit: Literal["km", "years"]
+
+
+class RidgeFit(Scores):
+    alpha: dict[str, float]  # per target
+    alpha_at_grid_edge: bool
+    train_loo_r2: float  # mean over targets: what chooses the best layer
+
+
+class LayerRecord(RidgeFit):
+    layer: int
+    rel_depth: float  # layer / (n_layers - 1)
+
+
+class SurfaceControl(RidgeFit):
+    n_features: int
+
+
+class RunRecord(Output):
+    """The ridge probe on every layer of one activation store."""
+
+    control: str | None
+    model: str
+    d_model: int
+    n_layers: int  # layer 0 (the embeddings) included
+    best_layer: int
+    best: LayerRecord
+    layers: list[LayerRecord]
+
+    def r2_at(self, layer: int) -> float | None:
+        return next((r.r2 for r in self.layers if r.layer == layer), None)
+
+
+class RandomWeightsControl(Output):
+    model_tag: str
+    prompt: str
+    best_layer: int
+    best: LayerRecord
+
+
+class Controls(Output):
+    surface: SurfaceControl  # TF-IDF of the entity string
+    layer0: LayerRecord  # the main run's embedding layer
+    random_weights: RandomWeightsControl | None  # None where the control was not run
+
+
+class DroppedEntities(Output):
+    n_dropped: int
+    by_store: dict[str, int]
+    examples: list[str]
+
+
+class RunKey(Output):
+    model_tag: str
+    prompt: str
+
+
+class ProbeMetrics(Output):
+    """``metrics/probes/<dataset>.json``: ``runs[model_tag][prompt]`` for every store, the headline
+    run (``main``) and the controls. Best layer: ``best_layer_criterion``, never a test number."""
+
+    dataset: str
+    kind: Literal["place", "time"]
+    target_note: str
+    targets: list[str]
+    n_train: int
+    n_test: int
+    entities_without_activations: DroppedEntities
+    standardize: bool
+    alphas: AlphaGrid
+    best_layer_criterion: str
+    main: RunKey
+    runs: dict[str, dict[str, RunRecord]]
+    controls: Controls
+
+    @property
+    def headline(self) -> RunRecord:
+        try:
+            return self.runs[self.main.model_tag][self.main.prompt]
+        except KeyError:
+            raise OutputError(f"{self.dataset}: no run {self.main.model_tag}/{self.main.prompt} (main)") from None
+
+    def real_models(self) -> list[str]:
+        """Model tags of trained models (every run of a control model carries its ``control`` name)."""
+        return sorted(tag for tag, prompts in self.runs.items() if all(r.control is None for r in prompts.values()))
+
+
+# --------------------------------------------------------------------------- generalization
+
+
+class MLPScores(Scores):
+    weight_decay: float  # the one chosen on validation
+    val_mse: dict[str, float]  # per weight decay
+    epochs: dict[str, int]
+
+
+class MLPvsLinear(Output):
+    linear: Scores
+    mlp: MLPScores
+
+
+class HoldoutGroup(Output):
+    group: str
+    n_test: int
+    n_train_removed: int
+    prox_error_default: float
+    prox_error_heldout: float
+    mae_default: float
+    mae_heldout: float
+
+
+class Holdout(Output):
+    """Each of the K largest eligible groups held out in turn (K = ``probes.holdout_blocks``)."""
+
+    column: str
+    groups: list[HoldoutGroup]
+    n_groups: int  # in the test split
+    n_eligible: int  # with >= min_test test entities
+    min_test: int
+    note: str
+    mean_prox_error_default: float | None
+    mean_prox_error_heldout: float | None
+    mean_mae_default: float | None
+    mean_mae_heldout: float | None
+
+
+class HoldoutSkipped(Output):
+    column: str | None
+    skipped_reason: str
+
+
+class CrossPromptRow(Output):
+    train_prompt: str
+    test_prompt: str
+    variant: Literal["raw", "centred"]
+    r2: float | None
+    spearman: float | None
+    prox_error: float | None
+
+
+class CrossPrompt(Output):
+    prompts: list[str]
+    rows: list[CrossPromptRow]
+
+
+class PCAPoint(Output):
+    k: int | Literal["full"]
+    explained_variance: float
+    r2: float | None
+    spearman: float | None
+    prox_error: float | None
+    alpha_at_grid_edge: bool
+
+
+class PCACurve(Output):
+    curve: list[PCAPoint]
+
+
+class Neuron(Output):
+    rank: int
+    neuron: str
+    train_spearman: float | None
+    test_spearman: float | None
+
+
+class TargetNeurons(Output):
+    probe_test_spearman: float | None
+    top: list[Neuron]
+
+
+class Neurons(Output):
+    layer: int
+    block: int  # the block whose MLP is read (the last one for the last stored layer)
+    n_neurons: int
+    targets: dict[str, TargetNeurons]
+
+
+class GeneralizationMetrics(Output):
+    """``metrics/generalization/<dataset>.json``, all at the main run's best layer ``layer``."""
+
+    dataset: str
+    kind: Literal["place", "time"]
+    model_tag: str
+    prompt: str
+    layer: int
+    layer_criterion: str
+    mlp_vs_linear: MLPvsLinear
+    block_holdout: Holdout | HoldoutSkipped
+    entity_type_holdout: Holdout | HoldoutSkipped
+    cross_prompt: CrossPrompt
+    pca: PCACurve
+    neurons: Neurons
+
+    def holdout_means(self) -> dict[str, tuple[float | None, float | None]]:
+        """Mean proximity error (random split, held out) per holdout kind; skipped kinds are left out."""
+        return {
+            kind: (h.mean_prox_error_default, h.mean_prox_error_heldout)
+            for kind, h in (("block", self.block_holdout), ("entity_type", self.entity_type_holdout))
+            if isinstance(h, Holdout)
+        }
+
+
+# --------------------------------------------------------------------------- report
+
+
+class SummaryControls(Output):
+    """Test R² of each control on the same split (``None`` where not measured)."""
+
+    surface: float | None
+    layer0: float | None
+    random_weights: float | None
+
+
+class HoldoutMeans(Output):
+    default: float | None
+    heldout: float | None
+
+
+class SummaryEntry(Output):
+    """One (model, prompt) of one dataset. The headline run also carries the generalization stage's
+    ``mlp_r2`` and ``holdout`` means, and the 95 % bootstrap interval of its R² (``r2_ci_*``)."""
+
+    best_layer: int
+    n_layers: int
+    rel_depth: float
+    r2: float
+    spearman: float | None
+    prox_error: float | None
+    controls: SummaryControls
+    mlp_r2: float | None = None
+    holdout: dict[str, HoldoutMeans] | None = None
+    r2_ci_low: float | None = None
+    r2_ci_high: float | None = None
+
+
+class SpacetimeSummary(Saved, RootModel[dict[str, dict[str, dict[str, SummaryEntry]]]]):
+    """``metrics/spacetime/summary.json``: ``{dataset: {model: {prompt: entry}}}``, what CI compares."""
+
+    model_config = ConfigDict(frozen=True)

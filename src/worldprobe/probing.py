@@ -1,0 +1,167 @@
+"""The probes stage: a ridge probe on every layer of every activation store of one dataset, the best
+layer chosen on the train split, and the surface-form, layer-0 and random-weights controls."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .config import ProbesConfig
+from .metrics import proximity_error, score
+from .outputs import (
+    Controls,
+    DroppedEntities,
+    LayerRecord,
+    ProbeMetrics,
+    RandomWeightsControl,
+    RidgeFit,
+    RunKey,
+    RunRecord,
+    Scores,
+    SurfaceControl,
+)
+from .probes import RidgeLOO, alpha_grid, surface_vectorizer
+from .runs import ProbeData, Run, main_run
+
+BEST_LAYER_CRITERION = (
+    "layer with the highest leave-one-out R² of the ridge probe on the train split "
+    "(mean over targets); test metrics are reported at that layer, never used to choose it"
+)
+
+
+def _ridge_fit(probe: RidgeLOO, scores: Scores, targets: tuple[str, ...]) -> dict:
+    """The fields of :class:`RidgeFit`: the test scores beside the probe's chosen alphas and train LOO R²."""
+    return {
+        **scores.model_dump(exclude_unset=True),
+        "alpha": {t: float(a) for t, a in zip(targets, probe.alpha_)},
+        "alpha_at_grid_edge": bool(probe.alpha_at_edge_.any()),
+        "train_loo_r2": float(probe.loo_r2_.mean()),
+    }
+
+
+def fit_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, train: np.ndarray | None = None) -> RidgeLOO:
+    train = data.train if train is None else train
+    return RidgeLOO(alpha_grid(cfg.alphas), standardize=cfg.standardize).fit(X[train], data.y[train])
+
+
+def probe_run(run: Run, data: ProbeData, cfg: ProbesConfig) -> tuple[RunRecord, np.ndarray]:
+    """Ridge probe on every layer of one store; returns the run record and test predictions (layers x n_test x t)."""
+    layers, preds = [], []
+    for layer in tqdm(range(run.n_layers), desc=f"{run.model_tag}/{run.prompt}", leave=False, file=sys.stderr):
+        X = run.layer(layer)
+        probe = fit_linear(X, data, cfg)
+        pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
+        scores = score(data.y[data.test], pred, data.kind, data.targets)
+        layers.append(LayerRecord(layer=layer, rel_depth=layer / max(run.n_layers - 1, 1),
+                                  **_ridge_fit(probe, scores, data.targets)))
+        preds.append(pred)
+    best = int(np.argmax([rec.train_loo_r2 for rec in layers]))
+    record = RunRecord(control=run.control, model=run.store.meta.model, d_model=run.store.meta.d_model,
+                       n_layers=run.n_layers, best_layer=best, best=layers[best], layers=layers)
+    return record, np.stack(preds)
+
+
+def surface_control(data: ProbeData, cfg: ProbesConfig) -> SurfaceControl:
+    """TF-IDF character n-grams of the entity string, the same LOO ridge (features centred, not scaled)."""
+    vectorizer = surface_vectorizer(cfg.surface)
+    text = data.table["text"].astype(str).to_numpy()
+    X_train = vectorizer.fit_transform(text[data.train])
+    probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(X_train, data.y[data.train])
+    pred = probe.predict(vectorizer.transform(text[data.test])).reshape(-1, len(data.targets))
+    scores = score(data.y[data.test], pred, data.kind, data.targets)
+    return SurfaceControl(**_ridge_fit(probe, scores, data.targets), n_features=int(X_train.shape[1]))
+
+
+@dataclass
+class ProbeResults:
+    metrics: ProbeMetrics
+    layers: pd.DataFrame
+    predictions: pd.DataFrame
+
+
+def _warn_edges(name: str, record: RunRecord) -> None:
+    edge = [rec.layer for rec in record.layers if rec.alpha_at_grid_edge]
+    if edge:
+        print(f"warning: {name}: chosen alpha at an end of the grid in layers {edge}; widen probes.alphas", file=sys.stderr)
+
+
+def probe_dataset(
+    data: ProbeData, runs: list[Run], cfg: ProbesConfig, model_name: str | None = None,
+    dropped: DroppedEntities | None = None
+) -> ProbeResults:
+    main = main_run(runs, model_name)
+    out_runs: dict[str, dict[str, RunRecord]] = {}
+    main_preds = None
+    for run in runs:
+        record, preds = probe_run(run, data, cfg)
+        _warn_edges(f"{run.model_tag}/{run.prompt}", record)
+        out_runs.setdefault(run.model_tag, {})[run.prompt] = record
+        if run is main:
+            main_preds = preds
+    main_record = out_runs[main.model_tag][main.prompt]
+
+    random_weights = None
+    random = [r for r in runs if r.control == "random_weights"]
+    if random:
+        rw = next((r for r in random if r.prompt == main.prompt), random[0])
+        rec = out_runs[rw.model_tag][rw.prompt]
+        random_weights = RandomWeightsControl(model_tag=rw.model_tag, prompt=rw.prompt, best_layer=rec.best_layer,
+                                              best=rec.best)
+    controls = Controls(surface=surface_control(data, cfg), layer0=main_record.layers[0], random_weights=random_weights)
+
+    metrics = ProbeMetrics(
+        dataset=data.info.dataset,
+        kind=data.kind,
+        target_note=data.info.target_note,
+        targets=list(data.targets),
+        n_train=int(data.train.sum()),
+        n_test=int(data.test.sum()),
+        entities_without_activations=dropped or DroppedEntities(n_dropped=0, by_store={}, examples=[]),
+        standardize=cfg.standardize,
+        alphas=cfg.alphas,
+        best_layer_criterion=BEST_LAYER_CRITERION,
+        main=RunKey(model_tag=main.model_tag, prompt=main.prompt),
+        runs=out_runs,
+        controls=controls,
+    )
+    return ProbeResults(metrics, _layers_frame(metrics, data), _predictions_frame(data, main_preds[main_record.best_layer]))
+
+
+def _flat(rec: RidgeFit, targets: tuple[str, ...], kind: str) -> dict:
+    columns = ("r2", "spearman", "prox_error", "mae", "mae_unit", "train_loo_r2", "alpha_at_grid_edge")
+    row = {k: getattr(rec, k) for k in columns}
+    if kind == "place":
+        row["prox_error_paper_swapped"] = rec.prox_error_paper_swapped
+    row.update({f"r2_{t}": rec.r2_per_target[t] for t in targets})
+    row.update({f"alpha_{t}": rec.alpha[t] for t in targets})
+    return row
+
+
+def _layers_frame(metrics: ProbeMetrics, data: ProbeData) -> pd.DataFrame:
+    rows = []
+    for tag, prompts in metrics.runs.items():
+        for prompt, run in prompts.items():
+            for rec in run.layers:
+                rows.append({"model": tag, "prompt": prompt, "control": run.control or "none",
+                             "layer": rec.layer, "rel_depth": rec.rel_depth, **_flat(rec, data.targets, data.kind)})
+    surface = _flat(metrics.controls.surface, data.targets, data.kind)
+    for rec in metrics.headline.layers:
+        rows.append({"model": "tfidf", "prompt": "text", "control": "surface", "layer": rec.layer,
+                     "rel_depth": rec.rel_depth, **surface})
+    return pd.DataFrame(rows)
+
+
+def _predictions_frame(data: ProbeData, pred: np.ndarray) -> pd.DataFrame:
+    test = data.table[data.test]
+    frame = test[["id", "text", "entity_type", *data.targets]].copy()
+    for j, t in enumerate(data.targets):
+        frame[f"pred_{t}"] = pred[:, j]
+    frame["prox_error"] = proximity_error(data.y[data.test], pred, data.kind)
+    for g in data.info.groups:
+        if g not in frame.columns:
+            frame[g] = test[g].to_numpy()
+    return frame.reset_index(drop=True)

@@ -1,0 +1,124 @@
+"""The inputs of the probe stages: the entity table as arrays (:class:`ProbeData`) and the activation
+stores of one dataset aligned to it (:class:`Run`, :func:`load_runs`), with the headline run."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .outputs import DroppedEntities
+from .records import PLACE_TARGETS, ActivationStore, EntityTableInfo, StoreError
+
+
+@dataclass
+class ProbeData:
+    """The entity table as arrays: targets ``y`` (n x t), train/test masks, ids as strings."""
+
+    info: EntityTableInfo
+    table: pd.DataFrame
+    ids: np.ndarray
+    y: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.info.targets
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, info: EntityTableInfo) -> ProbeData:
+        assert PLACE_TARGETS == ("longitude", "latitude")  # proximity_error relies on this order
+        missing = [c for c in ("id", "text", "split", *info.targets) if c not in table.columns]
+        if missing:
+            raise StoreError(f"entity table {info.dataset} lacks columns {missing}")
+        y = np.array(table[list(info.targets)], dtype=np.float64)
+        bad = ~np.isfinite(y).all(1)
+        if bad.any():
+            raise StoreError(
+                f"entity table {info.dataset}: {int(bad.sum())} rows have a missing or non-finite target "
+                f"(ids {table['id'][bad].astype(str).tolist()[:5]}...); the build stage should have rejected them"
+            )
+        train, test = (table["split"] == "train").to_numpy(), (table["split"] == "test").to_numpy()
+        if train.sum() < 10 or test.sum() < 2:
+            raise StoreError(f"entity table {info.dataset}: {train.sum()} train / {test.sum()} test rows is too few")
+        return cls(info, table.reset_index(drop=True), table["id"].astype(str).to_numpy(), y, train, test)
+
+    def subset(self, keep: np.ndarray) -> ProbeData:
+        return ProbeData(self.info, self.table[keep].reset_index(drop=True), self.ids[keep], self.y[keep],
+                         self.train[keep], self.test[keep])
+
+
+@dataclass
+class Run:
+    """One activation store: a (model, prompt) pair of a dataset, with rows aligned to the entity table."""
+
+    model_tag: str
+    prompt: str
+    store: ActivationStore
+    rows: np.ndarray = field(repr=False)  # store row of each entity-table row
+
+    @property
+    def control(self) -> str | None:
+        return self.store.meta.control
+
+    @property
+    def n_layers(self) -> int:
+        return self.store.n_layers
+
+    def layer(self, index: int) -> np.ndarray:
+        return np.asarray(self.store.layer(index))[self.rows]
+
+
+def load_runs(directory: str | Path, data: ProbeData) -> tuple[ProbeData, list[Run], DroppedEntities]:
+    """Every complete store ``<directory>/<model_tag>/<prompt>/meta.json``, aligned to the entity table.
+
+    The activations stage may reject an entity (blank text, no tokens); such entities are dropped from
+    *every* run, so that all runs and controls are scored on the same entities, and are reported
+    (count per store and a few ids) rather than silently lost.
+    """
+    directory = Path(directory)
+    stores = [(m.parent.parent.name, m.parent.name, ActivationStore(m.parent)) for m in sorted(directory.glob("*/*/meta.json"))]
+    if not stores:
+        raise StoreError(f"{directory}: no activation stores (<model>/<prompt>/meta.json); run the activations stage")
+    keep = np.ones(len(data.ids), dtype=bool)
+    missing = {}
+    for tag, prompt, store in stores:
+        index = pd.Index(store.ids.astype(str))
+        if not index.is_unique:
+            raise StoreError(f"{store.path}: duplicate entity ids")
+        present = index.isin(data.ids).sum()
+        if present < len(index):
+            raise StoreError(f"{store.path}: {len(index) - present} stored ids are not in the entity table (stale store); rerun activations")
+        has = np.asarray(pd.Index(data.ids).isin(index))
+        if not has.all():
+            missing[f"{tag}/{prompt}"] = int((~has).sum())
+        keep &= has
+    report = DroppedEntities(n_dropped=int((~keep).sum()), by_store=missing, examples=data.ids[~keep][:10].tolist())
+    if report.n_dropped:
+        print(f"warning: {report.n_dropped} entities lack activations in some store and are left out: {missing}", file=sys.stderr)
+        data = data.subset(keep)
+    runs = [Run(tag, prompt, store, pd.Index(store.ids.astype(str)).get_indexer(data.ids)) for tag, prompt, store in stores]
+    return data, runs, report
+
+
+def main_run(runs: list[Run], model_name: str | None = None) -> Run:
+    """The real model's ``main``-prompt run (the headline probe), or its first prompt if there is no ``main``."""
+    real = [r for r in runs if r.control is None]
+    if not real:
+        raise StoreError("no activation store of the real model (all stores are controls)")
+    tags = sorted({r.model_tag for r in real})
+    if len(tags) > 1:
+        named = [t for t in tags if model_name in (t, *(r.store.meta.model for r in real if r.model_tag == t))]
+        if len(named) != 1:
+            raise StoreError(f"several real models {tags}; cannot tell which is params model.name={model_name!r}")
+        tags = named
+    mine = [r for r in real if r.model_tag == tags[0]]
+    return next((r for r in mine if r.prompt == "main"), mine[0])

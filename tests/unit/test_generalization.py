@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
+
+from tests.fixtures.probe_data import probe_data, write_store
+from worldprobe.config import ProbesConfig
+from worldprobe.generalization import cross_prompt, holdout, pca_curve
+from worldprobe.metrics import score
+from worldprobe.outputs import HoldoutSkipped
+from worldprobe.probes import alpha_grid
+from worldprobe.probing import fit_linear
+from worldprobe.runs import load_runs
+
+CFG = ProbesConfig()
+
+
+def test_holdout_never_trains_on_the_held_out_group():
+    """One-hot group features, group 0 the all-zero reference: a probe that saw any training row of
+    group g learns g's offset; one that did not predicts group 0's year for it, >= 100 years off."""
+    n = 600
+    block = np.r_[np.zeros(60, int), np.arange(n - 60) % 4 + 1]
+    data = probe_data(n, block=block, year=1500 + 100 * block + np.random.default_rng(1).normal(0, 1, n))
+    X = np.eye(5)[block][:, 1:]
+    default = fit_linear(X, data, CFG).predict(X[data.test])[:, None]
+    summary = holdout(X, data, CFG.model_copy(update={"holdout_blocks": 3}), "block", default)
+    rows = summary.groups
+    assert len(rows) == 3 and "0" not in {r.group for r in rows}  # the K largest groups only
+    for row in rows:
+        group = int(row.group)
+        assert row.mae_default < 5
+        assert row.mae_heldout == pytest.approx(100 * group, abs=5)
+        assert row.prox_error_heldout > row.prox_error_default
+        assert row.n_train_removed == int((data.train & (block == group)).sum())
+        assert row.n_test == int((data.test & (block == group)).sum())
+    assert summary.mean_prox_error_heldout == pytest.approx(np.mean([r.prox_error_heldout for r in rows]))
+
+
+def test_holdout_skips_small_groups_and_missing_columns():
+    n = 400
+    group = np.where(np.arange(n) < 390, "big", "tiny").astype(object)
+    group[:200] = "other"
+    data = probe_data(n, seed=3, block=group)
+    X = np.random.default_rng(0).normal(size=(n, 3))
+    default = fit_linear(X, data, CFG).predict(X[data.test])[:, None]
+    summary = holdout(X, data, CFG, "block", default)
+    rows = summary.groups
+    assert {r.group for r in rows} == {"big", "other"}
+    n_tiny = int((data.test & (group == "tiny")).sum())
+    assert 0 < n_tiny < CFG.min_holdout_test  # (this seed's split)
+    assert (summary.n_groups, summary.n_eligible, summary.min_test) == (3, 2, CFG.min_holdout_test)
+    missing = holdout(X, data, CFG, "country", default)
+    assert isinstance(missing, HoldoutSkipped) and "no group column 'country'" in missing.skipped_reason
+
+
+def test_pca_curve_equals_sklearn_pca_then_ridgecv():
+    n, d = 500, 30
+    rng = np.random.default_rng(4)
+    latent = rng.normal(size=(n, 3))
+    X = latent @ rng.normal(size=(3, d)) * 3 + rng.normal(size=(n, d))
+    data = probe_data(n, seed=4, year=1700 + 50 * latent[:, 0] + rng.normal(0, 5, n))
+    cfg = CFG.model_copy(update={"pca_components": [1, 2, 3, 10, 30, 100]})
+    full = score(data.y[data.test], fit_linear(X, data, cfg).predict(X[data.test]), "time", ("year",))
+    curve = pca_curve(X, data, cfg, seed=0, full=full, full_edge=False)
+    assert [c.k for c in curve] == [1, 2, 3, 10, "full"]  # k >= d is skipped
+    # independent reference for k = 2
+    mean, std = X[data.train].mean(0), X[data.train].std(0)
+    pca = PCA(2).fit((X[data.train] - mean) / std)
+    y_mean, y_std = data.y[data.train].mean(0), data.y[data.train].std(0)
+    ridge = RidgeCV(alphas=alpha_grid(cfg.alphas)).fit(pca.transform((X[data.train] - mean) / std),
+                                                        (data.y[data.train, 0] - y_mean) / y_std)
+    pred = ridge.predict(pca.transform((X[data.test] - mean) / std)) * y_std + y_mean
+    assert curve[1].r2 == pytest.approx(r2_score(data.y[data.test, 0], pred), abs=1e-9)
+    assert curve[1].explained_variance == pytest.approx(pca.explained_variance_ratio_.sum())
+    assert curve[-1].r2 == full.r2 and curve[2].r2 > 0.9 > curve[0].r2 - 0.5
+
+
+def test_cross_prompt_centring_removes_a_constant_prompt_offset(tmp_path):
+    n, d = 300, 8
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(n, d))
+    data = probe_data(n, seed=6, year=1700 + 80 * X[:, 0] + rng.normal(0, 5, n))
+    layers = np.stack([X, X]).astype("float32")
+    write_store(tmp_path / "tiny" / "main", data.ids, layers)
+    write_store(tmp_path / "tiny" / "empty", data.ids, layers + 5.0, prompt="empty")  # same geometry, shifted
+    data, runs, _ = load_runs(tmp_path, data)
+    main = next(r for r in runs if r.prompt == "main")
+    rows = {(r.train_prompt, r.test_prompt, r.variant): r for r in cross_prompt(runs, main, 1, data, CFG).rows}
+    own = rows["main", "main", "raw"].r2
+    assert own > 0.9
+    assert rows["main", "empty", "raw"].r2 < own - 0.5  # the offset ruins the raw transfer
+    assert rows["main", "empty", "centred"].r2 == pytest.approx(own, abs=1e-4)

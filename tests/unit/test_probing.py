@@ -1,0 +1,20 @@
+import numpy as np
+
+from tests.fixtures.probe_data import probe_data
+from worldprobe.config import ProbesConfig
+from worldprobe.probing import surface_control
+
+CFG = ProbesConfig()
+
+
+def test_surface_control_reads_the_entity_string_only():
+    n = 400
+    rng = np.random.default_rng(5)
+    stems = ["".join(rng.choice(list("abcdefghij"), 6)) for _ in range(n)]
+    east = rng.random(n) < 0.5
+    text = [s + ("ville" if e else "burg") for s, e in zip(stems, east)]
+    data = probe_data(n, kind="place", seed=5, text=text, longitude=np.where(east, 60.0, -60.0) + rng.normal(0, 5, n))
+    informed = surface_control(data, CFG)
+    assert informed.r2_per_target["longitude"] > 0.9
+    assert informed.r2_per_target["latitude"] < 0.05  # random latitudes: nothing in the string
+    assert informed.n_features > 0 and set(informed.alpha) == {"longitude", "latitude"}
