@@ -19,8 +19,6 @@ from worldprobe.config import ModelConfig, Params, load_params
 from worldprobe.prompts import prompt_spec
 from worldprobe.records import EntityTableInfo, write_entities
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def ray_session():
