@@ -33,6 +33,7 @@ from .report import CONTROL_NAMES, DATASET_TITLES, MetricsError, SUMMARY_PATH
 
 PAGE_PATH = Path("reports/index.html")
 VEGA_LITE_VERSION = "6.4"  # the bundle and the specs' schema must agree
+DVC_VEGA_LITE_VERSION = "5.21"  # DVC's plot templates are Vega-Lite 5 specs
 DIGITS = 4  # inlined numbers are rounded: plenty for a chart, and the page stays small
 EARTH_RADIUS_KM = 6371.0088
 # vega-embed's menu: exporting the chart works offline; the source and editor links would leave the page
@@ -447,14 +448,32 @@ nav a { margin-right: .8rem; } .chart { margin: .5rem 0 1rem; }
 """
 
 
+def inline_bundle(vl_version: str) -> str:
+    """Vega, Vega-Lite ``vl_version`` and Vega-Embed as one script body, defining ``window.vegaEmbed``."""
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version)
+    return bundle.replace("</script", "<\\/script")  # never present today; an inline script must not contain it
+
+
+def dvc_plots_template(vl_version: str = DVC_VEGA_LITE_VERSION) -> str:
+    """An HTML template for ``dvc plots show --html-template`` with the Vega scripts inline instead of from a CDN.
+
+    DVC puts its CDN ``<script>`` tags where a template says ``{scripts}``; this one has no such
+    placeholder, only ``{plot_divs}`` (and ``{refresh_tag}``), so the page DVC writes loads nothing.
+    """
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n{refresh_tag}\n<title>DVC Plot</title>\n"
+        f"<script>{inline_bundle(vl_version)}</script>\n"
+        "<style>table { border-spacing: 15px; }</style>\n</head>\n<body>\n{plot_divs}\n</body>\n</html>\n"
+    )
+
+
 def render_page(charts: Sequence[Chart], table_html: str) -> str:
     """The whole page as one string: style, bundle, specs and the call that embeds them, all inline."""
-    bundle = vl_convert.javascript_bundle(vl_version=VEGA_LITE_VERSION)
+    bundle = inline_bundle(VEGA_LITE_VERSION)
     schema = f"https://vega.github.io/schema/vega-lite/v{VEGA_LITE_VERSION.split('.')[0]}.json"  # an id, never fetched
     specs = {c.key: {"$schema": schema, **c.spec} for c in charts}
     # "</" would end the inline <script> early if a label ever contained "</script>"
     specs_js = json.dumps(specs, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    bundle = bundle.replace("</script", "<\\/script")  # never present today; an inline script must not contain it
     nav = " ".join(f'<a href="#{c.key}">{html.escape(c.title.split(":")[0])}</a>' for c in charts)
     sections = "\n".join(
         f'<h2 id="{c.key}-title">{html.escape(c.title)}</h2><p class=caption>{html.escape(c.caption)}</p>'

@@ -8,6 +8,8 @@ the machine, and that hovering a place on the map names it. Skips where Chromium
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -59,3 +61,23 @@ def test_page_renders_offline_in_chromium(browser, page):  # noqa: F811
     tooltip.wait_for(timeout=10_000)
     assert world["text"][loneliest] in tooltip.inner_text() and "predicted latitude" in tooltip.inner_text()
     assert errors == []
+
+
+def test_dvc_plots_show_with_the_offline_template_renders_offline(browser, tmp_path):
+    template, out = tmp_path / "offline_plots.html", tmp_path / "plots"
+    subprocess.run([sys.executable, str(REPO / "scripts/offline_plots_template.py"), str(template)], check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--html-template", str(template), "-o", str(out)],
+                   cwd=REPO, check=True, capture_output=True)
+    tab = browser.new_page()
+    requests, errors = [], []
+    tab.on("request", lambda request: requests.append(request.url))
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto((out / "index.html").as_uri())
+    # the dvc.yaml plots of the study, drawn by the inlined Vega (PNG figures are <img> of files beside the page)
+    tab.wait_for_function("document.querySelectorAll('#spacetime_depth_world svg g.role-mark, "
+                          "#spacetime_depth_world canvas').length > 0", timeout=60_000)
+    drawn = tab.evaluate("[...document.querySelectorAll('div[id^=spacetime_]')].map(d => d.querySelector('canvas, svg.marks') !== null)")
+    assert len(drawn) == 10 and all(drawn)
+    assert errors == []
+    assert all(url.startswith((out.as_uri() + "/")) for url in requests), requests

@@ -58,3 +58,15 @@ def test_charts_whose_tables_are_absent_are_left_out(tmp_path, snapshot_dir):
     charts = write_results_page(DATASETS, snapshot_dir / "shapes", root=tmp_path)
     assert [c.key for c in charts] == ["pca"]
     assert list(specs_of((tmp_path / "reports/index.html").read_text())) == ["pca"]
+
+
+def test_dvc_plots_template_inlines_the_scripts_instead_of_the_cdn():
+    from dvc_render.html import HTML
+
+    from worldprobe.webpage import dvc_plots_template
+
+    template = dvc_plots_template()
+    assert "{plot_divs}" in template and "{scripts}" not in template and "window.vegaEmbed" in template
+    # DVC adds its CDN <script> tags where a template says {scripts}: this one has nowhere to put them
+    page = HTML(template).with_scripts('<script src="https://cdn.example/vega.js"></script>').with_element("<div id=p></div>")
+    assert "cdn.example" not in page.embed() and "<div id=p></div>" in page.embed()
