@@ -9,15 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from tests.tiny_lm import PLACES, save_tiny_model
+from tests.tiny_lm import PLACES, save_tiny_model, write_place_entities
 from worldprobe.activations import dataset_activations, open_extractor, tokenize_prompts, write_activations
 from worldprobe.config import ModelConfig, Params, load_params
 from worldprobe.prompts import prompt_spec
-from worldprobe.records import EntityTableInfo, write_entities
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +31,7 @@ def tiny_world(tmp_path_factory) -> tuple[Path, Params]:
     model_dir = save_tiny_model(root / "tiny", "gemma3", seed=1)
     # 8 + 56 entities of varied lengths: several tasks per replica, and a last task that is not full
     texts = PLACES + [f"{a} {b}" for a in PLACES for b in PLACES if a != b]
-    table = pd.DataFrame(
-        {
-            "id": [f"q{i}" for i in range(len(texts))],
-            "text": texts,
-            "entity_type": "populated_place",
-            "popularity": 1.0,
-            "split": ["train", "test"] * (len(texts) // 2),
-            "longitude": np.linspace(-100, 100, len(texts)),
-            "latitude": np.linspace(-50, 50, len(texts)),
-        }
-    )
-    write_entities(root / "entities" / "world.parquet", table, EntityTableInfo("world", "place"))
+    write_place_entities(root / "entities" / "world.parquet", texts)
     params = load_params()
     params = params.model_copy(
         update={
