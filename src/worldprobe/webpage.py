@@ -28,6 +28,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Affine2D
 
 from . import plots
+from .config import PROMPTS
 from .io import atomic_path, read_json
 from .report import CONTROL_NAMES, DATASET_TITLES, MetricsError, SUMMARY_PATH
 
@@ -270,8 +271,10 @@ def year_charts(inputs: PageInputs) -> list[Chart]:
                     "params": [_zoom()],
                     "mark": {"type": "circle", "size": 16, "opacity": 0.6},
                     "encoding": {
-                        "x": {"field": "year", "type": "quantitative", "title": "true year", "scale": {"zero": False}},
-                        "y": {"field": "pred_year", "type": "quantitative", "title": "predicted year", "scale": {"zero": False}},
+                        "x": {"field": "year", "type": "quantitative", "title": "true year", "scale": {"zero": False},
+                              "axis": {"format": "d"}},
+                        "y": {"field": "pred_year", "type": "quantitative", "title": "predicted year", "scale": {"zero": False},
+                              "axis": {"format": "d"}},
                         "color": color,
                         "tooltip": _tooltip(points, [
                             {"field": "text", "title": "entity"}, {"field": "entity_type", "title": "type"},
@@ -315,25 +318,25 @@ def bar_charts(inputs: PageInputs) -> list[Chart]:
         kinds += [{"dataset": _title(ds), "probe": kind, "r2": runs["main"].get(key)}
                   for kind, key in (("linear", "r2"), ("MLP", "mlp_r2")) if runs.get("main", {}).get(key) is not None]
 
-    def grouped(rows: list[dict[str, Any]], group: str, title: str) -> dict[str, Any]:
+    def grouped(rows: list[dict[str, Any]], group: str, order: Sequence[str], title: str) -> dict[str, Any]:
         return {
             "data": {"values": _records(pd.DataFrame(rows))},
             "width": 520,
             "mark": "bar",
             "encoding": {
                 "y": {"field": "dataset", "type": "nominal", "sort": [_title(d) for d in inputs.datasets], "title": None},
-                "yOffset": {"field": group},
+                "yOffset": {"field": group, "sort": list(order)},
                 "x": {"field": "r2", "type": "quantitative", "title": title},
-                "color": {"field": group, "type": "nominal"},
+                "color": {"field": group, "type": "nominal", "sort": list(order)},
                 "tooltip": [{"field": "dataset"}, {"field": group}, {"field": "r2", "format": ".3f", "title": "test R²"}],
             },
         }
 
     return [
         Chart("prompts", "Best-layer test R² per prompt", "The paper's prompt (main), the entity alone (empty) and "
-              "random tokens before it (random).", grouped(prompts, "prompt", "test R² at the best layer")),
+              "random tokens before it (random).", grouped(prompts, "prompt", PROMPTS, "test R² at the best layer")),
         Chart("probe_kinds", "Linear against MLP probe at the best layer", "Test R² of the ridge probe and of a "
-              "one-hidden-layer MLP probe on the same activations.", grouped(kinds, "probe", "test R²")),
+              "one-hidden-layer MLP probe on the same activations.", grouped(kinds, "probe", ("linear", "MLP"), "test R²")),
     ]
 
 
