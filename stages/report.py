@@ -1,4 +1,5 @@
-"""Summarise the space-and-time study: metrics/spacetime/summary.json, plot tables, PNG figures, results.md.
+"""Summarise the space-and-time study: metrics/spacetime/summary.json, plot tables, PNG figures, results.md,
+and the self-contained results page reports/index.html.
 
 Usage: python stages/report.py
 """
@@ -7,15 +8,14 @@ from pathlib import Path
 
 from worldprobe.config import load_params
 from worldprobe.report import build_report
+from worldprobe.webpage import write_results_page
 
 
 def main() -> None:
     params = load_params()
-    build_report(
-        datasets=list(params.data.datasets),
-        seed=params.seed,
-        shapes_dir=Path(params.data.snapshot_dir) / "shapes",
-    )
+    shapes_dir = Path(params.data.snapshot_dir) / "shapes"
+    build_report(datasets=list(params.data.datasets), seed=params.seed, shapes_dir=shapes_dir)
+    write_results_page(datasets=list(params.data.datasets), shapes_dir=shapes_dir)
 
 
 if __name__ == "__main__":

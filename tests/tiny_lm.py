@@ -7,8 +7,11 @@ characters, so some non-blank strings tokenise to nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import (
@@ -81,3 +84,22 @@ def save_tiny_model(directory: Path, arch: str = "gemma3", seed: int = 0, fill: 
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def write_place_entities(path: Path, texts: Sequence[str] = PLACES) -> Path:
+    """A world entity table of ``texts`` (ids q0, q1, ...) as the build stage writes it, for the activations stage."""
+    from worldprobe.records import EntityTableInfo, write_entities
+
+    table = pd.DataFrame(
+        {
+            "id": [f"q{i}" for i in range(len(texts))],
+            "text": list(texts),
+            "entity_type": "populated_place",
+            "popularity": 1.0,
+            "split": ["train", "test"] * (len(texts) // 2) + ["train"] * (len(texts) % 2),
+            "longitude": np.linspace(-100, 100, len(texts)),
+            "latitude": np.linspace(-50, 50, len(texts)),
+        }
+    )
+    write_entities(path, table, EntityTableInfo("world", "place"))
+    return path

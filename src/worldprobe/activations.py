@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,10 +156,20 @@ class LastTokenExtractor:
         raise RuntimeError("the forward pass did not reach the last requested block")
 
     def run(
-        self, tokens: Sequence[Sequence[int]], batch_size: int = 32, reuse_prefix: bool = True, progress: bool = False
+        self,
+        tokens: Sequence[Sequence[int]],
+        batch_size: int = 32,
+        reuse_prefix: bool = True,
+        progress: bool = False,
+        prefix: int | None = None,
     ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Yield ``(row indices, activations (len(layers), rows, d_model))`` batch by batch, longest first."""
-        prefix = shared_prefix_length(tokens) if reuse_prefix else 0
+        """Yield ``(row indices, activations (len(layers), rows, d_model))`` batch by batch, longest first.
+
+        ``prefix``: the shared prefix length to reuse, when ``tokens`` is a slice of a larger set
+        (a Ray task) whose own common prefix may be longer; by default that of ``tokens``.
+        """
+        if prefix is None:
+            prefix = shared_prefix_length(tokens) if reuse_prefix else 0
         lengths = np.array([len(t) for t in tokens])
         order = np.argsort(-lengths, kind="stable")
         pad = self.loaded.tokenizer.pad_token_id or 0  # never attended to by a real token (right padding)
@@ -204,9 +215,14 @@ def write_activations(
     store_dtype: str = "float32",
     seed: int = 0,
     progress: bool = True,
+    extractor=None,
 ) -> ActivationMeta:
-    """Extract every layer for ``prompts`` and stream it into an activation store at ``path``."""
-    extractor = LastTokenExtractor(loaded)
+    """Extract every layer for ``prompts`` and stream it into an activation store at ``path``.
+
+    ``extractor``: anything with the ``layers`` and ``run`` of :class:`LastTokenExtractor` (the Ray
+    backend's :class:`worldprobe.distributed.RayExtractor`); by default one on ``loaded``.
+    """
+    extractor = extractor or LastTokenExtractor(loaded)
     n_store = len(extractor.layers)
     lengths = [len(t) for t in prompts.tokens]
     meta = ActivationMeta(
@@ -238,6 +254,18 @@ def write_activations(
     return meta
 
 
+@contextmanager
+def open_extractor(params: Params, models_dir: str | Path, control: str | None):
+    """The extractor of ``activations.backend``: this process's model, or replicas on a Ray cluster."""
+    if params.activations.backend == "ray":
+        from .distributed import ray_extractor  # Ray is an optional dependency
+
+        with ray_extractor(params, models_dir, control) as extractor:
+            yield extractor
+    else:
+        yield LastTokenExtractor(load_model(params.model, models_dir, control=control, seed=params.seed))
+
+
 def dataset_activations(
     params: Params,
     dataset: str,
@@ -255,20 +283,21 @@ def dataset_activations(
     runs = [(None, cfg.prompts)] + [(control, cfg.control_prompts) for control in cfg.controls]
     metas = []
     for control, variants in runs:
-        loaded = load_model(params.model, models_dir, control=control, seed=params.seed)
-        for variant in variants:
-            spec = prompt_spec(dataset, variant, ds_config, cfg.random_prefix_tokens)
-            if spec is None:
-                continue
-            prompts = tokenize_prompts(loaded.tokenizer, table["id"], table["text"], spec, seed=params.seed)
-            for r in prompts.rejections:
-                log.warning("%s/%s: entity %s (%r) rejected: %s", dataset, variant, r.id, r.text, r.reason)
-            path = Path(out_dir) / dataset / loaded.tag / variant
-            log.info("%s: %d entities -> %s", dataset, len(prompts.ids), path)
-            metas.append(
-                write_activations(
-                    loaded, prompts, path, dataset=dataset, spec=spec, batch_size=cfg.batch_size,
-                    store_dtype=cfg.store_dtype, seed=params.seed,
+        with open_extractor(params, models_dir, control) as extractor:
+            loaded = extractor.loaded
+            for variant in variants:
+                spec = prompt_spec(dataset, variant, ds_config, cfg.random_prefix_tokens)
+                if spec is None:
+                    continue
+                prompts = tokenize_prompts(loaded.tokenizer, table["id"], table["text"], spec, seed=params.seed)
+                for r in prompts.rejections:
+                    log.warning("%s/%s: entity %s (%r) rejected: %s", dataset, variant, r.id, r.text, r.reason)
+                path = Path(out_dir) / dataset / loaded.tag / variant
+                log.info("%s: %d entities -> %s", dataset, len(prompts.ids), path)
+                metas.append(
+                    write_activations(
+                        loaded, prompts, path, dataset=dataset, spec=spec, batch_size=cfg.batch_size,
+                        store_dtype=cfg.store_dtype, seed=params.seed, extractor=extractor,
+                    )
                 )
-            )
     return metas

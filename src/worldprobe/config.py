@@ -192,14 +192,41 @@ class ModelConfig(Section):
     revision: str | None = None
 
 
+class RayConfig(Section):
+    """Where and how the Ray backend runs the extraction (``activations.backend: ray``)."""
+
+    address: str | None = Field(
+        None, description='a running cluster ("auto", "ray://head:10001"); null: RAY_ADDRESS if set, else a local Ray'
+    )
+    replicas: int = Field(1, gt=0, description="model replicas (Ray actors), each loading the model once")
+    num_gpus_per_replica: float = Field(0, ge=0, description="GPUs per replica: 1 per GPU; 2 for a 70B model in bf16")
+    batch_size: int = Field(
+        256, gt=0, description="entities per task sent to a replica; a multiple of activations.batch_size, so the "
+        "forward batches (and the bytes) are the local backend's"
+    )
+
+
+PromptName = Literal["main", "empty", "random", "all_caps", "no_period"]  # the variants worldprobe.prompts builds
+
+
 class ActivationsConfig(Section):
-    prompts: list[Literal["main", "empty", "random", "all_caps", "no_period"]] = ["main", "empty", "random"]
+    backend: Literal["local", "ray"] = Field("local", description="local: this process; ray: replicas on a Ray cluster")
+    ray: RayConfig = RayConfig()
+    prompts: list[PromptName] = ["main", "empty", "random"]
     controls: list[Literal["random_weights"]] = ["random_weights"]
-    control_prompts: list[Literal["main", "empty", "random", "all_caps", "no_period"]] = ["main"]
+    control_prompts: list[PromptName] = ["main"]
     random_prefix_tokens: int = Field(10, ge=1)
     batch_size: int = Field(32, gt=0)
     threads: int = Field(2, gt=0)
     store_dtype: Literal["float32", "float16"] = "float32"
+
+    @model_validator(mode="after")
+    def _whole_batches(self) -> ActivationsConfig:
+        if self.ray.batch_size % self.batch_size:
+            raise ValueError(
+                f"ray.batch_size ({self.ray.batch_size}) must be a multiple of batch_size ({self.batch_size})"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- probes

@@ -60,6 +60,16 @@ def _nyc_boroughs(shapes_dir: Path) -> list[np.ndarray]:
     return rings
 
 
+def outline_rings(outline: str, shapes_dir: Path) -> list[np.ndarray]:
+    """Outlines as ``(n, 2)`` longitude/latitude rings: ``world`` coastlines, ``us`` states or ``nyc`` boroughs."""
+    if outline == "world":
+        from mpl_toolkits.basemap import Basemap  # slow import (pyproj)
+
+        # the crude ("c") coastlines in plate carree: projected coordinates are longitude and latitude
+        return [np.asarray(seg) for seg in Basemap(projection="cyl", resolution="c").coastsegs]
+    return _us_states(shapes_dir) if outline == "us" else _nyc_boroughs(shapes_dir)
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -94,7 +104,7 @@ def place_map(predictions: pd.DataFrame, outline: str, shapes_dir: Path, title: 
         _errors_map(ax, np.column_stack(projection(*true_xy.T)), np.column_stack(projection(*pred_xy.T)))
         note = ""
     else:
-        rings = _us_states(shapes_dir) if outline == "us" else _nyc_boroughs(shapes_dir)
+        rings = outline_rings(outline, shapes_dir)
         if outline == "us":
             frame = US_FRAME
         else:

@@ -9,11 +9,10 @@ our last layer (the raw residual after the last block) is compared through the m
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from tests.tiny_lm import PLACES, save_tiny_model
+from tests.tiny_lm import PLACES, save_tiny_model, write_place_entities
 from worldprobe.activations import (
     LastTokenExtractor,
     shared_prefix_length,
@@ -23,7 +22,7 @@ from worldprobe.activations import (
 from worldprobe.config import ModelConfig, load_params
 from worldprobe.models import load_model
 from worldprobe.prompts import prompt_spec
-from worldprobe.records import ActivationStore, EntityTableInfo, write_entities
+from worldprobe.records import ActivationStore
 
 # the prefix-reuse path passes its cache by the argument transformers supports (`past_key_values`
 # warns that it is removed in 5.40): any FutureWarning fails these tests
@@ -130,18 +129,7 @@ def test_dataset_activations_writes_every_prompt_and_the_control(tmp_path):
     from worldprobe.activations import dataset_activations
 
     model_dir = save_tiny_model(tmp_path / "tiny", "llama", seed=1)  # seed 0 would equal the control
-    table = pd.DataFrame(
-        {
-            "id": [f"q{i}" for i in range(len(PLACES))],
-            "text": PLACES,
-            "entity_type": "populated_place",
-            "popularity": 1.0,
-            "split": ["train", "test"] * (len(PLACES) // 2),
-            "longitude": np.linspace(-100, 100, len(PLACES)),
-            "latitude": np.linspace(-50, 50, len(PLACES)),
-        }
-    )
-    write_entities(tmp_path / "entities" / "world.parquet", table, EntityTableInfo("world", "place"))
+    write_place_entities(tmp_path / "entities" / "world.parquet")
     params = load_params()
     params = params.model_copy(
         update={

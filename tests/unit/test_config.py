@@ -68,3 +68,12 @@ def test_malformed_yaml_and_missing_file(tmp_path):
     bad.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_params(bad)
+
+
+def test_ray_tasks_hold_whole_forward_batches(raw):
+    # a task cut mid-batch would pad differently from the local backend, and change the bytes
+    raw["activations"].update(backend="ray", batch_size=32, ray={"batch_size": 100})
+    with pytest.raises(ConfigError, match=r"ray.batch_size \(100\) must be a multiple of batch_size \(32\)"):
+        parse_params(raw)
+    raw["activations"]["ray"]["batch_size"] = 96
+    assert parse_params(raw).activations.ray.batch_size == 96

@@ -1,0 +1,72 @@
+"""The results page: every chart of the committed results, nothing loaded from outside, charts as functions."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from worldprobe.config import load_params
+from worldprobe.io import OutputError
+from worldprobe.webpage import write_results_page
+
+DATASETS = list(load_params(REPO / "params.yaml").data.datasets)
+CHARTS = ["depth", "map_world", "map_us", "map_nyc", "years_people", "years_art", "years_headlines",
+          "prompts", "probe_kinds", "pca", "holdout"]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, snapshot_dir) -> tuple[Path, list]:
+    """The page of the committed results, written to a temporary file."""
+    path = tmp_path_factory.mktemp("page") / "index.html"
+    charts = write_results_page(DATASETS, snapshot_dir / "shapes", root=REPO, path=path)
+    return path, charts
+
+
+def specs_of(text: str) -> dict:
+    return json.loads(re.search(r"^const specs = (.*);$", text, re.M).group(1))
+
+
+def test_every_chart_of_the_results_is_on_the_page(page):
+    path, charts = page
+    assert [c.key for c in charts] == CHARTS
+    specs = specs_of(path.read_text())
+    assert list(specs) == sorted(CHARTS)  # JSON keys sorted: the page is byte-stable
+    for ds in ("world", "us", "nyc"):  # every test entity is drawn, none subsampled
+        n_test = sum(1 for _ in open(REPO / f"plots/probes/{ds}/predictions.csv")) - 1
+        assert len(specs[f"map_{ds}"]["layer"][1]["data"]["values"]) == n_test
+    assert path.stat().st_size < 4_000_000
+
+
+def test_page_loads_nothing_from_outside(page):
+    text = page[0].read_text()
+    assert "window.vegaEmbed" in text  # the library is inline
+    markup = re.sub(r"<script>.*?</script>", "<script></script>", text, flags=re.S)  # the HTML around the scripts
+    assert markup.count("<script></script>") == 2
+    assert not re.search(r"\ssrc=|<link\b|@import|url\(", markup)
+
+
+def test_charts_whose_tables_are_absent_are_left_out(tmp_path, snapshot_dir):
+    with pytest.raises(OutputError, match="no result tables"):
+        write_results_page(DATASETS, snapshot_dir / "shapes", root=tmp_path)
+    (tmp_path / "plots/spacetime").mkdir(parents=True)
+    shutil.copy(REPO / "plots/spacetime/pca.csv", tmp_path / "plots/spacetime/pca.csv")
+    charts = write_results_page(DATASETS, snapshot_dir / "shapes", root=tmp_path)
+    assert [c.key for c in charts] == ["pca"]
+    assert list(specs_of((tmp_path / "reports/index.html").read_text())) == ["pca"]
+
+
+def test_dvc_plots_template_inlines_the_scripts_instead_of_the_cdn():
+    from dvc_render.html import HTML
+
+    from worldprobe.webpage import dvc_plots_template
+
+    template = dvc_plots_template()
+    assert "{plot_divs}" in template and "{scripts}" not in template and "window.vegaEmbed" in template
+    # DVC adds its CDN <script> tags where a template says {scripts}: this one has nowhere to put them
+    page = HTML(template).with_scripts('<script src="https://cdn.example/vega.js"></script>').with_element("<div id=p></div>")
+    assert "cdn.example" not in page.embed() and "<div id=p></div>" in page.embed()
