@@ -23,7 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io import atomic_path
+from pydantic import BaseModel, ConfigDict
+
+from .io import atomic_path, read_json, write_json
 
 PLACE_TARGETS = ("longitude", "latitude")  # the paper's order
 TIME_TARGETS = ("year",)
@@ -178,3 +180,16 @@ class ActivationWriter:
             self._ctx.__exit__(StoreError, unfinished, None)  # discards the temporary directory
             raise unfinished
         return self._ctx.__exit__(exc_type, exc, tb)
+
+
+class JsonRecord(BaseModel):
+    """A JSON output of a stage: frozen, no unknown keys, written atomically with sorted keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.model_dump(mode="json"))
+
+    @classmethod
+    def load(cls, path: str | Path):
+        return cls.model_validate(read_json(path))
