@@ -34,8 +34,7 @@ if __name__ == "__main__":
         label_all_train=params.data.datasets[dataset].familiarity != "all",
     )
     write_labels(Path("data/familiarity") / f"{dataset}.parquet", labels.table)
-    train_gold = labels.table.loc[labels.table["split"] == "train", "gold"]
-    summary = summarize(labels, dataset, info.kind, train_gold if len(train_gold) else labels.table["gold"], cfg)
+    summary = summarize(labels, dataset, info.kind, cfg)
     summary.save(Path("metrics/familiarity") / f"{dataset}.json")
     print(f"{dataset}: {summary.n_labelled} labelled in {summary.seconds:.0f} s; known {summary.fraction_known:.3f} "
           f"(test {summary.fraction_known_test:.3f}, constant-answer chance {summary.chance_known:.3f}); "

@@ -275,9 +275,10 @@ class FamiliarityConfig(Section):
         {"people": 10, "art": 2, "headlines": 1},
         description="time: the answer counts as known within this many years of the true year, per dataset")
     default_year_tolerance: float = Field(5, ge=0, description="time datasets absent from year_tolerance")
-    score: Literal["sum", "mean"] = Field(
-        "sum", description="places: rank candidates by their sequence log-probability (sum: what the model would "
-        "say) or by the per-token mean (favours long names whose later tokens are near-certain)")
+    score: Literal["distinct", "sum", "mean"] = Field(
+        "distinct", description="places: a candidate's score, as the readout computes it: distinct = log-prob of "
+        "its shortest token prefix no other candidate shares (the model's choice among the candidates; cheap), "
+        "sum = sequence log-prob, mean = per-token mean (favours long names)")
     batch_size: int = Field(16, gt=0)
     threads: int = Field(2, gt=0, description="torch threads of the readout")
     bootstrap: int = Field(1000, ge=100, description="bootstrap resamples of test entities for every interval")

@@ -7,7 +7,8 @@ activation datasets. Here the model is asked, with a few-shot question through t
 * **places**: "Q: In which country is {entity}?\\nA:" (world; US state for ``us``, borough for ``nyc``).
   Every candidate answer of the dataset (the values of its first group column held by at least
   ``min_candidate_entities`` entities) is scored by its log-probability as the continuation
-  (multi-token names token by token). *known* = the gold answer scores strictly above every other
+  (``score: distinct``, the default: of its shortest token prefix that no other candidate shares, so
+  "United Kingdom" is " United" + " Kingdom" and "Japan" is " Japan"; multi-token prefixes token by token). *known* = the gold answer scores strictly above every other
   candidate (a tie is not knowledge); ``margin`` = best gold score minus best other score;
   ``rank`` = 1 + the number of other candidates scoring at least as well as the gold one (top-k =
   rank <= k). For world the DBpedia country column is canonicalised (``UK`` and ``United_Kingdom``
@@ -260,6 +261,7 @@ class Labels:
     prefix: str
     shot_ids: list[str]
     candidates: list[str] | None
+    chance_answer: str | int  # the most common gold answer of the whole train split (a constant guess)
     seconds: float
 
 
@@ -300,7 +302,9 @@ def label_entities(readout_for: Callable[[str, str], FewShotReadout], table: pd.
         out[col] = rows[col].to_numpy()
     out["popularity"] = out["popularity"].astype(float)
     out = out[list(LABEL_COLUMNS) + [c for c in out.columns if c not in LABEL_COLUMNS]]
-    return Labels(out, question, prefix, table["id"].iloc[shots].astype(str).tolist(), candidates,
+    train_gold = gold[(table["split"] == "train").to_numpy()].dropna()
+    chance = (train_gold if len(train_gold) else gold.dropna()).mode().iloc[0]
+    return Labels(out, question, prefix, table["id"].iloc[shots].astype(str).tolist(), candidates, chance,
                   time.perf_counter() - start)
 
 
@@ -338,7 +342,8 @@ class FamiliaritySummary(JsonRecord):
     fraction_known: float  # over all labelled entities
     fraction_known_test: float
     fraction_known_top_k: float | None  # places only
-    chance_known: float  # a constant answer (the most common gold answer of the train split) would be "known" this often
+    chance_known: float  # a constant answer (the train split's most common gold answer) would be "known" this often
+    chance_answer: str
     n_unreadable: int  # prompt refused or no year parsed: counted unknown
     n_gold_outside_candidates: int
     by_entity_type: list[GroupFraction]
@@ -365,10 +370,10 @@ def _fractions(frame: pd.DataFrame, by: pd.Series) -> list[GroupFraction]:
     return out
 
 
-def summarize(labels: Labels, dataset: str, kind: str, train_gold: pd.Series, cfg: FamiliarityConfig) -> FamiliaritySummary:
+def summarize(labels: Labels, dataset: str, kind: str, cfg: FamiliarityConfig) -> FamiliaritySummary:
     t = labels.table
     test = t["split"] == "test"
-    mode = train_gold.mode().iloc[0]
+    mode = labels.chance_answer
     if kind == "place":
         criterion = (f"the gold answer scores strictly above every other of {len(labels.candidates)} candidates "
                      f"({cfg.score} of token log-probabilities); top-k: rank <= {cfg.top_k}")
@@ -384,7 +389,7 @@ def summarize(labels: Labels, dataset: str, kind: str, train_gold: pd.Series, cf
         n_train=int((~test).sum()), fraction_known=float(t["known"].mean()),
         fraction_known_test=float(t.loc[test, "known"].mean()),
         fraction_known_top_k=float(t["known_top_k"].mean()) if kind == "place" else None,
-        chance_known=chance,
+        chance_known=chance, chance_answer=str(mode),
         n_unreadable=int((~t["readable"] | (t["answer_error"].isna() & (kind == "time"))).sum()),
         n_gold_outside_candidates=int((~t["gold_in_candidates"]).sum()),
         by_entity_type=_fractions(t, t["entity_type"]),
