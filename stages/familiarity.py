@@ -31,7 +31,7 @@ if __name__ == "__main__":
     labels = label_entities(
         lambda prefix, question: FewShotReadout(model, prefix, question, batch_size=cfg.batch_size),
         table, dataset, info.kind, info.groups[0] if info.groups else None, cfg, params.seed,
-        label_all_train=params.data.datasets[dataset].familiarity != "all",
+        label_all=params.data.datasets[dataset].familiarity != "all",
     )
     write_labels(Path("data/familiarity") / f"{dataset}.parquet", labels.table)
     summary = summarize(labels, dataset, info.kind, cfg)

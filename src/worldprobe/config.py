@@ -263,9 +263,10 @@ class FamiliarityConfig(Section):
     shots: int = Field(3, ge=0, description="few-shot examples in the shared prompt prefix, drawn (seeded) from "
                        "train entities that are never labelled, each with a different answer")
     train_sample: int | None = Field(
-        1000, gt=0, description="train entities labelled (seeded) for the known-only and knowledge probes; "
-        "null = all. The whole test split is always labelled; a dataset with familiarity: known | unknown "
-        "labels its whole train split")
+        500, gt=0, description="train entities labelled (seeded) for the known-only and knowledge probes; null = all")
+    test_sample: int | None = Field(
+        500, gt=0, description="test entities labelled (seeded): the split metrics are scored on them; null = all. "
+        "A dataset with familiarity: known | unknown labels every entity (its probes train and test on them)")
     top_k: int = Field(5, ge=1, description="places: the gold answer among the k best-scored candidates (top-k)")
     min_candidate_entities: int = Field(
         3, ge=1, description="places: an answer (country, state, borough) is a candidate if at least this many "

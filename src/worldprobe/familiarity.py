@@ -24,9 +24,10 @@ entities that are never labelled themselves, each with a different answer, drawn
 no labelled entity ever sees its own answer in the prompt. ``surprisal`` is the mean negative
 log-probability of the entity's own tokens in the question prompt.
 
-Labelled: the whole test split, plus a seeded sample of ``train_sample`` train entities (for the
-known-only probe and the knowledge probe); with ``data.datasets.<ds>.familiarity: known | unknown``
-the whole train split, since the filtered study trains on it.
+Labelled: seeded samples of ``test_sample`` test entities (the split metrics) and ``train_sample``
+train entities (the known-only probe and the knowledge probe), to keep the readout within the
+pipeline's time budget; with ``data.datasets.<ds>.familiarity: known | unknown`` every entity but the
+few-shot examples, since the filtered study trains and tests on them.
 
 Where the filter acts (no cycle): ``familiarity@ds`` needs only the model and the entity table; the
 ``probes`` and ``generalization`` stages read its labels and keep the entities the filter selects
@@ -167,22 +168,21 @@ def candidate_set(gold: pd.Series, min_entities: int) -> list[str]:
 # --------------------------------------------------------------------------- which entities
 
 
-def choose_entities(table: pd.DataFrame, gold: pd.Series, cfg: FamiliarityConfig, seed: int, label_all_train: bool,
+def choose_entities(table: pd.DataFrame, gold: pd.Series, cfg: FamiliarityConfig, seed: int, label_all: bool,
                     candidates: Sequence[str] | None = None) -> tuple[np.ndarray, list[int]]:
     """(mask of entities to label, row indices of the few-shot examples), both seeded.
 
+    ``test_sample`` test and ``train_sample`` train entities (None or ``label_all``: all of them).
     Shots come from train entities outside the labelled sample, each with a different answer (a
     candidate, for places), so no labelled entity sees its own answer and the prompt favours no answer.
     """
     rng = np.random.default_rng(seed)
-    train = np.flatnonzero((table["split"] == "train").to_numpy())
-    order = rng.permutation(train)
-    labelled = (table["split"] == "test").to_numpy().copy()
-    n_train = len(train) if label_all_train or cfg.train_sample is None else min(cfg.train_sample, len(train))
-    # shots first, from the permutation's end, so that the sample does not depend on cfg.shots
+    train = rng.permutation(np.flatnonzero((table["split"] == "train").to_numpy()))
+    test = rng.permutation(np.flatnonzero((table["split"] == "test").to_numpy()))
+    # shots first, from the train permutation's end, so that the sample does not depend on cfg.shots
     shots, seen = [], set()
     allowed = None if candidates is None else set(candidates)
-    for row in order[::-1]:
+    for row in train[::-1]:
         if len(shots) == cfg.shots:
             break
         answer = gold.iloc[row]
@@ -190,10 +190,12 @@ def choose_entities(table: pd.DataFrame, gold: pd.Series, cfg: FamiliarityConfig
             continue
         shots.append(int(row))
         seen.add(answer)
-    rest = [r for r in order if r not in set(shots)]
-    if label_all_train and shots:
+    rest = [r for r in train if r not in set(shots)]
+    if label_all and shots:
         print(f"note: {len(shots)} train entities serve as few-shot examples and stay unlabelled", file=sys.stderr)
-    labelled[rest[:n_train]] = True
+    labelled = np.zeros(len(table), bool)
+    for rows, n in ((rest, cfg.train_sample), (test, cfg.test_sample)):
+        labelled[rows if label_all or n is None else rows[:n]] = True
     return labelled, shots
 
 
@@ -266,7 +268,7 @@ class Labels:
 
 
 def label_entities(readout_for: Callable[[str, str], FewShotReadout], table: pd.DataFrame, dataset: str, kind: str,
-                   group: str | None, cfg: FamiliarityConfig, seed: int, label_all_train: bool) -> Labels:
+                   group: str | None, cfg: FamiliarityConfig, seed: int, label_all: bool) -> Labels:
     """Ask the model about the chosen entities (see the module docstring) and label each.
 
     ``readout_for(prefix, question)`` builds the readout (a factory, so tests can pass a tiny model).
@@ -278,7 +280,7 @@ def label_entities(readout_for: Callable[[str, str], FewShotReadout], table: pd.
     candidates = candidate_set(gold, cfg.min_candidate_entities) if kind == "place" else None
     if candidates is not None and len(candidates) < 2:
         raise ValueError(f"{dataset}: {len(candidates)} candidate answers; lower familiarity.min_candidate_entities")
-    labelled, shots = choose_entities(table, gold, cfg, seed, label_all_train, candidates)
+    labelled, shots = choose_entities(table, gold, cfg, seed, label_all, candidates)
     answer_of = (lambda g: str(g)) if kind == "place" else year_text
     prefix = "".join(question.example(table["text"].iloc[r], answer_of(gold.iloc[r])) for r in shots)
     readout = readout_for(prefix, question.prompt)

@@ -2,8 +2,9 @@
 
 Consumes the ``familiarity`` stage's labels (``data/familiarity/<ds>.parquet``, see
 :mod:`worldprobe.familiarity`), the entity table, the activation stores and the probes stage's best
-layer. All on the main run's best layer (chosen on train by the probes stage), all intervals from
-``cfg.bootstrap`` resamples of the test entities (percentile, 95 %):
+layer. All on the main run's best layer (chosen on train by the probes stage), scored on the labelled test
+entities (``familiarity.test_sample``), all intervals from ``cfg.bootstrap`` resamples of them
+(percentile, 95 %):
 
 * **split**: the probe and its three controls (surface TF-IDF, layer 0, random weights at its own
   best layer), each fitted on the whole train split as in the probes stage, scored on all / known /
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -163,7 +164,7 @@ class FamiliarityProbeReport(JsonRecord):
     filter: str  # data.datasets.<ds>.familiarity the probes ran under
     model_tag: str
     layer: int
-    n_test: int
+    n_test: int  # labelled test entities: everything here is scored on them
     n_test_known: int
     n_test_unknown: int
     bootstrap: int
@@ -404,10 +405,9 @@ def familiarity_probes(data: ProbeData, runs: list[Run], main: Run, layer: int, 
                        labels: pd.DataFrame, mode: str, probes_cfg: ProbesConfig, cfg: FamiliarityConfig,
                        seed: int) -> FamiliarityProbeReport:
     labelled, known = known_flags(data.ids, labels)
-    missing = data.test & ~labelled
-    if missing.any():
-        raise ValueError(f"{int(missing.sum())} test entities have no familiarity label: the labels are stale; "
-                         "rerun the familiarity stage")
+    if (data.test & labelled).sum() < MIN_GROUP:
+        raise ValueError(f"{int((data.test & labelled).sum())} labelled test entities: stale labels? rerun familiarity")
+    data = replace(data, test=data.test & labelled)  # scored on the labelled test sample; trained as before
     X = main.layer(layer).astype(np.float64)
     y_test = data.y[data.test]
     scorer = TestScorer.make(y_test, data.kind, cfg.bootstrap, seed)

@@ -77,15 +77,18 @@ def _table(n_train=40, n_test=10):
 def test_choose_entities_keeps_shots_out_of_the_labelled_set():
     table = _table()
     gold = gold_answers(table, "world", "place", "country")
-    cfg = FamiliarityConfig(shots=3, train_sample=20)
-    labelled, shots = choose_entities(table, gold, cfg, seed=0, label_all_train=False, candidates=candidate_set(gold, 1))
+    cfg = FamiliarityConfig(shots=3, train_sample=20, test_sample=None)
+    labelled, shots = choose_entities(table, gold, cfg, seed=0, label_all=False, candidates=candidate_set(gold, 1))
     assert labelled[table["split"] == "test"].all() and labelled[table["split"] == "train"].sum() == 20
     assert len(shots) == 3 and not labelled[shots].any() and (table["split"].iloc[shots] == "train").all()
     assert gold.iloc[shots].nunique() == 3  # each shot a different answer
-    again = choose_entities(table, gold, cfg, seed=0, label_all_train=False, candidates=candidate_set(gold, 1))
+    again = choose_entities(table, gold, cfg, seed=0, label_all=False, candidates=candidate_set(gold, 1))
     assert again[1] == shots and (again[0] == labelled).all()
-    every, shots_all = choose_entities(table, gold, cfg, seed=0, label_all_train=True)
+    every, shots_all = choose_entities(table, gold, cfg, seed=0, label_all=True)
     assert every.sum() == len(table) - 3 and not every[shots_all].any()
+    few_test, _ = choose_entities(table, gold, cfg.model_copy(update={"test_sample": 4}), seed=0, label_all=False,
+                                  candidates=candidate_set(gold, 1))
+    assert few_test[table["split"] == "test"].sum() == 4 and (few_test[table["split"] == "train"] == labelled[table["split"] == "train"]).all()
 
 
 class FakeReadout:
@@ -123,8 +126,8 @@ def test_label_entities_with_a_readout_that_refuses_a_prompt():
         made.append(FakeReadout(prefix, question))
         return made[-1]
 
-    cfg = FamiliarityConfig(shots=2, train_sample=10, min_candidate_entities=1)
-    labels = label_entities(factory, table, "world", "place", "country", cfg, seed=0, label_all_train=False)
+    cfg = FamiliarityConfig(shots=2, train_sample=10, test_sample=None, min_candidate_entities=1)
+    labels = label_entities(factory, table, "world", "place", "country", cfg, seed=0, label_all=False)
     t = labels.table.set_index("id")
     assert len(t) == 20 and set(t["split"]) == {"train", "test"}
     assert not t.loc["e45", "readable"] and not t.loc["e45", "known"] and np.isnan(t.loc["e45", "surprisal"])
@@ -147,9 +150,9 @@ def test_time_labels_within_tolerance():
     table = _table()
     table["year"] = 1800 + np.arange(len(table)) + 0.5  # the fake answers "18" + last two digits of the index
     table.loc[3, "year"] = 1700.2
-    cfg = FamiliarityConfig(shots=2, train_sample=None, year_tolerance={"people": 1})
+    cfg = FamiliarityConfig(shots=2, train_sample=None, test_sample=None, year_tolerance={"people": 1})
     labels = label_entities(lambda p, q: FakeReadout(p, q, refuse="none"), table, "people", "time", None, cfg,
-                            seed=0, label_all_train=False)
+                            seed=0, label_all=False)
     t = labels.table.set_index("id")
     assert labels.question == Question("people", "time", "In what year was {entity} born?")
     assert not t.loc["e3", "known"] and t.loc["e3", "answer_error"] == 103

@@ -67,6 +67,10 @@ def workspace(tmp_path_factory):
     _store(root / "data/activations/world/tiny~random_weights/main", ids,
            rng.normal(size=(N_LAYERS, N, D)).astype("float32"), "random_weights")
     labels = table[["id", "split", "text", "entity_type", "popularity"]].assign(known=known, surprisal=rng.normal(3, 1, N))
+    unlabelled = np.flatnonzero(split == "test")[:20]  # a test sample is labelled, not the whole split
+    labels = labels.drop(index=unlabelled)
+    split = split.copy()
+    split[unlabelled] = "unlabelled"
     (root / "data/familiarity").mkdir()
     labels.to_parquet(root / "data/familiarity/world.parquet")
     write_json(root / "metrics/familiarity/world.json", {"fraction_known_test": float(known[split == "test"].mean()),

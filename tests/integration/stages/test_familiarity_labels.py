@@ -55,7 +55,7 @@ def workspace(tmp_path_factory):
     write_entities(root / "data/entities/people.parquet", people, EntityTableInfo("people", "time", ("century",)))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["model"]["name"] = str(_lake_model(root / "tiny"))
-    params["familiarity"].update(shots=2, train_sample=None, min_candidate_entities=1, threads=1)
+    params["familiarity"].update(shots=2, train_sample=None, test_sample=None, min_candidate_entities=1, threads=1)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
