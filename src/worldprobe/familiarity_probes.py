@@ -273,14 +273,19 @@ def split_metrics(scorer: TestScorer, preds: dict[str, tuple[np.ndarray, int | N
             diffs.append(_difference("known", "unknown", "test, probe", metric, value, samples, better))
     if known.sum() >= MIN_GROUP:
         probe, per_p = preds["probe"][0], per_entity["probe"]
+        rows = np.flatnonzero(known)
         for name, (pred, _) in preds.items():
             if name == "probe":
                 continue
-            def gap(rows, pred=pred, name=name):
+            def r2_gap(rows, pred=pred):
                 return _r2(scorer.y[rows], probe[rows]) - _r2(scorer.y[rows], pred[rows])
-            rows = np.flatnonzero(known)
-            diffs.append(_difference("probe", name, "known test entities", "r2", gap(rows),
-                                     scorer.resampled(gap, known)))
+
+            def mae_gap(rows, name=name):
+                return per_p["mae"][rows].mean() - per_entity[name]["mae"][rows].mean()
+            diffs.append(_difference("probe", name, "known test entities", "r2", r2_gap(rows),
+                                     scorer.resampled(r2_gap, known)))
+            diffs.append(_difference("probe", name, "known test entities", "mae", mae_gap(rows),
+                                     scorer.resampled(mae_gap, known), higher_is_better=False))
     return splits, diffs
 
 

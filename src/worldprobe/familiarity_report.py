@@ -73,14 +73,15 @@ def _fmt(iv: Interval | None) -> str:
 def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityProbeReport]) -> str:
     """``reports/familiarity.md``: fraction known, R² split, controls on known, matched n, knowledge probe."""
     lines = ["| dataset | filter | known (test) | constant-answer chance | R² all | R² known | R² unknown | "
-             "known − unknown R² | probe − controls on known (R²) | known-only vs random (matched n, R² on all test) | "
+             "known − unknown (R²; MAE) | probe − controls on known (R²) | known-only vs random (matched n, R² on all test) | "
              "knowledge probe AUROC (layer) | surprisal | popularity | both |", "|" + "---|" * 14]
     for ds, rep in reports.items():
         s = summaries[ds]
         probe = next(x for x in rep.split if x.predictor == "probe").groups
-        gap = next((d for d in rep.differences if d.a == "known" and d.metric == "r2"), None)
+        gap = "; ".join(f"{d.value:+.3g} ({d.verdict})" for d in rep.differences
+                        if d.a == "known" and d.value is not None) or "—"
         ctrl = "; ".join(f"{d.b}: {d.value:+.3f} ({d.verdict})" for d in rep.differences
-                         if d.a == "probe" and d.value is not None) or "—"
+                         if d.a == "probe" and d.metric == "r2" and d.value is not None) or "—"
         if isinstance(rep.matched_n, MatchedN):
             m = rep.matched_n
             diff = next(d for d in m.differences if d.on.startswith("all"))
@@ -97,6 +98,6 @@ def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityPr
                      f"{s['chance_known']:.3f} | {_fmt(probe['all'].r2 if probe['all'] else None)} | "
                      f"{_fmt(probe['known'].r2 if probe['known'] else None)} | "
                      f"{_fmt(probe['unknown'].r2 if probe['unknown'] else None)} | "
-                     f"{'—' if gap is None or gap.value is None else f'{gap.value:+.3f} ({gap.verdict})'} | {ctrl} | "
+                     f"{gap} | {ctrl} | "
                      f"{matched} | {' | '.join(keen)} |")
     return "\n".join(lines) + "\n"

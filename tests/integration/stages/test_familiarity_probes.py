@@ -96,9 +96,9 @@ def test_split_finds_the_planted_gap_and_controls(workspace):
     assert gap.lo > 0 and gap.verdict == "known above unknown"
     mae = next(d for d in report.differences if (d.a, d.metric) == ("known", "mae"))
     assert mae.hi < 0 and mae.verdict == "known better than unknown"
-    controls = {d.b: d for d in report.differences if d.a == "probe"}
-    assert set(controls) == {"surface", "layer0", "random_weights"}
-    assert all(d.verdict == "probe above " + name for name, d in controls.items())
+    controls = {(d.b, d.metric): d for d in report.differences if d.a == "probe"}
+    assert {b for b, _ in controls} == {"surface", "layer0", "random_weights"}
+    assert all(d.verdict == ("probe above " if m == "r2" else "probe better than ") + b for (b, m), d in controls.items())
 
 
 def test_matched_n_and_knowledge_probe(workspace):
