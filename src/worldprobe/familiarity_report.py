@@ -36,6 +36,7 @@ def familiarity_figure(reports: dict[str, FamiliarityProbeReport], path: Path) -
     """Left: probe R² on all / known / unknown test entities per dataset (95 % bootstrap), with the
     controls on the known entities; right: the probe's R² by popularity decile."""
     table = summary_table(reports)
+    floor = -0.5  # a group with a narrow spread (e.g. known people) can have any negative R²: clipped, value printed
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     colours = {"all": "0.6", "known": "tab:blue", "unknown": "tab:orange"}
     names = list(reports)
@@ -43,23 +44,28 @@ def familiarity_figure(reports: dict[str, FamiliarityProbeReport], path: Path) -
         probe = table[(table.dataset == ds) & (table.predictor == "probe")].set_index("group")
         for j, g in enumerate(GROUPS):
             if g in probe.index:
-                r = probe.loc[g]
-                left.bar(i + (j - 1) * 0.27, r.r2, 0.25, color=colours[g], label=g if i == 0 else None,
-                         yerr=[[r.r2 - r.r2_lo], [r.r2_hi - r.r2]], capsize=2)
+                r, x = probe.loc[g], i + (j - 1) * 0.27
+                lo, hi = max(r.r2_lo, floor), max(r.r2_hi, floor)
+                left.bar(x, max(r.r2, floor), 0.25, color=colours[g], label=g if i == 0 else None,
+                         yerr=[[max(r.r2, floor) - lo], [hi - max(r.r2, floor)]], capsize=2)
+                if r.r2 < floor:
+                    left.annotate(f"{r.r2:.2g}", (x, floor), ha="center", va="bottom", fontsize=7)
         controls = table[(table.dataset == ds) & (table.group == "known") & (table.predictor != "probe")]
         for marker, (_, c) in zip("sD^", controls.iterrows()):
-            left.plot(i, c.r2, marker, color="k", ms=5, label=f"{c.predictor} (known)" if i == 0 else None)
+            left.plot(i, max(c.r2, floor), marker, color="k", ms=5, label=f"{c.predictor} (known)" if i == 0 else None)
     left.set_xticks(range(len(names)), names)
-    left.set_ylabel("test R² (best layer)")
+    left.set_ylabel(f"test R² (best layer; clipped at {floor})")
+    left.set_ylim(floor - 0.05, 1)
     left.axhline(0, color="k", lw=0.5)
     left.legend(fontsize=7)
     left.set_title("probe R² by familiarity, controls on known entities")
     for ds, rep in reports.items():
         if rep.popularity_deciles:
             d = rep.popularity_deciles
-            right.plot([r.decile for r in d], [r.r2 if r.r2 is not None else np.nan for r in d], "o-", label=ds)
+            right.plot([r.decile for r in d], [max(r.r2, floor) if r.r2 is not None else np.nan for r in d], "o-", label=ds)
     right.set_xlabel("popularity decile of the test entities (1 = least popular)")
-    right.set_ylabel("probe test R² within the decile")
+    right.set_ylabel(f"probe test R² within the decile (clipped at {floor})")
+    right.set_ylim(floor - 0.05, 1)
     right.axhline(0, color="k", lw=0.5)
     right.legend(fontsize=7)
     right.set_title("R² by popularity decile")
