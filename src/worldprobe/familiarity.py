@@ -47,14 +47,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from .config import FamiliarityConfig
 from .io import atomic_path
-from .readout import FewShotReadout, ReadoutError, parse_year
+from .readout import FewShotReadout, parse_year
 from .records import JsonRecord
 
 LABEL_COLUMNS = ("id", "split", "text", "entity_type", "popularity", "known", "known_top_k", "answer", "gold",
@@ -201,27 +201,6 @@ def choose_entities(table: pd.DataFrame, gold: pd.Series, cfg: FamiliarityConfig
 
 # --------------------------------------------------------------------------- reading the answers
 
-T = TypeVar("T")
-
-
-def robust_call(call: Callable[[list[str]], T], texts: list[str], combine: Callable[[list[T]], T],
-                empty: Callable[[int], T]) -> tuple[T, np.ndarray]:
-    """``call(texts)``; when the readout refuses a prompt, bisect to find it and give it ``empty``.
-
-    The readout builds every prompt before any forward pass, so a refusal costs no model time.
-    Returns the combined result and a mask of the readable texts.
-    """
-    try:
-        return call(texts), np.ones(len(texts), bool)
-    except ReadoutError:
-        if len(texts) == 1:
-            return empty(1), np.zeros(1, bool)
-    half = len(texts) // 2
-    (a, ok_a), (b, ok_b) = (robust_call(call, texts[:half], combine, empty),
-                            robust_call(call, texts[half:], combine, empty))
-    return combine([a, b]), np.concatenate([ok_a, ok_b])
-
-
 def place_labels(scores: np.ndarray, gold: Sequence[str | None], candidates: Sequence[str], dataset: str,
                  top_k: int) -> pd.DataFrame:
     """Known / top-k / answer / margin / rank from ``(n, n_candidates)`` candidate scores (NaN row = unreadable)."""
@@ -286,20 +265,20 @@ def label_entities(readout_for: Callable[[str, str], FewShotReadout], table: pd.
     readout = readout_for(prefix, question.prompt)
     rows = table[labelled].reset_index(drop=True)
     texts = rows["text"].astype(str).tolist()
+    ok = readout.usable(texts)  # a prompt the readout refuses (blank, merged last token): a counted unknown
+    asked = [t for t, good in zip(texts, ok) if good]
     if kind == "place":
-        scores, _ = robust_call(lambda t: readout.score_candidates(t, candidates, normalize=cfg.score), texts,
-                                np.concatenate, lambda n: np.full((n, len(candidates)), np.nan))
+        scores = np.full((len(texts), len(candidates)), np.nan)
+        scores[ok] = readout.score_candidates(asked, candidates, normalize=cfg.score)
         out = place_labels(scores, gold[labelled].tolist(), candidates, dataset, cfg.top_k)
         out["answer_error"] = np.nan
     else:
-        answers, ok = robust_call(lambda t: readout.generate(t, max_new_tokens=cfg.max_new_tokens), texts,
-                                  lambda parts: [x for p in parts for x in p], lambda n: [None] * n)
-        out = year_labels([a if good else None for a, good in zip(answers, ok)], gold[labelled].tolist(),
+        answers = iter(readout.generate(asked, max_new_tokens=cfg.max_new_tokens))
+        out = year_labels([next(answers) if good else None for good in ok], gold[labelled].tolist(),
                           cfg.tolerance(dataset))
         out["known_top_k"] = out["known"]
-    surprisal, ok = robust_call(readout.entity_surprisal, texts, np.concatenate, lambda n: np.full(n, np.nan))
-    out["surprisal"] = surprisal
-    out["readable"] &= ok
+    out["surprisal"] = np.nan
+    out.loc[ok, "surprisal"] = readout.entity_surprisal(asked)
     for col in ("id", "split", "text", "entity_type", "popularity"):
         out[col] = rows[col].to_numpy()
     out["popularity"] = out["popularity"].astype(float)

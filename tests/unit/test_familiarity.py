@@ -92,15 +92,17 @@ def test_choose_entities_keeps_shots_out_of_the_labelled_set():
 
 
 class FakeReadout:
-    """Answers by a fixed rule and refuses one entity's prompt, as the readout does with ReadoutError."""
+    """Answers by a fixed rule; one entity's prompt is unusable, and asking about it raises, as in the readout."""
 
     def __init__(self, prefix, question, refuse="Place 45"):
-        self.prefix, self.question, self.refuse, self.asked = prefix, question, refuse, []
+        self.prefix, self.question, self.refuse = prefix, question, refuse
+
+    def usable(self, entities):
+        return np.array([e != self.refuse for e in entities])
 
     def _check(self, entities):
         if self.refuse in entities:
             raise ReadoutError("refused")
-        self.asked.extend(entities)
 
     def score_candidates(self, entities, candidates, normalize):
         self._check(entities)
