@@ -70,7 +70,8 @@ PLACE_QUESTIONS = {
 TIME_QUESTIONS = {
     "people": "In what year was {entity} born?",
     "art": "In what year was {entity} released?",
-    "headlines": "In what year did The New York Times publish the headline {entity}?",
+    # the headline on its own line: a headline ending in "?" or a quote would merge with a "?" after it
+    "headlines": "In what year did The New York Times publish this headline?\n{entity}",
 }
 GENERIC_QUESTIONS = {"place": "Where is {entity}?", "time": "In what year was {entity}?"}
 
