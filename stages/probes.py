@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
+from worldprobe.familiarity_probes import filter_probe_data
 from worldprobe.io import atomic_path
 from worldprobe.probing import probe_dataset
 from worldprobe.records import read_entities
@@ -23,6 +24,8 @@ if __name__ == "__main__":
     params = load_params()
     data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
     data, runs, dropped = load_runs(Path("data/activations") / dataset, data)
+    mode = params.data.datasets[dataset].familiarity  # all | known | unknown (worldprobe.familiarity)
+    data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)
     with compute_threads(params.probes.threads):
         result = probe_dataset(data, runs, params.probes, params.model.name, dropped)
     result.metrics.save(Path("metrics/probes") / f"{dataset}.json")

@@ -83,6 +83,10 @@ class DatasetConfig(Section):
     prompt: str | None = Field(
         None, description="main prompt prefix for a dataset of your own", json_schema_extra=FILE_SOURCE_ONLY
     )
+    familiarity: Literal["all", "known", "unknown"] = Field(
+        "all", description="probe only the entities the model knows (known), does not know (unknown), or all; "
+        "the probes and generalization stages filter by the familiarity stage's labels (worldprobe.familiarity)"
+    )
 
     @model_validator(mode="after")
     def _file_fields(self) -> DatasetConfig:
@@ -303,6 +307,43 @@ class ProbesConfig(Section):
         return self
 
 
+# --------------------------------------------------------------------------- familiarity
+
+
+class FamiliarityConfig(Section):
+    """Does the model know the entity? A few-shot question per dataset (``worldprobe.familiarity``)."""
+
+    shots: int = Field(3, ge=0, description="few-shot examples in the shared prompt prefix, drawn (seeded) from "
+                       "train entities that are never labelled, each with a different answer")
+    train_sample: int | None = Field(
+        500, gt=0, description="train entities labelled (seeded) for the known-only and knowledge probes; null = all")
+    test_sample: int | None = Field(
+        500, gt=0, description="test entities labelled (seeded): the split metrics are scored on them; null = all. "
+        "A dataset with familiarity: known | unknown labels every entity (its probes train and test on them)")
+    top_k: int = Field(5, ge=1, description="places: the gold answer among the k best-scored candidates (top-k)")
+    min_candidate_entities: int = Field(
+        3, ge=1, description="places: an answer (country, state, borough) is a candidate if at least this many "
+        "entities of the table have it; rarer gold answers are counted unknown (gold_in_candidates false)")
+    max_new_tokens: int = Field(8, gt=0, description="time: greedy answer length in tokens")
+    year_tolerance: dict[str, float] = Field(
+        {"people": 10, "art": 2, "headlines": 1},
+        description="time: the answer counts as known within this many years of the true year, per dataset")
+    default_year_tolerance: float = Field(5, ge=0, description="time datasets absent from year_tolerance")
+    score: Literal["distinct", "sum", "mean"] = Field(
+        "distinct", description="places: a candidate's score, as the readout computes it: distinct = log-prob of "
+        "its shortest token prefix no other candidate shares (the model's choice among the candidates; cheap), "
+        "sum = sequence log-prob, mean = per-token mean (favours long names)")
+    batch_size: int = Field(16, gt=0)
+    threads: int = Field(2, gt=0, description="torch threads of the readout")
+    bootstrap: int = Field(1000, ge=100, description="bootstrap resamples of test entities for every interval")
+    knowledge_probe_c: list[float] = Field(
+        [0.001, 0.01, 0.1, 1.0], min_length=1,
+        description="inverse L2 penalties of the per-layer logistic knowledge probe, chosen by 5-fold CV on train")
+
+    def tolerance(self, dataset: str) -> float:
+        return self.year_tolerance.get(dataset, self.default_year_tolerance)
+
+
 # --------------------------------------------------------------------------- Karel
 
 
@@ -399,6 +440,7 @@ class Params(Section):
     model: ModelConfig = ModelConfig()
     activations: ActivationsConfig = ActivationsConfig()
     probes: ProbesConfig = ProbesConfig()
+    familiarity: FamiliarityConfig = FamiliarityConfig()
     karel: KarelConfig
 
 

@@ -65,15 +65,20 @@ def probe_run(run: Run, data: ProbeData, cfg: ProbesConfig) -> tuple[RunRecord, 
     return record, np.stack(preds)
 
 
-def surface_control(data: ProbeData, cfg: ProbesConfig) -> SurfaceControl:
-    """TF-IDF character n-grams of the entity string, the same LOO ridge (features centred, not scaled)."""
+def surface_predictions(data: ProbeData, cfg: ProbesConfig) -> tuple[np.ndarray, RidgeLOO, int]:
+    """TF-IDF character n-grams of the entity string, the same LOO ridge (features centred, not scaled):
+    test predictions (n_test x targets), the fitted probe and the number of n-gram features."""
     vectorizer = surface_vectorizer(cfg.surface)
     text = data.table["text"].astype(str).to_numpy()
     X_train = vectorizer.fit_transform(text[data.train])
     probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(X_train, data.y[data.train])
-    pred = probe.predict(vectorizer.transform(text[data.test])).reshape(-1, len(data.targets))
+    return probe.predict(vectorizer.transform(text[data.test])).reshape(-1, len(data.targets)), probe, X_train.shape[1]
+
+
+def surface_control(data: ProbeData, cfg: ProbesConfig) -> SurfaceControl:
+    pred, probe, n_features = surface_predictions(data, cfg)
     scores = score(data.y[data.test], pred, data.kind, data.targets)
-    return SurfaceControl(**_ridge_fit(probe, scores, data.targets), n_features=int(X_train.shape[1]))
+    return SurfaceControl(**_ridge_fit(probe, scores, data.targets), n_features=int(n_features))
 
 
 @dataclass

@@ -1,0 +1,380 @@
+"""What the model *says* about an entity: a few-shot question, read as scores or as generated text.
+
+Shared by the causal-intervention stage (does an edit of the residual stream change the answer?) and
+the familiarity stage (does the model know the entity at all?).
+
+:class:`FewShotReadout` asks ``prefix + question.format(entity=...)`` and either scores candidate
+answers (log-probabilities of their token sequences as the continuation) or decodes greedily. The
+few-shot prefix is run once and its key/value cache copied to every batch. Rows are batched only
+with rows of the same token length, so no padding ever enters the computation: a row's scores do
+not depend on which rows share its batch, beyond float summation order.
+
+A :class:`ResidualEdit` adds a vector to the residual stream at the entity's last token during the
+question pass only. Its hook is removed before any candidate or generated token runs, so the edit
+reaches the answer only through the prompt's key/value cache and the prompt's last position (which
+predicts the answer's first token) - as an edit of the entity's representation should.
+
+Layer numbering is the activation store's: layer 0 = input to block 0 (embeddings, Gemma's scaling
+included), layer l >= 1 = output of block l - 1 (0-based), before any final norm. A probe fitted on
+store layer l reads exactly the vector this edit changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from .models import LoadedModel, decoder_blocks
+
+
+class ReadoutError(ValueError):
+    """A prompt the readout cannot use as specified (e.g. the entity's last token merges with the next text)."""
+
+
+@dataclass(frozen=True)
+class ResidualEdit:
+    """Add ``delta`` to store layer ``layer`` at the entity's last token of the question pass.
+
+    ``delta``: ``(d_model,)`` for every row, or ``(n_entities, d_model)``, row i for entity i of the call.
+    """
+
+    layer: int
+    delta: np.ndarray
+
+
+def count_hooks(model: torch.nn.Module) -> int:
+    """Forward (pre-)hooks on every module: equal before and after a readout call (modules may carry their own)."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+_YEAR = re.compile(
+    r"(?<![\d.])(\d{1,4})(?![\d.]*\d)(?!\s*(?:st|nd|rd|th|s)\b)(\s*(?:B\.?\s?C\.?(?:E\.?)?|BCE))?", re.IGNORECASE
+)
+
+
+def parse_year(text: str | None, lo: int = -999, hi: int = 2100) -> float | None:
+    """The first number of 1-4 digits in ``text`` that reads as a calendar year in [lo, hi], else None.
+
+    "BC"/"BCE" after it makes it negative (384 BC -> -384, the entity tables' convention). Ordinals
+    and decades ("15th", "1990s") are not years.
+    """
+    if not isinstance(text, str):
+        return None
+    for match in _YEAR.finditer(text):
+        year = -int(match.group(1)) if match.group(2) else int(match.group(1))
+        if year != 0 and lo <= year <= hi:
+            return float(year)
+    return None
+
+
+def _distinct_length(tokens: list[int], others: Sequence[list[int]]) -> int:
+    """Length of the shortest prefix of ``tokens`` that is a prefix of no other sequence (at most all of it)."""
+    for n in range(1, len(tokens) + 1):
+        if sum(o[:n] == tokens[:n] for o in others) == 1:  # itself only
+            return n
+    return len(tokens)
+
+
+class FewShotReadout:
+    """A few-shot question prompt whose shared prefix's KV cache is computed once.
+
+    ``prefix``: the few-shot examples (``"Q: In which country is Paris?\\nA: France\\n\\n"``);
+    ``question``: a template with ``{entity}`` (``"Q: In which country is {entity}?\\nA:"``). Candidate
+    answers and generations continue right after the question, candidates with one leading space.
+    """
+
+    def __init__(self, model: LoadedModel, prefix: str, question: str, *, batch_size: int = 16):
+        if question.count("{entity}") != 1:
+            raise ReadoutError(f"question must contain {{entity}} exactly once: {question!r}")
+        self.loaded = model
+        self.prefix = prefix
+        self.question = question
+        self.batch_size = batch_size
+        self.blocks = decoder_blocks(model.model)
+        tok = model.tokenizer
+        self._bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+        self._prefix_ids = self._bos + tok(prefix, add_special_tokens=False)["input_ids"]
+        self._caches: dict[int, DynamicCache] = {}
+        self.device = next(model.model.parameters()).device
+
+    # ----------------------------------------------------------------- prompts
+
+    def _prompt(self, entity: str) -> tuple[list[int], int, list[int]]:
+        """Token ids (BOS included), index of the entity's last token, index of each entity token."""
+        if not entity.strip():
+            raise ReadoutError("blank entity")
+        head = self.prefix + self.question[: self.question.index("{entity}")]
+        start, end = len(head), len(head) + len(entity)
+        text = self.prefix + self.question.format(entity=entity)
+        enc = self.loaded.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        inside = [i for i, (a, b) in enumerate(offsets) if a < end and b > start]
+        if not inside:
+            raise ReadoutError(f"entity {entity!r} has no token of its own in the prompt")
+        last = inside[-1]
+        if offsets[last][1] > end:
+            raise ReadoutError(
+                f"the last token of {entity!r} ({text[offsets[last][0]:offsets[last][1]]!r}) merges with the text "
+                "after it, so no position holds the entity alone"
+            )
+        shift = len(self._bos)
+        return self._bos + enc["input_ids"], last + shift, [i + shift for i in inside]
+
+    def usable(self, entities: Sequence[str]) -> np.ndarray:
+        """Mask of the entities this prompt can be asked about (not blank; last entity token not merged)."""
+        keep = np.ones(len(entities), bool)
+        for i, entity in enumerate(entities):
+            try:
+                self._prompt(entity)
+            except ReadoutError:
+                keep[i] = False
+        return keep
+
+    def _prompts(self, entities: Sequence[str]) -> tuple[list[list[int]], list[int], list[list[int]]]:
+        built = [self._prompt(e) for e in entities]
+        return [b[0] for b in built], [b[1] for b in built], [b[2] for b in built]
+
+    def _shared_length(self, tokens: Sequence[Sequence[int]], ends: Sequence[int]) -> int:
+        """Tokens of the few-shot prefix that every prompt starts with, stopping before each ``ends[i]``."""
+        n = len(self._prefix_ids)
+        for t, end in zip(tokens, ends):
+            k = 0
+            while k < min(n, end) and t[k] == self._prefix_ids[k]:
+                k += 1
+            n = k
+        return n
+
+    def _prefix_cache(self, length: int) -> DynamicCache | None:
+        if length == 0:
+            return None
+        if length not in self._caches:
+            cache = DynamicCache(config=self.loaded.model.config)
+            with torch.inference_mode():
+                self.loaded.model(
+                    input_ids=torch.tensor([self._prefix_ids[:length]], device=self.device),
+                    cache=cache, use_cache=True, logits_to_keep=1,
+                )
+            self._caches[length] = cache
+        return self._caches[length]
+
+    def _batches(self, tokens: Sequence[Sequence[int]], last: Sequence[int]):
+        """Row-index batches of prompts with equal length and equal entity end: no padding, one edit position."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (t, e) in enumerate(zip(tokens, last)):
+            groups.setdefault((len(t), e), []).append(i)
+        for rows in groups.values():
+            for s in range(0, len(rows), self.batch_size):
+                yield np.asarray(rows[s : s + self.batch_size])
+
+    def _fresh_cache(self, shared: int, n_rows: int) -> DynamicCache:
+        """A copy of the few-shot prefix's cache for ``n_rows`` rows (empty if nothing is shared)."""
+        prefix = self._prefix_cache(shared)
+        if prefix is None:
+            return DynamicCache(config=self.loaded.model.config)
+        cache = copy.deepcopy(prefix)  # the forward appends to it in place
+        cache.batch_repeat_interleave(n_rows)
+        return cache
+
+    def _deltas(self, edit: ResidualEdit | None, n: int) -> torch.Tensor | None:
+        if edit is None:
+            return None
+        if not 0 <= edit.layer <= self.loaded.n_layers:
+            raise ReadoutError(f"edit layer must lie in 0..{self.loaded.n_layers}, got {edit.layer}")
+        delta = np.asarray(edit.delta)
+        if delta.ndim == 1:
+            delta = np.broadcast_to(delta, (n, delta.shape[0]))
+        if delta.shape != (n, self.loaded.d_model):
+            raise ReadoutError(f"edit delta must be ({self.loaded.d_model},) or ({n}, {self.loaded.d_model}), got {delta.shape}")
+        return torch.as_tensor(np.ascontiguousarray(delta), dtype=self.loaded.model.dtype, device=self.device)
+
+    # ----------------------------------------------------------------- forward passes
+
+    def _hook(self, layer: int, positions: torch.Tensor, delta: torch.Tensor):
+        rows = torch.arange(len(positions), device=self.device)
+
+        def add(hidden: torch.Tensor) -> torch.Tensor:
+            hidden = hidden.clone()
+            hidden[rows, positions] += delta
+            return hidden
+
+        if layer == 0:
+
+            def pre_hook(module, args, kwargs):
+                if args:
+                    return (add(args[0]),) + tuple(args[1:]), kwargs
+                return args, {**kwargs, "hidden_states": add(kwargs["hidden_states"])}
+
+            return self.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
+
+        def hook(module, args, output):
+            if isinstance(output, tuple):
+                return (add(output[0]),) + tuple(output[1:])
+            return add(output)
+
+        return self.blocks[layer - 1].register_forward_hook(hook)
+
+    def _question_pass(self, tokens, rows, shared: int, last, edit_layer: int, deltas: torch.Tensor | None):
+        """Run the prompts of ``rows`` (one batch of :meth:`_batches`), edited if asked.
+
+        The tokens before the entity's last one cannot see the edit, so they run once per distinct
+        prompt (conditions of one entity share them); from the entity's last token on, every row
+        runs with its own edit. Returns ``(cache, logits at the last position)``.
+        """
+        heads = [tuple(tokens[r][shared : last[r]]) for r in rows]
+        unique = sorted(set(heads))
+        cache = self._fresh_cache(shared, len(unique))
+        if heads[0]:
+            self.loaded.model.base_model(
+                input_ids=torch.tensor(unique, device=self.device), cache=cache, use_cache=True
+            )
+        cache.batch_select_indices(torch.tensor([unique.index(h) for h in heads], device=self.device))
+        ids = torch.tensor([tokens[r][last[r] :] for r in rows], device=self.device)
+        handle = None
+        if deltas is not None:  # the entity's last token is position 0 of this pass
+            handle = self._hook(edit_layer, torch.zeros(len(rows), dtype=torch.long), deltas[torch.as_tensor(rows)])
+        try:
+            out = self.loaded.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+        finally:
+            if handle is not None:
+                handle.remove()
+        return cache, out.logits[:, -1].float()
+
+    # ----------------------------------------------------------------- public readouts
+
+    def candidate_tokens(self, candidates: Sequence[str]) -> list[list[int]]:
+        """Each candidate's token ids as the continuation of the question (one leading space)."""
+        tail = self.question[self.question.index("{entity}") + len("{entity}") :]
+        tok = self.loaded.tokenizer
+        tail_ids = tok(tail, add_special_tokens=False)["input_ids"]
+        out = []
+        for cand in candidates:
+            ids = tok(tail + " " + cand.strip(), add_special_tokens=False)["input_ids"]
+            if ids[: len(tail_ids)] != tail_ids or len(ids) == len(tail_ids):
+                raise ReadoutError(f"candidate {cand!r} does not tokenise as a continuation of {tail!r}")
+            out.append(ids[len(tail_ids) :])
+        return out
+
+    @torch.inference_mode()
+    def score_candidates(
+        self,
+        entities: Sequence[str],
+        candidates: Sequence[str],
+        *,
+        normalize: Literal["sum", "mean", "distinct"] = "mean",
+        edit: ResidualEdit | None = None,
+    ) -> np.ndarray:
+        """``(n_entities, n_candidates)`` log-probabilities of each candidate's tokens as the continuation.
+
+        Multi-token candidates are scored token by token from the edited prompt's cache, teacher forced.
+        ``sum``: the candidate's sequence log-probability; ``mean``: per token (long names are not
+        penalised); ``distinct``: the log-probability of the candidate's shortest token prefix that no
+        other candidate shares ("United Kingdom" -> "United", "Kingdom"; "Japan" -> "Japan"): once a
+        name is unambiguous among the candidates its rest adds little but cost, and a softmax over
+        these scores is the model's choice among the candidates.
+        """
+        if normalize not in ("sum", "mean", "distinct"):
+            raise ReadoutError(f"normalize must be 'sum', 'mean' or 'distinct', got {normalize!r}")
+        full = self.candidate_tokens(candidates)
+        cand_ids = [c[: _distinct_length(c, full)] for c in full] if normalize == "distinct" else full
+        tokens, last, _ = self._prompts(entities)
+        shared = self._shared_length(tokens, last)
+        deltas = self._deltas(edit, len(entities))
+        # continuations to run: each multi-token candidate's tokens but its last, deduplicated; then
+        # for every (continuation, step) the candidate tokens whose log-probability is read there
+        needed = {tuple(c[:-1]) for c in cand_ids if len(c) > 1}
+        conts = sorted(c for c in needed if not any(o != c and o[: len(c)] == c for o in needed))  # drop prefixes
+        reads: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (cont, step) -> [(candidate, token)]
+        for j, c in enumerate(cand_ids):
+            if len(c) > 1:
+                k = next(k for k, o in enumerate(conts) if o[: len(c) - 1] == tuple(c[:-1]))
+                for step in range(1, len(c)):
+                    reads.setdefault((k, step - 1), []).append((j, c[step]))
+        out = np.empty((len(entities), len(candidates)))
+        for rows in self._batches(tokens, last):
+            cache, logits = self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas)
+            first = torch.log_softmax(logits, dim=-1)  # (B, vocab)
+            scores = first[:, [c[0] for c in cand_ids]].double()  # (B, C)
+            if conts:
+                hidden = self._continuation_hidden(cache, len(rows), conts)  # (B, K, width, d)
+                for (k, step), targets in reads.items():
+                    logp = torch.log_softmax(self._logits(hidden[:, k, step]), dim=-1)
+                    for j, t in targets:
+                        scores[:, j] += logp[:, t].double()
+            if normalize == "mean":
+                scores /= torch.tensor([len(c) for c in full], dtype=scores.dtype)
+            out[rows] = scores.cpu().numpy()
+        return out
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The LM head on final-norm hidden states (with Gemma's logit soft-capping where configured)."""
+        logits = self.loaded.model.get_output_embeddings()(hidden).float()
+        cap = getattr(self.loaded.model.config.get_text_config(), "final_logit_softcapping", None)
+        return torch.tanh(logits / cap) * cap if cap else logits
+
+    def _continuation_hidden(self, cache: DynamicCache, n_rows: int, conts) -> torch.Tensor:
+        """Final-norm hidden states after each token of each continuation, from every row's prompt cache.
+
+        Continuations are right-padded to the longest: a real token never attends to a later pad, and
+        only real positions are read. The LM head runs later, only where a candidate token is scored
+        (for Gemma-3 the head costs more than all blocks).
+        """
+        K, width = len(conts), max(len(c) for c in conts)
+        ids = torch.full((K, width), self.loaded.tokenizer.pad_token_id or 0, dtype=torch.long)
+        for k, c in enumerate(conts):
+            ids[k, : len(c)] = torch.tensor(c)
+        cache.batch_repeat_interleave(K)  # row r's prompt repeated for each continuation
+        hidden = self.loaded.model.base_model(
+            input_ids=ids.repeat(n_rows, 1).to(self.device), cache=cache, use_cache=True
+        ).last_hidden_state
+        return hidden.view(n_rows, K, width, -1)
+
+    @torch.inference_mode()
+    def generate(self, entities: Sequence[str], *, max_new_tokens: int, edit: ResidualEdit | None = None) -> list[str]:
+        """Greedy continuation text per entity, cut at the first newline (the few-shot answer's end)."""
+        tokens, last, _ = self._prompts(entities)
+        shared = self._shared_length(tokens, last)
+        deltas = self._deltas(edit, len(entities))
+        eos = self.loaded.tokenizer.eos_token_id
+        texts = [""] * len(entities)
+        for rows in self._batches(tokens, last):
+            cache, logits = self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas)
+            generated = [[] for _ in rows]
+            done = np.zeros(len(rows), bool)
+            for _ in range(max_new_tokens):
+                nxt = logits.argmax(-1)
+                for i, t in enumerate(nxt.tolist()):
+                    if not done[i]:
+                        if t == eos:
+                            done[i] = True
+                        else:
+                            generated[i].append(t)
+                            done[i] = "\n" in self.loaded.tokenizer.decode(generated[i])
+                if done.all():
+                    break
+                logits = self.loaded.model(
+                    input_ids=nxt[:, None], cache=cache, use_cache=True, logits_to_keep=1
+                ).logits[:, -1].float()
+            for i, r in enumerate(rows):
+                texts[r] = self.loaded.tokenizer.decode(generated[i], skip_special_tokens=True).split("\n")[0].strip()
+        return texts
+
+    @torch.inference_mode()
+    def entity_surprisal(self, entities: Sequence[str]) -> np.ndarray:
+        """Mean negative log-probability (nats) of each entity's own tokens in the question prompt."""
+        tokens, last, inside = self._prompts(entities)
+        shared = self._shared_length(tokens, [i[0] - 1 for i in inside])  # logits of the token before the entity too
+        out = np.empty(len(entities))
+        for rows in self._batches(tokens, last):
+            ids = torch.tensor([tokens[r][shared:] for r in rows], device=self.device)
+            logits = self.loaded.model(input_ids=ids, cache=self._fresh_cache(shared, len(rows)), use_cache=True).logits
+            logp = torch.log_softmax(logits.float(), dim=-1)  # index j predicts token shared + j + 1
+            for i, r in enumerate(rows):
+                out[r] = -np.mean([logp[i, p - 1 - shared, tokens[r][p]].item() for p in inside[r]])
+        return out

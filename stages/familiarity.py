@@ -1,0 +1,41 @@
+"""Stage familiarity: does the model know each entity? Few-shot question, known / unknown labels.
+
+Usage: python stages/familiarity.py <dataset>
+Reads data/entities/<dataset>.parquet and the model; writes data/familiarity/<dataset>.parquet (one row
+per labelled entity) and metrics/familiarity/<dataset>.json (see worldprobe.familiarity).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in the activations stage: a shared machine
+
+import torch  # noqa: E402
+
+from worldprobe.config import load_params  # noqa: E402
+from worldprobe.familiarity import label_entities, summarize, write_labels  # noqa: E402
+from worldprobe.models import load_model  # noqa: E402
+from worldprobe.readout import FewShotReadout  # noqa: E402
+from worldprobe.records import read_entities  # noqa: E402
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    dataset = sys.argv[1]
+    params = load_params()
+    cfg = params.familiarity
+    table, info = read_entities(Path("data/entities") / f"{dataset}.parquet")
+    torch.set_num_threads(cfg.threads)
+    model = load_model(params.model)
+    labels = label_entities(
+        lambda prefix, question: FewShotReadout(model, prefix, question, batch_size=cfg.batch_size),
+        table, dataset, info.kind, info.groups[0] if info.groups else None, cfg, params.seed,
+        label_all=params.data.datasets[dataset].familiarity != "all",
+    )
+    write_labels(Path("data/familiarity") / f"{dataset}.parquet", labels.table)
+    summary = summarize(labels, dataset, info.kind, cfg)
+    summary.save(Path("metrics/familiarity") / f"{dataset}.json")
+    print(f"{dataset}: {summary.n_labelled} labelled in {summary.seconds:.0f} s; known {summary.fraction_known:.3f} "
+          f"(test {summary.fraction_known_test:.3f}, constant-answer chance {summary.chance_known:.3f}); "
+          f"{summary.n_unreadable} unreadable")

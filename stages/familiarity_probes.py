@@ -1,0 +1,48 @@
+"""Stage familiarity_probes: the headline probe and its controls split by familiarity, a known-only probe
+against random subsets of the same size, and a knowledge probe (KEEN) per layer.
+
+Usage: python stages/familiarity_probes.py <dataset>
+Reads data/entities, data/activations/<dataset>, data/familiarity/<dataset>.parquet and
+metrics/probes/<dataset>.json (best layers); writes metrics/familiarity_probes/<dataset>.json and
+plots/familiarity/<dataset>/*.csv (see worldprobe.familiarity_probes).
+"""
+
+import sys
+from pathlib import Path
+
+from worldprobe.config import load_params
+from worldprobe.familiarity_probes import familiarity_probes, filter_probe_data, read_labels, report_tables
+from worldprobe.generalization import best_layer_of
+from worldprobe.io import atomic_path
+from worldprobe.outputs import ProbeMetrics
+from worldprobe.records import read_entities
+from worldprobe.runs import ProbeData, load_runs, main_run
+from worldprobe.threads import compute_threads
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    dataset = sys.argv[1]
+    params = load_params()
+    mode = params.data.datasets[dataset].familiarity
+    labels = read_labels(Path("data/familiarity") / f"{dataset}.parquet")
+    data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
+    data, runs, _ = load_runs(Path("data/activations") / dataset, data)
+    data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)
+    probe_metrics = ProbeMetrics.load(Path("metrics/probes") / f"{dataset}.json")
+    main = main_run(runs, params.model.name)
+    rw = probe_metrics.controls.random_weights
+    random_weights = None
+    if rw is not None:
+        run = next(r for r in runs if (r.model_tag, r.prompt) == (rw.model_tag, rw.prompt))
+        random_weights = (run, rw.best_layer)
+    with compute_threads(params.probes.threads):
+        report = familiarity_probes(data, runs, main, best_layer_of(probe_metrics, data, main), random_weights,
+                                    labels, mode, params.probes, params.familiarity, params.seed)
+    report.save(Path("metrics/familiarity_probes") / f"{dataset}.json")
+    with atomic_path(Path("plots/familiarity") / dataset, directory=True) as out:
+        for name, frame in report_tables(report).items():
+            frame.to_csv(out / f"{name}.csv", index=False)
+    probe = next(s for s in report.split if s.predictor == "probe").groups
+    r = lambda g: "n/a" if probe[g] is None else f"{probe[g].r2.value:.3f} [{probe[g].r2.lo:.3f}, {probe[g].r2.hi:.3f}]"  # noqa: E731
+    print(f"{dataset} ({mode}): layer {report.layer}: R2 all {r('all')}, known {r('known')}, unknown {r('unknown')}")
