@@ -91,7 +91,8 @@ def _nested(frame: pd.DataFrame, levels: list[str]) -> dict:
             for k, g in frame.groupby(levels[0], sort=True)}
 
 
-def summarize(table: pd.DataFrame, profile: str, alternatives: list[str], sizes: dict[int, dict[str, int]]) -> SemanticsSummary:
+def summarize(table: pd.DataFrame, profile: str, alternatives: list[str],
+              sizes: dict[int, dict[str, int]]) -> SemanticsSummary:
     """``table``: the rows of :func:`content.probe_checkpoint` with a ``step`` column; ``sizes``: per
     step, ``n_probe_train_rows``, ``n_probe_train_specs`` and ``n_probe_test_rows``."""
     checkpoints = {}
@@ -99,7 +100,8 @@ def summarize(table: pd.DataFrame, profile: str, alternatives: list[str], sizes:
         probes = at[at["probe"].isin(PROBE_KINDS)]
         base = at[at["probe"].isin(BASELINES)]
         facing = probes[probes["target"] == "facing"]
-        frames = {frame: FrameContent(probes=_nested(facing[facing["frame"] == frame], ["feature", "probe", "semantics", "offset"]),
+        frames = {frame: FrameContent(probes=_nested(facing[facing["frame"] == frame],
+                                                     ["feature", "probe", "semantics", "offset"]),
                                       baselines=_nested(base[(base["frame"] == frame) & (base["target"] == "facing")],
                                                         ["semantics", "probe", "offset"]))
                   for frame in sorted(facing["frame"].unique())}

@@ -72,7 +72,8 @@ def build_trace(programs: Sequence[Sequence[str]], worlds: Sequence[World], sema
     as_int = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
     program = as_int(program)
     return Trace(
-        program, as_int(action), as_int(length), np.full(len(program), input_index), as_int(initial), np.asarray(spec_facing, dtype=np.int64)[program],
+        program, as_int(action), as_int(length), np.full(len(program), input_index), as_int(initial),
+        np.asarray(spec_facing, dtype=np.int64)[program],
         tuple(offsets), {s: as_int(v).reshape(-1, len(offsets)) for s, v in labels.items()},
         {s: as_int(v) for s, v in before.items()},
     )
