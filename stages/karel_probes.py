@@ -24,7 +24,7 @@ if __name__ == "__main__":
     rows, sizes = [], {}
     for step in tqdm(steps, desc="karel probes"):
         traces = load_traces(f"{TRACES}/step_{step:06d}.npz")
-        sizes[step] = probe_set_sizes(traces)
+        sizes[step] = probe_set_sizes(traces, probing.max_train_rows)
         found = probe_checkpoint(traces, semantics, probing, mlp if step in with_mlp else None, params.seed)
         rows += [{"step": step, **r} for r in found]
     table = pd.DataFrame(rows)

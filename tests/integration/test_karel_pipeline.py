@@ -42,7 +42,7 @@ def test_tiny_study_end_to_end(tmp_path):
         assert set(traces) == {"train", "val", "test"}
         test = traces["test"]
         assert test.hidden.shape == (len(test.trace.program), 2, 16) and test.control_hidden.shape == (16, 2, 16)
-        sizes[step] = probe_set_sizes(traces)
+        sizes[step] = probe_set_sizes(traces, PROBING.max_train_rows)
         mlp = mlp_settings(PROBING, 8) if step in with_mlp else None
         rows += [{"step": step, **r} for r in probe_checkpoint(traces, result["semantics"], PROBING, mlp, 0)]
     table = pd.DataFrame(rows)

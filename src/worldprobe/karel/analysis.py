@@ -50,7 +50,7 @@ class FrameContent(_Record):
 
 class CheckpointContent(_Record):
     step: int
-    n_probe_train_rows: int  # generated actions of the probe-train programs (every row has an initial-facing label)
+    n_probe_train_rows: int  # probe-train rows used: generated actions (each has an initial-facing label), capped
     n_probe_train_specs: int
     n_probe_test_rows: int
     linear_converged: float  # fraction of the linear fits (every C of the grid) that met their tolerance

@@ -109,8 +109,9 @@ def mlp_settings(probing: KarelProbing, hidden: int) -> MLPSettings:
                        probing.mlp_batch_size, probing.mlp_max_steps, probing.mlp_eval_every, probing.mlp_patience)
 
 
-def probe_set_sizes(traces: dict[str, SplitTraces]) -> dict[str, int]:
-    return {"n_probe_train_rows": len(traces["train"].trace.program),
+def probe_set_sizes(traces: dict[str, SplitTraces], max_train_rows: int) -> dict[str, int]:
+    """Rows the probes train on (after the ``max_train_rows`` cap), specs behind them, test rows."""
+    return {"n_probe_train_rows": min(len(traces["train"].trace.program), max_train_rows),
             "n_probe_train_specs": len(traces["train"].control_label),
             "n_probe_test_rows": len(traces["test"].trace.program)}
 
