@@ -10,7 +10,8 @@ checked by ``tests/unit/test_params_yaml.py``), so that DVC sees it; the code de
 for library and test use. Two explicit markers exempt a field: ``NO_RESULT_EFFECT`` (politeness,
 caching and timeouts of the live sources: the rows fetched are the same) and ``FILE_SOURCE_ONLY``
 (fields of a dataset of your own, which the validator requires exactly when ``source: file``).
-Karel profiles are overlays: ``default`` states every field, any other profile only what differs.
+Karel profiles (``karel.profiles``, ``karel.probing``) are overlays: ``default`` states every field,
+any other profile only what differs.
 """
 
 from __future__ import annotations
@@ -377,8 +378,11 @@ class KarelProfile(Section):
     threads: int = Field(1, gt=0, description="torch CPU threads for training (results depend on it in the last digits); "
                          "2 help only on idle cores: spinning threads stall a shared machine")
     # traces and probes
-    probe_train: int = Field(1000, gt=0, description="train-split tasks whose generated programs train the probes")
-    probe_layers: Literal["mean"] | list[int] = Field("mean", description="mean over layers, or layer indices (0 = embeddings)")
+    # probe_train and probe_layers are superseded by karel.probing (sizes, feature sets) and read by nothing;
+    # they stay because the corpus metadata and the training fingerprint embed this whole profile, so
+    # dropping a field would invalidate a trained model. Remove them when the corpus is next rebuilt.
+    probe_train: int = Field(1000, gt=0, description="unused (superseded by karel.probing.<profile>.train_specs)")
+    probe_layers: Literal["mean"] | list[int] = Field("mean", description="unused (superseded by karel.probing.<profile>.features)")
     probe_input: int | Literal["all"] = Field(0, description="which spec input the traces execute on, or all of "
                                               "them (one row per input, each with the same hidden state)")
     probe_hidden: int = Field(64, gt=0, description="hidden width of the MLP probes")
@@ -401,10 +405,65 @@ class KarelProfile(Section):
         return list(range(self.spec_examples)) if self.probe_input == "all" else [self.probe_input]
 
 
+KAREL_FEATURES = ("mean", "concat", "layers")  # mean over layers, all layers side by side, each layer alone
+
+
+class KarelProbing(Section):
+    """Probe set and probe training of one Karel profile (``karel.probing.<profile>``).
+
+    Apart from :class:`KarelProfile` on purpose: the corpus metadata and the training fingerprint
+    embed the whole profile, so a probe setting there would invalidate the trained model.
+    The probe tasks are fresh seeded draws (streams ``karel/<seed>/probe_<split>``, the train
+    distribution), never seen in training; synthesis accuracy stays on the corpus's test split.
+    """
+
+    train_specs: int = Field(5000, gt=0, description="tasks whose generated programs train the probes")
+    val_specs: int = Field(1000, gt=0, description="tasks on which regularisation and early stopping are chosen")
+    test_specs: int = Field(1500, gt=0, description="tasks on which every probe and baseline is scored")
+    max_train_rows: int = Field(20000, gt=0, description="probe-train rows drawn at random beyond this (the authors "
+                                "draw 100k); bounds the cost of early checkpoints that write long degenerate programs")
+    offsets: list[int] = Field([-1, 0, 1, 2], description="facing after action k+o for the state that produces "
+                               "action k; -1 is the state that has read the previous action")
+    features: list[Literal["mean", "concat", "layers"]] = Field(list(KAREL_FEATURES), description="feature sets of "
+                                                                 "the linear probes")
+    full_features: list[Literal["mean", "concat", "layers"]] = Field(["mean"], description="feature sets whose "
+                                                                      "linear probes also get the alternative semantics")
+    linear_C: list[float] = Field([0.01, 0.1, 1.0], min_length=1, description="inverse L2 strengths of the "
+                                  "logistic regression; the best on val is kept")
+    linear_max_iter: int = Field(100, gt=0, description="Newton iterations; a fit that hits it is reported unconverged")
+    linear_tol: float = Field(1e-4, gt=0)
+    mlp_features: list[Literal["mean", "concat", "layers"]] = Field(["mean", "concat"], description="feature sets "
+                                                                     "of the MLP probes")
+    mlp_every: int = Field(6, gt=0, description="MLP probes at every N-th checkpoint (and always the last)")
+    mlp_lr: float = Field(0.02, gt=0, description="AdamW, the authors' value")
+    mlp_weight_decay: float = Field(0.2, ge=0, description="on weights only, the authors' value")
+    mlp_dropout: float = Field(0.2, ge=0, lt=1)
+    mlp_final_lr: float = Field(1e-3, gt=0, le=1, description="the learning rate decays exponentially to this "
+                                "fraction of mlp_lr at mlp_max_steps (the authors: 0.95^150 = 5e-4)")
+    mlp_batch_size: int = Field(1024, gt=1)
+    mlp_max_steps: int = Field(1500, gt=0)
+    mlp_eval_every: int = Field(100, gt=0, description="steps between val checks")
+    mlp_patience: int = Field(5, gt=0, description="val checks without a better accuracy on any head before stopping")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KarelProbing:
+        if sorted(set(self.offsets)) != self.offsets or self.offsets[0] < -1 or 0 not in self.offsets:
+            raise ValueError(f"offsets must be increasing, >= -1 and include 0, got {self.offsets}")
+        for name in ("full_features", "mlp_features"):
+            extra = set(getattr(self, name)) - set(self.features)
+            if extra:
+                raise ValueError(f"{name} {sorted(extra)} must also be in features {self.features}")
+        return self
+
+
 class KarelConfig(Section):
     profile: str = "default"
     profiles: dict[str, KarelProfile] = Field(
         description="``default`` states every field; another profile is an overlay on it (only what differs)"
+    )
+    probing: dict[str, KarelProbing] = Field(
+        default_factory=dict, description="probe settings per profile name, overlays on ``default`` like the "
+        "profiles; a profile without an entry gets ``default``'s (or the code defaults where there is none)"
     )
     alt_semantics: list[Literal["flip", "move_turns"]] = ["flip", "move_turns"]
     device: str = Field("cpu", description="torch device for training and synthesis, e.g. cuda")
@@ -412,12 +471,17 @@ class KarelConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _overlay_on_default(cls, raw: Any) -> Any:
-        profiles = raw.get("profiles") if isinstance(raw, dict) else None
-        if not isinstance(profiles, dict) or not isinstance(profiles.get("default"), dict):
+        if not isinstance(raw, dict):
             return raw
-        base = profiles["default"]
-        merged = {name: {**base, **(p or {})} if isinstance(p, dict | None) else p for name, p in profiles.items()}
-        return {**raw, "profiles": merged}
+        merged = dict(raw)
+        for key in ("profiles", "probing"):
+            entries = raw.get(key)
+            if not isinstance(entries, dict) or not isinstance(entries.get("default"), dict):
+                continue
+            base = entries["default"]
+            merged[key] = {name: {**base, **(p or {})} if isinstance(p, dict | None) else p
+                           for name, p in entries.items()}
+        return merged
 
     @model_validator(mode="after")
     def _known_profile(self) -> KarelConfig:
@@ -428,6 +492,10 @@ class KarelConfig(Section):
     @property
     def active(self) -> KarelProfile:
         return self.profiles[self.profile]
+
+    @property
+    def active_probing(self) -> KarelProbing:
+        return self.probing.get(self.profile, self.probing.get("default", KarelProbing()))
 
 
 # --------------------------------------------------------------------------- all of params.yaml
@@ -446,8 +514,8 @@ class Params(Section):
 
 def unstated_settings(raw: dict[str, Any]) -> list[str]:
     """Dotted paths of the result-changing fields that ``raw`` (a loaded ``params.yaml``) leaves to
-    their code default; empty when the file states every one. Karel profiles other than ``default``
-    are overlays on it, so only ``default`` must be complete."""
+    their code default; empty when the file states every one. Karel profiles and probe settings other
+    than ``default`` are overlays on it, so only ``default`` must be complete."""
 
     def walk(model: type[BaseModel], node: Any, where: str) -> list[str]:
         missing = []
@@ -463,7 +531,8 @@ def unstated_settings(raw: dict[str, Any]) -> list[str]:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 missing += walk(annotation, value, f"{path}.")
             elif get_origin(annotation) is dict and issubclass(get_args(annotation)[1], BaseModel):
-                entries = {"default": (value or {}).get("default")} if path == "karel.profiles" else (value or {})
+                overlays = path in ("karel.profiles", "karel.probing")
+                entries = {"default": (value or {}).get("default")} if overlays else (value or {})
                 for key, entry in entries.items():
                     missing += walk(get_args(annotation)[1], entry, f"{path}.{key}.")
         return missing

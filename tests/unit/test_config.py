@@ -77,3 +77,14 @@ def test_ray_tasks_hold_whole_forward_batches(raw):
         parse_params(raw)
     raw["activations"]["ray"]["batch_size"] = 96
     assert parse_params(raw).activations.ray.batch_size == 96
+
+
+def test_karel_probing_per_profile(raw):
+    karel = parse_params(raw).karel
+    assert karel.active_probing == karel.probing["default"] and karel.active_probing.train_specs >= 5000
+    raw["karel"]["probing"]["default"]["offsets"] = [0, -1]
+    with pytest.raises(ConfigError, match=r"offsets must be increasing, >= -1 and include 0"):
+        parse_params(raw)
+    raw["karel"]["probing"]["default"] = {"features": ["mean"], "mlp_features": ["layers"]}
+    with pytest.raises(ConfigError, match=r"mlp_features \['layers'\] must also be in features"):
+        parse_params(raw)

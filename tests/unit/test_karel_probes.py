@@ -2,60 +2,95 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from worldprobe.karel.analysis import regressions
-from worldprobe.karel.probes import ProbeSettings, baselines, fit_probes
-from worldprobe.karel.traces import Trace
+from worldprobe.karel.analysis import RegressionSummary, regressions
+from worldprobe.karel.content import Target, baselines, compose, targets
+from worldprobe.karel.probes import LinearProbe, MLPProbes, MLPSettings
+from worldprobe.karel.traces import DROPPED, Trace, in_frame
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
 
 
-FAST = ProbeSettings(hidden=16, max_epochs=30, patience=5, lr=1e-2)
+FAST = MLPSettings(hidden=32, lr=0.01, weight_decay=0.01, dropout=0.0, batch_size=128, max_steps=1500, eval_every=100)
 
 
-def data(n, rng, d=16):
-    """Column 0 of y is linearly encoded in x, column 1 only through x0 * x1 (XOR), column 2 is noise."""
-    y0 = rng.integers(0, 4, n)
-    x = rng.normal(size=(n, d))
-    x[:, 2:6] += 3 * np.eye(4)[y0]
-    y1 = (x[:, 0] > 0).astype(int) ^ (x[:, 1] > 0).astype(int)
-    y = np.stack([y0, y1, rng.integers(0, 4, n)], axis=1)
-    y[: n // 10, 0] = -1  # dropped rows
+def split(n, rng, d=16):
+    """Two independent facings a, b coded one-hot in x (plus noise); labels: a, (a + b) mod 4, noise."""
+    a, b = rng.integers(0, 4, n), rng.integers(0, 4, n)
+    x = rng.normal(size=(n, d)) * 0.3
+    x[:, 0:4] += 3 * np.eye(4)[a]
+    x[:, 4:8] += 3 * np.eye(4)[b]
+    y = np.stack([a, (a + b) % 4, rng.integers(0, 4, n)], axis=1)
+    y[: n // 10, 0] = DROPPED
     return x.astype(np.float32), y
 
 
 @pytest.fixture(scope="module")
-def splits():
+def data():
     rng = np.random.default_rng(0)
-    parts = {s: data(n, rng) for s, n in (("train", 1500), ("val", 400), ("test", 400))}
-    return {s: p[0] for s, p in parts.items()}, {s: p[1] for s, p in parts.items()}
+    return {s: split(n, rng) for s, n in (("train", 3000), ("val", 600), ("test", 600))}
 
 
-def test_linear_probe_reads_linear_content_but_not_xor(splits):
-    x, y = splits
-    res = fit_probes(x, y, "linear", FAST, seed=0)
-    assert res[0].test_accuracy > 0.9
-    assert res[1].test_accuracy < 0.65 and res[2].test_accuracy < 0.35
-    assert res[0].n_train == 1500 - 150 and res[1].n_train == 1500
+def test_linear_probe_converges_on_a_linearly_separable_target_and_cannot_add(data):
+    (x, y), (xv, yv), (xt, yt) = data["train"], data["val"], data["test"]
+    probe = LinearProbe((0.01, 0.1, 1.0)).fit(x, y[:, 0], xv, yv[:, 0])
+    keep = yt[:, 0] != DROPPED
+    assert np.mean(probe.predict(xt)[keep] == yt[keep, 0]) >= 0.99
+    assert probe.converged_ and probe.n_train_ == 3000 - 300 and probe.C_ in (0.01, 0.1, 1.0)
+    # a sum mod 4 of two one-hot codes: a linear read-out gets at most 12 of the 16 combinations
+    summed = LinearProbe().fit(x, y[:, 1], xv, yv[:, 1])
+    assert np.mean(summed.predict(xt) == yt[:, 1]) < 0.8
+    noise = LinearProbe().fit(x, y[:, 2], xv, yv[:, 2])
+    assert np.mean(noise.predict(xt) == yt[:, 2]) < 0.35
 
 
-def test_mlp_probe_reads_xor(splits):
-    x, y = splits
-    res = fit_probes(x, y, "mlp1", FAST, seed=0)
-    assert res[1].test_accuracy > 0.8
-    again = fit_probes(x, y, "mlp1", FAST, seed=0)
-    assert [r.test_accuracy for r in again] == [r.test_accuracy for r in res]
+def test_mlp_probes_compute_the_sum_and_are_reproducible(data):
+    (x, y), (xv, yv), (xt, yt) = data["train"], data["val"], data["test"]
+    bank = MLPProbes(FAST, seed=0).fit(x, y, xv, yv)
+    pred = bank.predict(xt)
+    assert pred.shape == (600, 3)
+    assert np.mean(pred[:, 1] == yt[:, 1]) > 0.95  # what the linear probe cannot
+    assert np.mean(pred[:, 2] == yt[:, 2]) < 0.35
+    assert list(bank.n_train_) == [2700, 3000, 3000]
+    again = MLPProbes(FAST, seed=0).fit(x, y, xv, yv)
+    assert np.array_equal(again.predict(xt), pred) and again.best_step_.tolist() == bank.best_step_.tolist()
+
+
+def hand_trace():
+    """Two programs on input 0 (facing 1, then 0); offsets -1..2; input 1's facing is 3 throughout."""
+    labels = np.array([[-1, 2, -1, -1], [2, -1, -1, -1], [-1, 0, 0, 0], [0, 0, 0, -1], [0, 0, -1, -1], [0, -1, -1, -1]])
+    before = np.array([1, 2, 0, 0, 0, 0])
+    return Trace(program=np.array([0, 0, 1, 1, 1, 1]), action=np.array([0, 1, 0, 1, 2, 3]), length=np.array([2, 2, 4, 4, 4, 4]),
+                 input=np.zeros(6, int), initial=np.array([1, 1, 0, 0, 0, 0]),
+                 spec_facing=np.array([[1, 3]] * 2 + [[0, 3]] * 4), offsets=(-1, 0, 1, 2),
+                 labels={"original": labels}, before={"original": before})
+
+
+def test_composed_score_equals_the_label_when_fed_the_true_parts():
+    tr = hand_trace()
+    keys, y = targets(tr, ["original"])
+    assert Target("absolute", "original", "initial_1") in keys
+    assert (y[:, keys.index(Target("absolute", "original", "initial_1"))] == 3).all()
+    composed = compose(tr, keys, y)  # the true labels as predictions
+    for o, guess in composed.items():
+        label = tr.labels["original"][:, tr.column(o)]
+        keep = label != DROPPED
+        assert np.array_equal(guess[keep], label[keep])
+    rel = in_frame(tr, "relative").labels["original"]
+    wrong = y.copy()
+    wrong[:, keys.index(Target("absolute", "original", "initial_0"))] += 1  # a wrong initial facing shifts every row
+    assert all((compose(tr, keys, wrong)[o] != (tr.initial + rel[:, tr.column(o)]) % 4).all() for o in tr.offsets)
 
 
 def test_baselines_on_a_hand_made_trace():
-    labels = np.array([[1, 2, -1], [2, -1, -1], [0, 0, 0], [0, 0, -1]])
-    tr = Trace(program=np.zeros(4, int), action=np.arange(4), length=np.full(4, 5), initial=np.array([1, 1, 0, 0]),
-               labels={"original": labels}, before={"original": np.array([1, 1, 0, 3])})
+    tr = hand_trace()
     got = baselines(tr, tr, "original")
-    assert got["unchanged"] == [pytest.approx(2 / 4), pytest.approx(1 / 3), pytest.approx(1.0)]
-    assert got["initial"] == [pytest.approx(3 / 4), pytest.approx(2 / 3), pytest.approx(1.0)]
-    assert got["majority"][0] == pytest.approx(2 / 4)  # majority class 0 on train rows
-    # "current": facing 1 was followed by 2, facing 0 by 0 (the identity map would score 2/3 at +1)
-    assert got["current"] == [None, pytest.approx(1.0), pytest.approx(1.0)]
+    assert got["majority"][0] == pytest.approx(3 / 4)  # class 0 on 3 of the 4 rows with a label
+    assert got["unchanged"][0] == pytest.approx(3 / 4)  # facing before the action: 1, 0, 0, 0 vs 2, 0, 0, 0
+    # at -1 "unchanged" is the facing before the action read (k - 1): rows 1, 3, 4, 5 -> 1, 0, 0, 0 vs 2, 0, 0, 0
+    assert got["unchanged"][-1] == pytest.approx(3 / 4)
+    assert got["initial"][1] == pytest.approx(1.0)
+    assert got["current"][-1] is None and got["current"][0] is None
+    assert got["current"][1] == pytest.approx(1.0)  # facing 0 is followed by 0
 
 
 def test_regression_of_accuracy_on_content():
@@ -64,10 +99,24 @@ def test_regression_of_accuracy_on_content():
     rows = []
     for s, c in zip(steps, [0.3, 0.4, 0.5, 0.6]):
         at = {"step": s, "frame": "absolute", "semantics": "original", "offset": 0}
-        rows.append({**at, "feature": "mean", "probe": "linear", "accuracy": c})
-        rows.append({**at, "feature": None, "probe": "unchanged", "accuracy": 0.5})
-    fit = regressions(acc, pd.DataFrame(rows))[0]
-    assert fit["content"]["r2"] == pytest.approx(1.0) and fit["content"]["slope"] == pytest.approx(1.0)
-    assert fit["above_baseline"]["r2"] == pytest.approx(1.0)
-    flat = regressions(acc.assign(accuracy_spec=0.1), pd.DataFrame(rows))[0]
-    assert flat["content"]["r2"] is None
+        rows.append({**at, "target": "facing", "feature": "mean", "probe": "linear", "accuracy": c})
+        rows.append({**at, "target": "composed", "feature": "mean", "probe": "linear", "accuracy": 1 - c})
+        rows.append({**at, "target": "facing", "feature": None, "probe": "unchanged", "accuracy": 0.5})
+    fits = regressions(acc, pd.DataFrame(rows))
+    fit = fits.fits["absolute/mean/linear/facing/0"]
+    assert fit.content.r2 == pytest.approx(1.0) and fit.content.slope == pytest.approx(1.0)
+    assert fit.above_baseline.r2 == pytest.approx(1.0)
+    assert fits.fits["absolute/mean/linear/composed/0"].content.slope == pytest.approx(-1.0)
+    assert fits.paper_r2[0] == 0.968
+    flat = regressions(acc.assign(accuracy_spec=0.1), pd.DataFrame(rows))
+    assert flat.fits["absolute/mean/linear/facing/0"].content.r2 is None
+
+
+def test_regression_summary_round_trips(tmp_path):
+    steps = [0, 10, 20]
+    acc = pd.DataFrame({"step": steps, "accuracy_spec": [0.1, 0.3, 0.2]})
+    rows = [{"step": s, "frame": "relative", "semantics": "original", "offset": 1, "target": "facing",
+             "feature": "concat", "probe": "mlp", "accuracy": a} for s, a in zip(steps, [0.5, 0.7, 0.9])]
+    fits = regressions(acc, pd.DataFrame(rows))
+    fits.save(tmp_path / "r.json")
+    assert RegressionSummary.load(tmp_path / "r.json") == fits

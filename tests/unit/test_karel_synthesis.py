@@ -48,7 +48,8 @@ def test_untrained_models_always_write_parsable_programs():
 def test_generated_programs_are_the_constrained_argmax_and_hidden_states_align():
     split = build_split(PROF, 0, "test", 4)
     model = tiny_model(1)
-    gen = generate(model, split.prompts(), max_actions=5)
+    gen = generate(model, split.prompts(), max_actions=5, read_at=[18, 3])
+    assert gen.prompt_hidden.shape == (4, 2, 3, 32)
     for i, program in enumerate(gen.programs):
         prompt = torch.as_tensor(split.prompts()[i : i + 1])
         ids = torch.cat([prompt, torch.tensor([encode_program(program)[:-1]])], dim=1)
@@ -60,6 +61,7 @@ def test_generated_programs_are_the_constrained_argmax_and_hidden_states_align()
             best = allowed[int(logits[0, p + k, allowed].argmax())]
             assert VOCAB[best] == action
             assert np.allclose(gen.hidden[gen.starts[i] + k], hidden[0, p + k].numpy(), atol=1e-5)
+        assert np.allclose(gen.prompt_hidden[i], hidden[0, [18, 3]].numpy(), atol=1e-5)
 
 
 def test_scoring_reference_programs_and_chance_lines():

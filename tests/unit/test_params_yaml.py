@@ -23,6 +23,7 @@ def test_params_yaml_states_every_result_changing_setting(raw):
         (("activations",), "random_prefix_tokens", "activations.random_prefix_tokens"),
         (("data", "datasets", "people"), "test_fraction", "data.datasets.people.test_fraction"),
         (("karel", "profiles", "default"), "weight_decay", "karel.profiles.default.weight_decay"),
+        (("karel", "probing", "default"), "max_train_rows", "karel.probing.default.max_train_rows"),
         (("probes", "mlp"), "patience", "probes.mlp.patience"),
     ],
 )
@@ -50,6 +51,18 @@ def test_profiles_are_overlays_on_default(raw):
     assert profiles["smoke"].lr == 0.001 != profiles["default"].lr  # stated: smoke trains at its own lr
     raw["karel"]["profiles"]["default"]["marker_prob"] = 0.3
     assert {p.marker_prob for p in parse_params(raw).karel.profiles.values()} == {0.3}
+
+
+def test_probe_settings_are_overlays_on_default(raw):
+    probing = parse_params(raw).karel.probing
+    smoke = raw["karel"]["probing"]["smoke"]
+    assert "mlp_lr" not in smoke and probing["smoke"].mlp_lr == probing["default"].mlp_lr
+    assert probing["smoke"].train_specs == 400 != probing["default"].train_specs  # stated: smoke's own probe set
+    raw["karel"]["probing"]["default"]["mlp_patience"] = 7
+    assert {p.mlp_patience for p in parse_params(raw).karel.probing.values()} == {7}
+    del raw["karel"]["probing"]["paper"]  # a profile without an entry gets default's
+    raw["karel"]["profile"] = "paper"
+    assert parse_params(raw).karel.active_probing.mlp_patience == 7
 
 
 def test_an_overlay_with_an_unknown_key_is_refused(raw):

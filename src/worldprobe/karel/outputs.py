@@ -5,11 +5,12 @@
   defined beside the training so that a change here does not retrain)
 * ``data/karel/traces/synthesis.json`` - :class:`Evaluation` (karel_eval: every checkpoint)
 * ``metrics/karel/synthesis.json`` - :class:`KarelSynthesis` (karel_eval: the final checkpoint)
+* ``metrics/karel/semantics.json`` - :class:`~worldprobe.karel.analysis.SemanticsSummary` (karel_probes)
+  and ``metrics/karel/regression.json`` - :class:`~worldprobe.karel.analysis.RegressionSummary`
+  (karel_report); defined beside the analysis, so that the probes stage does not depend on training
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 from ..io import Output
 from .train import TrainSummary
@@ -50,7 +51,9 @@ class Evaluation(Output):
     steps: list[StepAccuracy]
     by_length: list[LengthAccuracy]
     semantics: list[str]  # original, then the alternatives the traces are labelled under
-    n_tasks: dict[str, int]  # per split
+    # per split: synthesis_test (the corpus's test split, scored), probe_train/val/test (the probe set);
+    # a plain mapping, so that results of the previous instrument (train/val/test) still load
+    n_tasks: dict[str, int]
 
 
 class KarelSynthesis(Output):
@@ -62,4 +65,4 @@ class KarelSynthesis(Output):
     best_accuracy_spec: float
     chance: Chance
     train: TrainSummary
-    n_tasks: dict[str, int]
+    n_tasks: dict[str, int]  # as Evaluation.n_tasks

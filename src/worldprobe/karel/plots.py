@@ -12,10 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..plots import save_figure  # noqa: E402
-from .probes import BASELINES, PROBE_KINDS  # noqa: E402
-from .traces import OFFSETS  # noqa: E402
+from .content import BASELINES  # noqa: E402
+from .probes import PROBE_KINDS  # noqa: E402
 
-OFFSET_NAMES = {0: "current", 1: "+1", 2: "+2"}
 FRAME_NAMES = {"absolute": "facing", "relative": "rotation since input"}
 DPI = 120
 
@@ -59,80 +58,127 @@ def lengths_plot(accuracy: pd.DataFrame, by_length: pd.DataFrame, path: Path) ->
     save_figure(fig, path, DPI)
 
 
+def _offset_name(o: int) -> str:
+    return {-1: "read (-1)", 0: "current"}.get(o, f"+{o}")
+
+
+def _offsets(table: pd.DataFrame) -> list[int]:
+    return sorted(int(o) for o in table["offset"].dropna().unique())
+
+
+def _line(ax, g: pd.DataFrame, fmt: str, **kw) -> None:
+    g = g.sort_values("step")
+    ax.plot(g["step"], g["accuracy"].astype(float), fmt, ms=3, **kw)
+
+
 def content_plot(semantics: pd.DataFrame, frame: str, feature: str, path: Path) -> None:
-    """Semantic content (original semantics) vs step per offset, with the baselines."""
-    orig = semantics[(semantics["semantics"] == "original") & (semantics["frame"] == frame)]
-    fig, axes = plt.subplots(1, len(OFFSETS), figsize=(4 * len(OFFSETS), 3.6), sharey=True)
-    for ax, o in zip(axes, OFFSETS):
+    """Direct facing probes (original semantics) vs step per offset, with the baselines."""
+    orig = semantics[(semantics["semantics"] == "original") & (semantics["frame"] == frame)
+                     & (semantics["target"] == "facing")]
+    offsets = _offsets(orig)
+    fig, axes = plt.subplots(1, len(offsets), figsize=(4 * len(offsets), 3.6), sharey=True, squeeze=False)
+    for ax, o in zip(axes[0], offsets):
         at = orig[orig["offset"] == o]
         for probe in PROBE_KINDS:
-            g = at[(at["probe"] == probe) & (at["feature"] == feature)].sort_values("step")
-            ax.plot(g["step"], g["accuracy"].astype(float), "o-", label=probe)
+            _line(ax, at[(at["probe"] == probe) & (at["feature"] == feature)], "o-", label=probe)
         for i, b in enumerate(BASELINES):
-            g = at[at["probe"] == b].sort_values("step")
-            ax.plot(g["step"], g["accuracy"].astype(float), "--", color=f"C{len(PROBE_KINDS) + i}", label=f"baseline: {b}")
-        ax.set(title=f"{FRAME_NAMES[frame]}, {OFFSET_NAMES[o]}", xlabel="training step", ylim=(0, 1))
-    axes[0].set_ylabel(f"probe accuracy (test), {feature}")
-    axes[-1].legend(fontsize=7)
+            _line(ax, at[at["probe"] == b], "--", color=f"C{len(PROBE_KINDS) + i}", label=f"baseline: {b}")
+        ax.set(title=f"{FRAME_NAMES[frame]}, {_offset_name(o)}", xlabel="training step", ylim=(0, 1))
+    axes[0, 0].set_ylabel(f"probe accuracy (test), {feature}")
+    axes[0, -1].legend(fontsize=7)
     save_figure(fig, path, DPI)
 
 
-def scatter_plot(accuracy: pd.DataFrame, semantics: pd.DataFrame, fits: list[dict], frame: str, feature: str,
-                 path: Path) -> None:
+def decomposition_plot(semantics: pd.DataFrame, feature: str, path: Path) -> None:
+    """Absolute facing of input 0 directly and in parts, per offset: the direct probe, the composed
+    score (initial facing + rotation, mod 4) and its two parts, the positive control and the best
+    baseline of the absolute facing."""
+    orig = semantics[(semantics["semantics"] == "original")]
+    mine = orig[orig["feature"] == feature]
+    offsets = _offsets(mine)
+    fig, axes = plt.subplots(1, len(offsets), figsize=(4 * len(offsets), 3.8), sharey=True, squeeze=False)
+    best = (orig[orig["probe"].isin(BASELINES) & (orig["frame"] == "absolute") & (orig["target"] == "facing")]
+            .groupby(["step", "offset"], as_index=False)["accuracy"].max())
+    for ax, o in zip(axes[0], offsets):
+        for j, probe in enumerate(PROBE_KINDS):
+            style = "-" if probe == "linear" else ":"
+            parts = [("direct", mine[(mine["target"] == "facing") & (mine["frame"] == "absolute")], "C0"),
+                     ("composed", mine[mine["target"] == "composed"], "C1"),
+                     ("rotation", mine[(mine["target"] == "facing") & (mine["frame"] == "relative")], "C2")]
+            for name, g, colour in parts:
+                _line(ax, g[(g["probe"] == probe) & (g["offset"] == o)], "o" + style, color=colour, label=f"{name} ({probe})")
+            for name, target, colour in (("initial facing", "initial_0", "C3"), ("control", "control", "C4")):
+                _line(ax, mine[(mine["target"] == target) & (mine["probe"] == probe)], "s" + style, color=colour,
+                      label=f"{name} ({probe})")
+        _line(ax, best[best["offset"] == o], "k--", label="best baseline (absolute)")
+        ax.set(title=f"input 0's facing, {_offset_name(o)}", xlabel="training step", ylim=(0, 1.02))
+    axes[0, 0].set_ylabel(f"accuracy (test), {feature}")
+    axes[0, -1].legend(fontsize=6, loc="lower right")
+    save_figure(fig, path, DPI)
+
+
+def scatter_plot(accuracy: pd.DataFrame, semantics: pd.DataFrame, fits: dict, frame: str, feature: str,
+                 path: Path, target: str = "facing") -> None:
+    """Generation accuracy against semantic content per checkpoint, with the fitted lines."""
     orig = semantics[(semantics["semantics"] == "original") & (semantics["frame"] == frame)
-                     & (semantics["feature"] == feature)]
+                     & (semantics["feature"] == feature) & (semantics["target"] == target)]
     merged = orig.merge(accuracy[["step", "accuracy_spec"]], on="step")
-    fig, axes = plt.subplots(1, len(OFFSETS), figsize=(4 * len(OFFSETS), 3.6), sharey=True)
-    for ax, o in zip(axes, OFFSETS):
+    offsets = _offsets(merged)
+    fig, axes = plt.subplots(1, len(offsets), figsize=(4 * len(offsets), 3.6), sharey=True, squeeze=False)
+    for ax, o in zip(axes[0], offsets):
         for probe in PROBE_KINDS:
             g = merged[(merged["probe"] == probe) & (merged["offset"] == o)]
-            fit = next(f["content"] for f in fits
-                       if (f["frame"], f["feature"], f["probe"], f["offset"]) == (frame, feature, probe, o))
-            label = probe if fit["r2"] is None else f"{probe}: R²={fit['r2']:.2f}, p={fit['p']:.1e}"
+            fit = fits.get(f"{frame}/{feature}/{probe}/{target}/{o}")
+            if g.empty or fit is None:
+                continue
+            fit = fit.content
+            label = probe if fit.r2 is None else f"{probe}: R²={fit.r2:.2f}, p={fit.p:.1e}"
             dots = ax.scatter(g["accuracy"].astype(float), g["accuracy_spec"], s=14, label=label)
-            if fit["r2"] is not None:
+            if fit.r2 is not None:
                 xs = np.linspace(g["accuracy"].min(), g["accuracy"].max(), 2)
-                ax.plot(xs, fit["intercept"] + fit["slope"] * xs, color=dots.get_facecolor()[0])
-        ax.set(title=f"{FRAME_NAMES[frame]}, {OFFSET_NAMES[o]}", xlabel="semantic content (probe accuracy)")
+                ax.plot(xs, fit.intercept + fit.slope * xs, color=dots.get_facecolor()[0])
+        ax.set(title=f"{target}, {FRAME_NAMES[frame]}, {_offset_name(o)}", xlabel="semantic content (probe accuracy)")
         ax.legend(fontsize=7)
-    axes[0].set_ylabel("generation accuracy (test, spec)")
+    axes[0, 0].set_ylabel("generation accuracy (test, spec)")
     save_figure(fig, path, DPI)
 
 
-def intervention_plot(summary: dict, alternatives: list[str], frame: str, feature: str, path: Path) -> None:
+def intervention_plot(summary, frame: str, feature: str, path: Path) -> None:
     """Original vs alternative semantics, untrained and final model, per probe and offset."""
-    fig, axes = plt.subplots(1, len(PROBE_KINDS), figsize=(4.5 * len(PROBE_KINDS), 3.6), sharey=True)
-    names = ["original", *alternatives]
+    names = ["original", *summary.alt_semantics]
+    offsets = summary.offsets
+    fig, axes = plt.subplots(1, len(PROBE_KINDS), figsize=(4.5 * len(PROBE_KINDS), 3.6), sharey=True, squeeze=False)
     width = 0.8 / (2 * len(names))
-    for ax, probe in zip(axes, PROBE_KINDS):
-        for j, (when, hatch) in enumerate((("untrained", "//"), ("final", ""))):
-            block = summary["at"][when]
+    for ax, probe in zip(axes[0], PROBE_KINDS):
+        for j, (when, step) in enumerate((("untrained", summary.first_step), ("final", summary.final_step))):
+            got = summary.checkpoints[step].frames[frame].probes.get(feature, {}).get(probe, {})
             for i, s in enumerate(names):
-                vals = [block[f"{frame}/{feature}/{probe}/offset{o}"][s] for o in OFFSETS]
-                xs = np.arange(len(OFFSETS)) + (j * len(names) + i - len(names) + 0.5) * width
-                ax.bar(xs, [np.nan if v is None else v for v in vals], width, hatch=hatch, color=f"C{i}",
-                       alpha=0.5 if when == "untrained" else 1.0, label=f"{s} ({when})")
-        ax.set_xticks(range(len(OFFSETS)), [OFFSET_NAMES[o] for o in OFFSETS])
+                vals = [got.get(s, {}).get(o) for o in offsets]
+                xs = np.arange(len(offsets)) + (j * len(names) + i - len(names) + 0.5) * width
+                ax.bar(xs, [np.nan if v is None else v for v in vals], width, hatch="//" if when == "untrained" else "",
+                       color=f"C{i}", alpha=0.5 if when == "untrained" else 1.0, label=f"{s} ({when})")
+        ax.set_xticks(range(len(offsets)), [_offset_name(o) for o in offsets])
         ax.set(title=f"{probe}, {FRAME_NAMES[frame]}", ylim=(0, 1))
-    axes[0].set_ylabel("probe accuracy (test)")
-    axes[-1].legend(fontsize=7)
+    axes[0, 0].set_ylabel("probe accuracy (test)")
+    axes[0, -1].legend(fontsize=7)
     save_figure(fig, path, DPI)
 
 
 def intervention_training_plot(semantics: pd.DataFrame, alternatives: list[str], frame: str, feature: str,
                                path: Path) -> None:
     """Original vs alternative semantic content over training: rows = probe kinds, columns = offsets."""
-    semantics = semantics[semantics["frame"] == frame]
-    fig, axes = plt.subplots(len(PROBE_KINDS), len(OFFSETS), figsize=(4 * len(OFFSETS), 3 * len(PROBE_KINDS)),
+    semantics = semantics[(semantics["frame"] == frame) & (semantics["target"] == "facing")
+                          & (semantics["feature"] == feature)]
+    offsets = _offsets(semantics)
+    fig, axes = plt.subplots(len(PROBE_KINDS), len(offsets), figsize=(4 * len(offsets), 3 * len(PROBE_KINDS)),
                              sharex=True, sharey=True, squeeze=False)
     for r, probe in enumerate(PROBE_KINDS):
-        for c, o in enumerate(OFFSETS):
+        for c, o in enumerate(offsets):
             ax = axes[r, c]
             for s in ["original", *alternatives]:
-                g = semantics[(semantics["probe"] == probe) & (semantics["feature"] == feature)
-                              & (semantics["semantics"] == s) & (semantics["offset"] == o)].sort_values("step")
-                ax.plot(g["step"], g["accuracy"].astype(float), "o-", ms=3, label=s)
-            ax.set(title=f"{probe}, {FRAME_NAMES[frame]}, {OFFSET_NAMES[o]}", ylim=(0, 1))
+                _line(ax, semantics[(semantics["probe"] == probe) & (semantics["semantics"] == s)
+                                    & (semantics["offset"] == o)], "o-", label=s)
+            ax.set(title=f"{probe}, {FRAME_NAMES[frame]}, {_offset_name(o)}", ylim=(0, 1))
     for ax in axes[-1]:
         ax.set_xlabel("training step")
     axes[0, 0].legend(fontsize=7)

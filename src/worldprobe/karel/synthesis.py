@@ -7,7 +7,8 @@ reuses the key/value cache: the specification is encoded once per batch. Every p
 has the same length (fixed grid size and spec count), so batches need no padding.
 
 While decoding, the residual stream at the position that *produces* each action (the ``<prog>``
-token for the first action, action ``k-1`` for action ``k``) is kept for the semantic probes.
+token for the first action, action ``k-1`` for action ``k``) is kept for the semantic probes, and
+optionally the stream at chosen prompt positions (``read_at``, e.g. the positive control's).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Generation:
     hidden: np.ndarray  # (total actions, n_layers + 1, d): state that produced each action, programs in order
     starts: np.ndarray  # (n_programs + 1,) row offsets of each program's actions in ``hidden``
     hit_limit: np.ndarray  # (n_programs,) True where <eos> was forced by max_actions
+    prompt_hidden: np.ndarray  # (n_programs, len(read_at), n_layers + 1, d): states at chosen prompt positions
 
 
 def _allowed(k: int, max_actions: int, vocab: int, device) -> torch.Tensor:
@@ -45,7 +47,8 @@ def _allowed(k: int, max_actions: int, vocab: int, device) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def generate(model: GPT, prompts: np.ndarray, max_actions: int, batch_size: int = 256) -> Generation:
+def generate(model: GPT, prompts: np.ndarray, max_actions: int, batch_size: int = 256,
+             read_at: Sequence[int] = ()) -> Generation:
     if max_actions < 1:
         raise ValueError("max_actions must be at least 1")
     model.eval()
@@ -54,10 +57,12 @@ def generate(model: GPT, prompts: np.ndarray, max_actions: int, batch_size: int 
     programs: list[list[str]] = []
     hidden: list[np.ndarray] = []
     hit_limit = []
+    at_prompt: list[np.ndarray] = []
     for lo in range(0, len(prompts), batch_size):
         ids = torch.as_tensor(prompts[lo : lo + batch_size], device=device)
         b = len(ids)
         logits, cache, states = model(ids, hidden=True)
+        at_prompt.append(states[:, list(read_at)].float().cpu().numpy())
         logits, states = logits[:, -1], states[:, -1]
         done = torch.zeros(b, dtype=torch.bool, device=device)
         actions = [[] for _ in range(b)]
@@ -79,7 +84,7 @@ def generate(model: GPT, prompts: np.ndarray, max_actions: int, batch_size: int 
         hit_limit += [len(a) == max_actions for a in actions]
         hidden += [np.stack(rows) for rows in per_row]
     starts = np.concatenate([[0], np.cumsum([len(p) for p in programs])]).astype(np.int64)
-    return Generation(programs, np.concatenate(hidden), starts, np.array(hit_limit))
+    return Generation(programs, np.concatenate(hidden), starts, np.array(hit_limit), np.concatenate(at_prompt))
 
 
 def solves(program: Sequence[str], inputs: Sequence[World], outputs: Sequence[World]) -> bool:

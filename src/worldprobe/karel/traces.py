@@ -1,19 +1,22 @@
 """Execution traces of generated programs, aligned with the hidden states that produced each action.
 
 Row ``r`` of a trace is action ``k`` of generated program ``i`` (a program of ``n`` actions). Its
-label at offset ``o`` (0 = current, 1 = next, 2 = the one after) is the robot's facing after action
-``k + o`` when the program runs on spec input ``probe_input`` under a given semantics, i.e. after
-re-executing the prefix of length ``k + o + 1``. Labels that fall on the final state (``k + o >=
-n - 1``) are dropped (-1): the final state is written in the spec, so decoding it says nothing about
-the model tracking execution. With ``probe_input: all`` the rows repeat for every spec input
-(``stack_inputs``), each time with the same hidden state.
+label at offset ``o`` is the robot's facing after action ``k + o`` when the program runs on spec
+input ``probe_input`` under a given semantics, i.e. after re-executing the prefix of length
+``k + o + 1``. Offset 0 is the action this state is about to write, +1/+2 the ones after it, and
+-1 the action the state has just *read* (the token at its position; the authors probe such
+states too). Labels are dropped (-1) where there is no such action (``k + o < 0``) and where they
+fall on the final state (``k + o >= n - 1``): the final state is written in the spec, so decoding it
+says nothing about the model tracking execution. With ``probe_input: all`` the rows repeat for
+every spec input (``stack_inputs``), each time with the same hidden state.
 
 Labels come in two frames. ``absolute`` is the paper's: the facing itself (north, east, south,
 west). ``relative`` is the rotation since the input, ``(facing - initial) mod 4``: the part of the
-facing that the program decides, the same on every input. A model can solve the task in the robot's
-own frame without ever representing the absolute facing of input ``probe_input``; the two frames
-tell those apart. Under the original semantics the rotation follows from the turn tokens alone, so
-its probes measure tracking of the program text at least as much as of the world.
+facing that the program decides, the same on every input. Since absolute = (initial + rotation)
+mod 4, a sum that no linear read-out computes, every row also carries the initial facing of every
+spec input (``spec_facing``, constant along a program), so that the two parts can be probed apart
+and composed. Under the original semantics the rotation follows from the turn tokens alone, so its
+probes measure tracking of the program text at least as much as of the world.
 """
 
 from __future__ import annotations
@@ -26,10 +29,8 @@ import numpy as np
 
 from ..io import atomic_path
 from .semantics import trace
-from .synthesis import Generation
 from .world import World
 
-OFFSETS = (0, 1, 2)
 DROPPED = -1
 FRAMES = ("absolute", "relative")
 
@@ -39,14 +40,22 @@ class Trace:
     program: np.ndarray  # (rows,) index of the generated program
     action: np.ndarray  # (rows,) index k of the action within it
     length: np.ndarray  # (rows,) length n of the program
-    initial: np.ndarray  # (rows,) facing in the input world
-    labels: dict[str, np.ndarray]  # semantics -> (rows, len(OFFSETS)) facing after action k+o, or DROPPED
+    input: np.ndarray  # (rows,) which spec input the program runs on
+    initial: np.ndarray  # (rows,) facing in that input world
+    spec_facing: np.ndarray  # (rows, spec inputs) facing in every spec input world
+    offsets: tuple[int, ...]  # columns of ``labels``
+    labels: dict[str, np.ndarray]  # semantics -> (rows, len(offsets)) facing after action k+o, or DROPPED
     before: dict[str, np.ndarray]  # semantics -> (rows,) facing before action k
 
+    def column(self, offset: int) -> int:
+        return self.offsets.index(offset)
 
-def build_trace(programs: Sequence[Sequence[str]], worlds: Sequence[World], semantics: Sequence[str]) -> Trace:
-    if len(programs) != len(worlds):
-        raise ValueError(f"{len(programs)} programs but {len(worlds)} input worlds")
+
+def build_trace(programs: Sequence[Sequence[str]], worlds: Sequence[World], semantics: Sequence[str],
+                offsets: Sequence[int], spec_facing: np.ndarray, input_index: int = 0) -> Trace:
+    """``worlds``: spec input ``input_index`` of each program; ``spec_facing``: ``(programs, spec inputs)``."""
+    if not len(programs) == len(worlds) == len(spec_facing):
+        raise ValueError(f"{len(programs)} programs, {len(worlds)} input worlds, {len(spec_facing)} spec rows")
     program, action, length, initial = [], [], [], []
     labels = {s: [] for s in semantics}
     before = {s: [] for s in semantics}
@@ -59,11 +68,14 @@ def build_trace(programs: Sequence[Sequence[str]], worlds: Sequence[World], sema
         for s in semantics:
             facing = [w.facing for w in trace(world, prog, s)]
             before[s] += [world.facing, *facing[:-1]]
-            labels[s] += [[facing[k + o] if k + o < n - 1 else DROPPED for o in OFFSETS] for k in range(n)]
+            labels[s] += [[facing[k + o] if 0 <= k + o < n - 1 else DROPPED for o in offsets] for k in range(n)]
     as_int = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    program = as_int(program)
     return Trace(
-        as_int(program), as_int(action), as_int(length), as_int(initial),
-        {s: as_int(v).reshape(-1, len(OFFSETS)) for s, v in labels.items()}, {s: as_int(v) for s, v in before.items()},
+        program, as_int(action), as_int(length), np.full(len(program), input_index), as_int(initial),
+        np.asarray(spec_facing, dtype=np.int64)[program],
+        tuple(offsets), {s: as_int(v).reshape(-1, len(offsets)) for s, v in labels.items()},
+        {s: as_int(v) for s, v in before.items()},
     )
 
 
@@ -74,8 +86,8 @@ def stack_inputs(per_input: Sequence[Trace]) -> Trace:
 
     names = list(per_input[0].labels)
     return Trace(cat(lambda tr: tr.program), cat(lambda tr: tr.action), cat(lambda tr: tr.length),
-                 cat(lambda tr: tr.initial), {s: cat(lambda tr: tr.labels[s]) for s in names},
-                 {s: cat(lambda tr: tr.before[s]) for s in names})
+                 cat(lambda tr: tr.input), cat(lambda tr: tr.initial), cat(lambda tr: tr.spec_facing), per_input[0].offsets,
+                 {s: cat(lambda tr: tr.labels[s]) for s in names}, {s: cat(lambda tr: tr.before[s]) for s in names})
 
 
 def in_frame(tr: Trace, frame: str) -> Trace:
@@ -94,40 +106,67 @@ def in_frame(tr: Trace, frame: str) -> Trace:
                    before={s: rotation(v) for s, v in tr.before.items()}, initial=np.zeros_like(tr.initial))
 
 
-def features(gen: Generation, layers: str | Sequence[int]) -> dict[str, np.ndarray]:
-    """Probe inputs from the stored residual stream: ``mean`` over all layers (embeddings included,
-    like averaging Hugging Face ``hidden_states``) or one array per requested layer."""
-    if layers == "mean":
-        return {"mean": gen.hidden.mean(axis=1)}
-    depth = gen.hidden.shape[1]
-    bad = [layer for layer in layers if not 0 <= layer < depth]
-    if bad:
-        raise ValueError(f"probe layers {bad} out of range 0..{depth - 1} (0 = embeddings)")
-    return {f"layer_{layer}": gen.hidden[:, layer] for layer in layers}
+def feature_sets(hidden: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Probe inputs from residual streams ``(rows, n_layers + 1, d)`` (0 = embeddings): ``mean`` over
+    layers (the paper, like averaging Hugging Face ``hidden_states``), ``concat`` (all layers side by
+    side) and ``layers`` (``layer_<i>``, each alone)."""
+    out = {}
+    for name in names:
+        if name == "mean":
+            out["mean"] = hidden.mean(axis=1, dtype=np.float32)
+        elif name == "concat":
+            out["concat"] = hidden.reshape(len(hidden), -1).astype(np.float32)
+        elif name == "layers":
+            out |= {f"layer_{i}": hidden[:, i].astype(np.float32) for i in range(hidden.shape[1])}
+        else:
+            raise ValueError(f"unknown feature set {name!r}: valid are mean, concat, layers")
+    return out
 
 
-def save_traces(path: str | Path, per_split: dict[str, tuple[Trace, dict[str, np.ndarray]]]) -> None:
+@dataclass(frozen=True)
+class SplitTraces:
+    """One split of the probe set at one checkpoint."""
+
+    trace: Trace
+    hidden: np.ndarray  # (rows, n_layers + 1, d) state that produced each action (float16 on disk)
+    control_hidden: np.ndarray  # (programs, n_layers + 1, d) state at the token right after input 0's grid
+    control_label: np.ndarray  # (programs,) input 0's facing: the positive control's target
+
+
+def save_traces(path: str | Path, per_split: dict[str, SplitTraces]) -> None:
     arrays = {}
-    for split, (tr, feats) in per_split.items():
-        for name in ("program", "action", "length", "initial"):
+    for split, st in per_split.items():
+        tr = st.trace
+        for name in ("program", "action", "length", "input", "initial", "spec_facing"):
             arrays[f"{split}.{name}"] = getattr(tr, name)
+        arrays[f"{split}.offsets"] = np.asarray(tr.offsets)
         for s in tr.labels:
             arrays[f"{split}.labels.{s}"] = tr.labels[s]
             arrays[f"{split}.before.{s}"] = tr.before[s]
-        for name, x in feats.items():
-            arrays[f"{split}.features.{name}"] = x.astype(np.float32)
+        # half precision: the probes z-score these, and it halves a store of every layer
+        arrays[f"{split}.hidden"] = st.hidden.astype(np.float16)
+        arrays[f"{split}.control_hidden"] = st.control_hidden.astype(np.float16)
+        arrays[f"{split}.control_label"] = st.control_label
     with atomic_path(path) as tmp:
         with tmp.open("wb") as fh:
             np.savez(fh, **arrays)
 
 
-def load_traces(path: str | Path) -> dict[str, tuple[Trace, dict[str, np.ndarray]]]:
+def list_traces(directory: str | Path) -> list[int]:
+    """Steps of the trace files in ``directory`` (``step_<N>.npz``)."""
+    return sorted(int(p.stem.split("_")[1]) for p in Path(directory).glob("step_*.npz"))
+
+
+def load_traces(path: str | Path) -> dict[str, SplitTraces]:
     with np.load(path) as z:
         keys = list(z.keys())
         out = {}
         for split in sorted({k.split(".")[0] for k in keys}):
             get = lambda part: {k.split(".")[2]: z[k] for k in keys if k.startswith(f"{split}.{part}.")}  # noqa: E731
-            tr = Trace(z[f"{split}.program"], z[f"{split}.action"], z[f"{split}.length"], z[f"{split}.initial"],
-                       get("labels"), get("before"))
-            out[split] = (tr, get("features"))
+            tr = Trace(z[f"{split}.program"], z[f"{split}.action"], z[f"{split}.length"], z[f"{split}.input"],
+                       z[f"{split}.initial"],
+                       z[f"{split}.spec_facing"], tuple(int(o) for o in z[f"{split}.offsets"]), get("labels"),
+                       get("before"))
+            out[split] = SplitTraces(tr, z[f"{split}.hidden"], z[f"{split}.control_hidden"],
+                                     z[f"{split}.control_label"])
     return out
