@@ -41,4 +41,4 @@ if __name__ == "__main__":
     m = result.metrics
     print(f"{dataset}: {m.n_entities} entities, layers {m.layers} (best {m.best_layer}), {m.runtime_s:.0f} s; baseline {m.baseline}")
     for c in m.all_entities.comparisons:
-        print(f"  edit {c.edited_target} @ layer {c.layer} vs {c.versus}: {c.difference:+.3g} [{c.lo:+.3g}, {c.hi:+.3g}] -> {c.verdict}")
+        print(f"  edit {c.edited_target} @ layer {c.layer} vs {c.versus}: {c.difference} [{c.lo}, {c.hi}] -> {c.verdict}")

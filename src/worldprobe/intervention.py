@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import field_validator
 from scipy import stats
 
 from .config import InterventionConfig, Params
@@ -245,7 +246,25 @@ def spearman_of_change(ch: pd.DataFrame, quantity: str) -> float:
 # --------------------------------------------------------------------------- metrics
 
 
-class Effect(Record):
+Num = float | None  # None: not measurable (e.g. no entity with a parsed year), never NaN in the JSON
+
+
+class Metric(Record):
+    """A record whose NaN floats are stored as None (JSON has no NaN)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _nan_to_none(cls, value):
+        if isinstance(value, float) and not np.isfinite(value):
+            return None
+        if isinstance(value, list):
+            return [None if isinstance(v, float) and not np.isfinite(v) else v for v in value]
+        if isinstance(value, dict):
+            return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in value.items()}
+        return value
+
+
+class Effect(Metric):
     """How far one kind of edit moves one readout quantity, per Δ (target standard deviations)."""
 
     model: str  # main | random_weights
@@ -254,57 +273,57 @@ class Effect(Record):
     readout: str
     layer: int
     n_entities: int
-    slope: float  # readout units per Δ, mean over entities (and over random directions)
-    slope_lo: float  # 95% bootstrap interval over entities
-    slope_hi: float
-    slope_in_sd: float  # slope / the readout quantity's train std: 1 = the probe's nominal shift
-    spearman: float  # Δ vs each entity's change from its own Δ = 0, pooled
-    frac_intended: float  # entities whose slope is positive (the probe's intended sign)
-    direction_slopes: list[float] | None = None  # random: the mean slope of each random direction
+    slope: Num  # readout units per Δ, mean over entities (and over random directions)
+    slope_lo: Num  # 95% bootstrap interval over entities
+    slope_hi: Num
+    slope_in_sd: Num  # slope / the readout quantity's train std: 1 = the probe's nominal shift
+    spearman: Num  # Δ vs each entity's change from its own Δ = 0, pooled
+    frac_intended: Num  # entities whose slope is positive (the probe's intended sign)
+    direction_slopes: list[Num] | None = None  # random: the mean slope of each random direction
 
 
-class Comparison(Record):
+class Comparison(Metric):
     """Paired over the same entities: the probe's slope minus a control's absolute slope."""
 
     edited_target: str
     layer: int
     versus: str  # random | orthogonal | random_weights
     n_entities: int
-    difference: float
-    lo: float
-    hi: float
+    difference: Num
+    lo: Num
+    hi: Num
     verdict: str
 
 
-class Specificity(Record):
+class Specificity(Metric):
     """Mean KL(unedited || edited) of the next token on unrelated prompts, edit at the largest |Δ|."""
 
     edited_target: str
     layer: int
-    delta_sd: float
-    kl_probe: float
-    kl_random: float  # mean over random directions of equal norm
-    kl_random_max: float
+    delta_sd: Num
+    kl_probe: Num
+    kl_random: Num  # mean over random directions of equal norm
+    kl_random_max: Num
 
 
-class Propagation(Record):
+class Propagation(Metric):
     """The edit's effect on a later layer's probe, read on the probe's own (main) prompt."""
 
     edited_target: str
     layer: int
     read_layer: int
-    slope_probe: float  # later probe's reading, in its target standard deviations, per Δ
-    slope_probe_lo: float
-    slope_probe_hi: float
-    slope_random: float  # mean |slope| over random directions
+    slope_probe: Num  # later probe's reading, in its target standard deviations, per Δ
+    slope_probe_lo: Num
+    slope_probe_hi: Num
+    slope_random: Num  # mean |slope| over random directions
 
 
-class Results(Record):
+class Results(Metric):
     effects: list[Effect]
     comparisons: list[Comparison]
 
 
-class InterventionMetrics(Record):
+class InterventionMetrics(Metric):
     dataset: str
     model: str
     readout: str
@@ -315,7 +334,7 @@ class InterventionMetrics(Record):
     deltas: list[float]
     control_deltas: list[float]
     n_random: int
-    baseline: dict[str, float]  # unedited readout quality on these entities
+    baseline: dict[str, Num]  # unedited readout quality on these entities
     all_entities: Results
     known_entities: Results | None  # entities the familiarity stage labels known (when enabled)
     n_known: int | None
@@ -438,7 +457,7 @@ def dose_response(ch: pd.DataFrame, ch_control: pd.DataFrame, target: str, layer
     sel = (ch.target == target) & (ch.layer == layer)
     table = {kind: mean_by_delta(ch[sel & (ch.kind == kind)]) for kind in ("probe", "mean_difference", "orthogonal")}
     per_direction = ch[sel & (ch.kind == "random")].groupby(["index", "delta_sd"])[target].mean().unstack(0)
-    table.update(random_mean=per_direction.mean(1), random_min=per_direction.min(1), random_max=per_direction.max(1))
+    table.update(random_mean=per_direction.mean(axis=1), random_min=per_direction.min(axis=1), random_max=per_direction.max(axis=1))
     csel = (ch_control.target == target) & (ch_control.layer == layer) & (ch_control.kind == "probe")
     table["random_weights"] = mean_by_delta(ch_control[csel])
     frame = pd.DataFrame(table)
