@@ -132,6 +132,16 @@ class FewShotReadout:
         shift = len(self._bos)
         return self._bos + enc["input_ids"], last + shift, [i + shift for i in inside]
 
+    def usable(self, entities: Sequence[str]) -> np.ndarray:
+        """Mask of the entities this prompt can be asked about (not blank; last entity token not merged)."""
+        keep = np.ones(len(entities), bool)
+        for i, entity in enumerate(entities):
+            try:
+                self._prompt(entity)
+            except ReadoutError:
+                keep[i] = False
+        return keep
+
     def _prompts(self, entities: Sequence[str]) -> tuple[list[list[int]], list[int], list[list[int]]]:
         built = [self._prompt(e) for e in entities]
         return [b[0] for b in built], [b[1] for b in built], [b[2] for b in built]
