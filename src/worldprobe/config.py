@@ -265,7 +265,7 @@ class InterventionConfig(Section):
     )
     n_entities: int = Field(40, gt=1, description="test-split entities edited (seeded subsample)")
     deltas: list[float] = Field([-4, -2, 2, 4], min_length=1, description="probe edits, in target standard deviations")
-    control_deltas: list[float] = Field([-4, 4], min_length=1, description="edits of the control directions")
+    control_deltas: list[float] = Field([4], min_length=1, description="edits of the control directions")
     n_random: int = Field(4, ge=1, description="random directions of equal norm, per target and layer")
     layer_offsets: list[int] = Field([-3, 0, 3], min_length=1, description="layers edited, relative to the best probe layer")
     pca_components: int = Field(50, gt=1, description="the orthogonal control lies in this top-PCA subspace")

@@ -46,3 +46,32 @@ def test_orthogonal_control_lies_in_the_top_pca_subspace_and_is_orthogonal_to_th
     v = orthogonal_direction(probe, acts, k=5, seed=1)
     assert v @ probe == pytest.approx(0.0, abs=1e-9) and np.linalg.norm(v) == pytest.approx(1.0)
     assert np.linalg.norm(v[5:]) < 0.5  # mostly inside the dominant axes (minus the probe component)
+
+
+def _changes(kind: str, slope, n_entities: int, n_index: int = 1, deltas=(-4.0, 4.0)) -> pd.DataFrame:
+    rows = [{"entity": e, "kind": kind, "target": "year", "layer": 5, "delta_sd": d, "index": i,
+             "year": slope(e, i) * d} for e in range(n_entities) for i in range(n_index) for d in deltas]
+    return pd.DataFrame(rows)
+
+
+def test_verdicts_come_from_paired_intervals_and_controls_count_in_either_direction():
+    from worldprobe.intervention import summarise
+
+    rng = np.random.default_rng(0)
+    ch = pd.concat([
+        _changes("probe", lambda e, i: 10 + rng.normal(), 30),
+        _changes("mean_difference", lambda e, i: 5.0, 30),
+        _changes("orthogonal", lambda e, i: -12.0, 30),  # a control moving the readout the other way, harder
+        _changes("random", lambda e, i: (-1) ** i * 1.0, 30, n_index=4),
+    ])
+    control = _changes("probe", lambda e, i: 0.0, 30)
+    res = summarise(ch, control, ["year"], [5], {"year": 100.0}, n_boot=200, seed=0)
+    verdicts = {c.versus: c.verdict for c in res.comparisons}
+    assert verdicts["random"] == "the probe direction moves the readout more than random"
+    assert verdicts["random_weights"] == "the probe direction moves the readout more than random_weights"
+    assert verdicts["orthogonal"] == "orthogonal moves the readout more than the probe direction"
+    probe = next(e for e in res.effects if e.kind == "probe")
+    assert probe.slope == pytest.approx(10, abs=0.5) and probe.slope_in_sd == pytest.approx(0.1, abs=0.005)
+    assert probe.frac_intended == 1.0 and probe.spearman > 0.8
+    random = next(e for e in res.effects if e.kind == "random")
+    assert random.direction_slopes == pytest.approx([1.0, -1.0, 1.0, -1.0]) and random.slope == pytest.approx(0.0)
