@@ -267,7 +267,10 @@ class InterventionConfig(Section):
     deltas: list[float] = Field([-4, -2, 2, 4], min_length=1, description="probe edits, in target standard deviations")
     control_deltas: list[float] = Field([4], min_length=1, description="edits of the control directions")
     n_random: int = Field(4, ge=1, description="random directions of equal norm, per target and layer")
-    layer_offsets: list[int] = Field([-3, 0, 3], min_length=1, description="layers edited, relative to the best probe layer")
+    layer_offsets: list[int] = Field(
+        [-6, -3, 0], min_length=1,
+        description="layers edited, relative to the best probe layer (clipped to 0..n_layers-1: an edit after the last block reaches nothing)",
+    )
     pca_components: int = Field(50, gt=1, description="the orthogonal control lies in this top-PCA subspace")
     propagation_offset: int = Field(3, ge=0, description="propagation: the probe this many layers later is read")
     n_candidates: int = Field(40, gt=1, description="world: most frequent train-split countries offered")

@@ -518,17 +518,24 @@ def run_intervention(params: Params, dataset: str, *, entities_dir: Path, activa
     spec = prompt_spec(dataset, "main", params.data.datasets.get(dataset))
     loaded = {c: load_model(params.model, models_dir, control=c, seed=params.seed) for c in (None, "random_weights")}
     n_layers = loaded[None].n_layers
-    directions, probes, train_acts, train = {}, {}, {}, None
-    for control, model in loaded.items():
+    directions, probes, train_acts = {}, {}, {}
+
+    def fit(control, layers):
+        model = loaded[control]
         store = ActivationStore(activations_dir / dataset / model.tag / "main")
-        rows, acts = _train_matrix(store, table, range(store.n_layers))
-        train = rows if control is None else train
+        rows, acts = _train_matrix(store, table, layers)
         directions[model.tag] = fit_directions(acts, {t: rows[t].to_numpy() for t in targets}, store.meta,
                                                alphas=params.probes.alphas, standardize=params.probes.standardize)
         probes[control] = {(d.target, d.layer): d for d in directions[model.tag].directions}
         train_acts[control] = acts
+        return rows
+
+    train = fit(None, range(n_layers + 1))  # every layer: the artifacts, and the best layer to edit around
     best = best_layer(directions[loaded[None].tag].directions)
-    layers = sorted({min(max(best + o, 0), n_layers) for o in cfg.layer_offsets})
+    # an edit after the last block reaches no later position (no block reads it), so n_layers - 1 is the last
+    layers = sorted({min(max(best + o, 0), n_layers - 1) for o in cfg.layer_offsets})
+    read_layers = {min(layer + cfg.propagation_offset, n_layers) for layer in layers}
+    fit("random_weights", sorted(set(layers) | read_layers))  # the control model: only the layers used
     log.info("%s: best probe layer %d (train LOO); editing layers %s", dataset, best, layers)
 
     readers = {c: _reader(dataset, m, train, cfg) for c, m in loaded.items()}

@@ -79,7 +79,8 @@ def test_saved_directions_reproduce_a_probe_fitted_on_the_store(workspace, datas
         probe = RidgeLOO(alpha_grid(AlphaGrid())).fit(X[train], table[d.target].to_numpy()[train])
         np.testing.assert_allclose(d.predict(X), probe.predict(X), rtol=1e-8, atol=1e-6)
         assert d.control == (None if model_tag == tag else "random_weights") and d.hook_point == store.meta.layer_names[d.layer]
-        assert {x.layer for x in directions.directions} == set(range(store.n_layers))
+        fitted = {x.layer for x in directions.directions}
+        assert fitted == set(range(store.n_layers)) if model_tag == tag else fitted < set(range(store.n_layers))
 
 
 @pytest.mark.parametrize("dataset", ["world", "people"])
@@ -88,7 +89,8 @@ def test_metrics_put_every_control_beside_the_probe(workspace, dataset):
     m = InterventionMetrics.load(root / "metrics/intervention" / f"{dataset}.json")
     targets = ["latitude", "longitude"] if dataset == "world" else ["year"]
     assert m.n_entities == 5 and len(m.entity_ids) == 5 and m.known_entities is None
-    assert m.best_layer in m.layers and len(m.layers) == 2
+    # best + [0, 1], never after the last block (4 blocks: an edit at store layer 4 reaches no later position)
+    assert m.layers == sorted({min(m.best_layer + o, 3) for o in (0, 1)})
     kinds = {(e.model, e.kind) for e in m.all_entities.effects}
     assert kinds == {("main", k) for k in ("probe", "mean_difference", "orthogonal", "random")} | {("random_weights", "probe")}
     assert {(c.edited_target, c.layer, c.versus) for c in m.all_entities.comparisons} == {
