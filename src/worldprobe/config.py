@@ -344,6 +344,44 @@ class FamiliarityConfig(Section):
     def tolerance(self, dataset: str) -> float:
         return self.year_tolerance.get(dataset, self.default_year_tolerance)
 
+# --------------------------------------------------------------------------- causal intervention
+
+
+class InterventionConfig(Section):
+    """The causal test (stage ``intervene``): edit along probe directions, read what the model says.
+
+    Rows the readout runs per dataset ~ n_entities x (1 + layers x targets x (len(deltas) + 2 x
+    len(control_deltas) + n_random x len(control_deltas))), plus the random-weights model's probe edits.
+    """
+
+    datasets: list[Literal["world", "people"]] = Field(
+        ["world", "people"], description="world: country readout -> lat/lon; people: greedy birth year"
+    )
+    n_entities: int = Field(40, gt=1, description="test-split entities edited (seeded subsample)")
+    deltas: list[float] = Field([-4, -2, 2, 4], min_length=1, description="probe edits, in target standard deviations")
+    control_deltas: list[float] = Field([4], min_length=1, description="edits of the control directions")
+    n_random: int = Field(4, ge=1, description="random directions of equal norm, per target and layer")
+    layer_offsets: list[int] = Field(
+        [-6, -3, 0], min_length=1,
+        description="layers edited, relative to the best probe layer (clipped to 0..n_layers-1: an edit after the last block reaches nothing)",
+    )
+    pca_components: int = Field(50, gt=1, description="the orthogonal control lies in this top-PCA subspace")
+    propagation_offset: int = Field(3, ge=0, description="propagation: the probe this many layers later is read")
+    n_candidates: int = Field(40, gt=1, description="world: most frequent train-split countries offered")
+    max_new_tokens: int = Field(6, gt=0, description="people: greedy tokens generated for the year")
+    batch_size: int = Field(32, gt=0)
+    threads: int = Field(2, gt=0)
+    n_boot: int = Field(1000, ge=100, description="bootstrap resamples of the entities for every interval")
+    familiarity: bool = Field(
+        False, description="also report entities labelled known in data/familiarity/<dataset>.parquet (id, known)"
+    )
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> InterventionConfig:
+        if 0 in self.deltas or 0 in self.control_deltas:
+            raise ValueError("deltas and control_deltas exclude 0 (the unedited reading is always taken)")
+        return self
+
 
 # --------------------------------------------------------------------------- Karel
 
@@ -509,6 +547,7 @@ class Params(Section):
     activations: ActivationsConfig = ActivationsConfig()
     probes: ProbesConfig = ProbesConfig()
     familiarity: FamiliarityConfig = FamiliarityConfig()
+    intervention: InterventionConfig = InterventionConfig()
     karel: KarelConfig
 
 

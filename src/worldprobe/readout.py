@@ -34,6 +34,10 @@ from transformers import DynamicCache
 from .models import LoadedModel, decoder_blocks
 
 
+class _Captured(Exception):
+    """Raised by a capture hook: the layers after it are not needed."""
+
+
 class ReadoutError(ValueError):
     """A prompt the readout cannot use as specified (e.g. the entity's last token merges with the next text)."""
 
@@ -220,12 +224,15 @@ class FewShotReadout:
 
         return self.blocks[layer - 1].register_forward_hook(hook)
 
-    def _question_pass(self, tokens, rows, shared: int, last, edit_layer: int, deltas: torch.Tensor | None):
+    def _question_pass(
+        self, tokens, rows, shared: int, last, edit_layer: int, deltas: torch.Tensor | None, capture: int | None = None
+    ):
         """Run the prompts of ``rows`` (one batch of :meth:`_batches`), edited if asked.
 
         The tokens before the entity's last one cannot see the edit, so they run once per distinct
         prompt (conditions of one entity share them); from the entity's last token on, every row
-        runs with its own edit. Returns ``(cache, logits at the last position)``.
+        runs with its own edit. Returns ``(cache, logits at the last position)``, or with ``capture``
+        ``(cache, store layer `capture` at the entity's last token)`` (the forward stops there).
         """
         heads = [tuple(tokens[r][shared : last[r]]) for r in rows]
         unique = sorted(set(heads))
@@ -236,15 +243,35 @@ class FewShotReadout:
             )
         cache.batch_select_indices(torch.tensor([unique.index(h) for h in heads], device=self.device))
         ids = torch.tensor([tokens[r][last[r] :] for r in rows], device=self.device)
-        handle = None
+        handles = []
         if deltas is not None:  # the entity's last token is position 0 of this pass
-            handle = self._hook(edit_layer, torch.zeros(len(rows), dtype=torch.long), deltas[torch.as_tensor(rows)])
+            handles.append(self._hook(edit_layer, torch.zeros(len(rows), dtype=torch.long), deltas[torch.as_tensor(rows)]))
+        captured = []
+        if capture is not None:  # registered after the edit, so a capture at the edited layer sees it
+            handles.append(self._capture_hook(capture, captured))
         try:
             out = self.loaded.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+        except _Captured:
+            return cache, captured[0]
         finally:
-            if handle is not None:
+            for handle in handles:
                 handle.remove()
         return cache, out.logits[:, -1].float()
+
+    def _capture_hook(self, layer: int, into: list):
+        """Store layer ``layer`` at the entity's last token (position 0 of the pass), then stop the forward."""
+
+        def keep(hidden: torch.Tensor):
+            into.append(hidden[:, 0].float().clone())
+            raise _Captured
+
+        if layer == 0:
+            return self.blocks[0].register_forward_pre_hook(
+                lambda m, args, kwargs: keep(args[0] if args else kwargs["hidden_states"]), with_kwargs=True
+            )
+        return self.blocks[layer - 1].register_forward_hook(
+            lambda m, args, output: keep(output[0] if isinstance(output, tuple) else output)
+        )
 
     # ----------------------------------------------------------------- public readouts
 
@@ -364,6 +391,34 @@ class FewShotReadout:
             for i, r in enumerate(rows):
                 texts[r] = self.loaded.tokenizer.decode(generated[i], skip_special_tokens=True).split("\n")[0].strip()
         return texts
+
+    @torch.inference_mode()
+    def next_token_logprobs(self, entities: Sequence[str], *, edit: ResidualEdit | None = None) -> np.ndarray:
+        """``(n_entities, vocab)`` log-probabilities of the token after the question."""
+        return self._per_row(entities, edit, capture=None, fn=lambda logits: torch.log_softmax(logits, dim=-1))
+
+    @torch.inference_mode()
+    def residual(self, entities: Sequence[str], layer: int, *, edit: ResidualEdit | None = None) -> np.ndarray:
+        """``(n_entities, d_model)`` store layer ``layer`` at the entity's last token (edited if asked).
+
+        With ``prefix`` + ``question`` = a dataset's main prompt this is the activation store's vector.
+        """
+        if not 0 <= layer <= self.loaded.n_layers:
+            raise ReadoutError(f"layer must lie in 0..{self.loaded.n_layers}, got {layer}")
+        return self._per_row(entities, edit, capture=layer, fn=lambda hidden: hidden)
+
+    def _per_row(self, entities, edit, capture, fn) -> np.ndarray:
+        tokens, last, _ = self._prompts(entities)
+        shared = self._shared_length(tokens, last)
+        deltas = self._deltas(edit, len(entities))
+        out = None
+        for rows in self._batches(tokens, last):
+            _, value = self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas, capture)
+            value = fn(value).double().cpu().numpy()
+            if out is None:
+                out = np.empty((len(entities), value.shape[1]))
+            out[rows] = value
+        return out
 
     @torch.inference_mode()
     def entity_surprisal(self, entities: Sequence[str]) -> np.ndarray:

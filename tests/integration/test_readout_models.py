@@ -176,3 +176,31 @@ def test_entity_position_comes_from_offsets_and_merges_are_refused(tiny):
         readout.score_candidates(["  "], CANDIDATES)
     with pytest.raises(ReadoutError):
         FewShotReadout(tiny, PREFIX, "no placeholder")
+
+
+def test_residual_is_the_activation_store_vector_and_sees_the_edit(tiny):
+    """prefix + question = the main prompt: the readout's layer numbering is the store's."""
+    from worldprobe.activations import LastTokenExtractor, tokenize_prompts
+    from worldprobe.prompts import prompt_spec
+
+    spec = prompt_spec("world", "main")
+    readout = FewShotReadout(tiny, spec.prefix, "{entity}")
+    prompts = tokenize_prompts(tiny.tokenizer, np.arange(len(ENTITIES)), ENTITIES, spec)
+    store = np.empty((len(ENTITIES), tiny.n_layers + 1, tiny.d_model))
+    for rows, acts in LastTokenExtractor(tiny).run(prompts.tokens, batch_size=3):
+        store[rows] = acts.transpose(0, 1).numpy()
+    for layer in (0, 2, tiny.n_layers):
+        got = readout.residual(ENTITIES, layer)
+        np.testing.assert_allclose(got, store[:, layer], rtol=1e-4, atol=1e-4 * np.abs(store[:, layer]).max())
+        delta = np.random.default_rng(layer).normal(size=tiny.d_model)
+        edited = readout.residual(ENTITIES, layer, edit=ResidualEdit(layer, delta))
+        np.testing.assert_allclose(edited - got, np.tile(delta, (len(ENTITIES), 1)), atol=1e-4)
+    assert count_hooks(tiny.model) == 0
+
+
+def test_next_token_logprobs_equal_a_full_forward(tiny):
+    readout = FewShotReadout(tiny, "", "{entity}")
+    got = readout.next_token_logprobs(ENTITIES)
+    for i, entity in enumerate(ENTITIES):
+        ids, _, _ = readout._prompt(entity)
+        np.testing.assert_allclose(got[i], full_logprobs(tiny, ids)[-1].numpy(), atol=1e-5)

@@ -1,0 +1,44 @@
+"""Stage intervene: the causal test. Edit the residual stream along probe directions; read the answer.
+
+Usage: python stages/intervene.py <dataset>
+Reads data/entities/<dataset>.parquet, models/<model>, data/activations/<dataset>/<model>{,~random_weights}/main;
+writes data/directions/<dataset>/<model tag>.json (probe directions, every layer), metrics/intervention/<dataset>.json,
+plots/intervention/<dataset>/<target>.csv (dose-response at the best layer) and plots/intervention/figures/<dataset>.png.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+from worldprobe.config import load_params
+from worldprobe.directions import UNITS
+from worldprobe.intervention import dose_response_figure, run_intervention
+from worldprobe.io import atomic_path
+from worldprobe.plots import save_figure
+from worldprobe.threads import compute_threads
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    dataset = sys.argv[1]
+    params = load_params()
+    with compute_threads(params.intervention.threads):
+        result = run_intervention(
+            params, dataset, entities_dir=Path("data/entities"), activations_dir=Path("data/activations"),
+            models_dir=Path("models"), familiarity_path=Path("data/familiarity") / f"{dataset}.parquet",
+        )
+    with atomic_path(Path("data/directions") / dataset, directory=True) as out:
+        for tag, directions in result.directions.items():
+            directions.save(out / f"{tag}.json")
+    result.metrics.save(Path("metrics/intervention") / f"{dataset}.json")
+    with atomic_path(Path("plots/intervention") / dataset, directory=True) as out:
+        for target, table in result.dose.items():
+            table.to_csv(out / f"{target}.csv", index=False)
+    layer = result.metrics.best_layer
+    fig = dose_response_figure(result.dose, dataset, layer, UNITS)
+    save_figure(fig, Path("plots/intervention/figures") / f"{dataset}.png")
+    m = result.metrics
+    print(f"{dataset}: {m.n_entities} entities, layers {m.layers} (best {m.best_layer}), {m.runtime_s:.0f} s; baseline {m.baseline}")
+    for c in m.all_entities.comparisons:
+        print(f"  edit {c.edited_target} @ layer {c.layer} vs {c.versus}: {c.difference} [{c.lo}, {c.hi}] -> {c.verdict}")
