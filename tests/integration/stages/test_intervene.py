@@ -7,8 +7,6 @@ typed record with every control beside the probe, and the dose-response tables a
 
 from __future__ import annotations
 
-import runpy
-import sys
 
 import numpy as np
 import pandas as pd
@@ -16,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.integration.stages.conftest import run_stage
 from tests.tiny_lm import save_tiny_model
 from worldprobe.config import AlphaGrid
 from worldprobe.directions import DirectionSet
@@ -26,12 +25,6 @@ from worldprobe.records import ActivationStore, EntityTableInfo, write_entities
 
 N = 120
 COUNTRIES = ["France", "Japan", "Peru", "Chile"]
-
-
-def _run_stage(root, stage, dataset, mp):
-    mp.chdir(root)
-    mp.setattr(sys, "argv", [stage, dataset])
-    runpy.run_path(str(REPO / "stages" / f"{stage}.py"), run_name="__main__")
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +54,8 @@ def workspace(tmp_path_factory):
         write_entities(root / "data/entities" / f"{dataset}.parquet", table, EntityTableInfo(dataset, kind, groups))
     with pytest.MonkeyPatch.context() as mp:
         for dataset in ("world", "people"):
-            _run_stage(root, "activations", dataset, mp)
-            _run_stage(root, "intervene", dataset, mp)
+            run_stage(root, "activations", dataset, mp)
+            run_stage(root, "intervene", dataset, mp)
     return root, model_tag(str(model_dir))
 
 
