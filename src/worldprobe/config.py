@@ -386,6 +386,10 @@ class InterventionConfig(Section):
 # --------------------------------------------------------------------------- Karel
 
 
+CORPUS_FIELDS = ("grid_size", "spec_examples", "heldout_examples", "train_lengths", "test_lengths",
+                 "wall_prob", "marker_prob", "n_train", "n_val", "n_test")
+
+
 class KarelProfile(Section):
     """Sizes of one Karel run; ``karel.profile`` picks one of ``karel.profiles``."""
 
@@ -416,11 +420,6 @@ class KarelProfile(Section):
     threads: int = Field(1, gt=0, description="torch CPU threads for training (results depend on it in the last digits); "
                          "2 help only on idle cores: spinning threads stall a shared machine")
     # traces and probes
-    # probe_train and probe_layers are superseded by karel.probing (sizes, feature sets) and read by nothing;
-    # they stay because the corpus metadata and the training fingerprint embed this whole profile, so
-    # dropping a field would invalidate a trained model. Remove them when the corpus is next rebuilt.
-    probe_train: int = Field(1000, gt=0, description="unused (superseded by karel.probing.<profile>.train_specs)")
-    probe_layers: Literal["mean"] | list[int] = Field("mean", description="unused (superseded by karel.probing.<profile>.features)")
     probe_input: int | Literal["all"] = Field(0, description="which spec input the traces execute on, or all of "
                                               "them (one row per input, each with the same hidden state)")
     probe_hidden: int = Field(64, gt=0, description="hidden width of the MLP probes")
@@ -437,6 +436,11 @@ class KarelProfile(Section):
             raise ValueError(f"probe_input={self.probe_input} must be 'all' or index a spec example "
                              f"(0 to {self.spec_examples - 1})")
         return self
+
+    @property
+    def corpus_fields(self) -> dict:
+        """The settings the corpus depends on (its metadata records these and nothing else)."""
+        return self.model_dump(mode="json", include=set(CORPUS_FIELDS))
 
     @property
     def probe_inputs(self) -> list[int]:

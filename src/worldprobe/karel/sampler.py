@@ -116,7 +116,7 @@ def build_split(profile: KarelProfile, seed: int, split: str, n: int) -> CorpusS
 def write_corpus(directory: str | Path, profile: KarelProfile, seed: int) -> dict:
     """Build the three splits and write them (``<split>.npz`` + ``meta.json``) atomically."""
     sizes = {"train": profile.n_train, "val": profile.n_val, "test": profile.n_test}
-    meta = {"seed": seed, "sizes": sizes, "vocab": list(VOCAB), "profile": profile.model_dump(mode="json")}
+    meta = {"seed": seed, "sizes": sizes, "vocab": list(VOCAB), "profile": profile.corpus_fields}
     with atomic_path(directory, directory=True) as tmp:
         for split in SPLITS:
             s = build_split(profile, seed, split, sizes[split])

@@ -74,7 +74,8 @@ class TrainSummary(Output):
 
 def _fingerprint(profile: KarelProfile, seed: int, corpus_dir: Path) -> str:
     corpus = json.loads((corpus_dir / "meta.json").read_text())
-    keep = {k: v for k, v in profile.model_dump(mode="json").items() if k not in ("max_minutes",)}
+    # the wall-clock cap and the probe settings do not change the trained weights
+    keep = profile.model_dump(mode="json", exclude={"max_minutes", "probe_input", "probe_hidden"})
     blob = json.dumps({"profile": keep, "seed": seed, "corpus": corpus}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
