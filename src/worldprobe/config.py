@@ -256,7 +256,8 @@ class MLPProbeConfig(Section):
 
     hidden: int = Field(256, gt=0, description="hidden ReLU units")
     weight_decays: list[float] = Field(
-        [0.01, 0.03, 0.1, 0.3], min_length=1, description="AdamW weight decays; the best on validation is kept"
+        [0.01, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0], min_length=1, description="AdamW weight decays; the best on validation "
+        "is kept and flagged when it is the smallest or largest (widen the grid then)"
     )
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(128, gt=0)
@@ -271,6 +272,11 @@ class SurfaceConfig(Section):
     ngram_min: int = Field(1, ge=1)
     ngram_max: int = Field(4, ge=1)
     max_features: int = Field(50000, gt=0)
+    max_loo_rows: int = Field(
+        5000, ge=0, description="up to this many training rows the ridge picks alpha by exact leave-one-out (an n x n "
+        "eigendecomposition, cost n³); above it by K-fold CV, K = kfold (SparseRidgeKFold, same grid)"
+    )
+    kfold: int = Field(5, ge=2, description="folds of the CV above max_loo_rows")
 
     @model_validator(mode="after")
     def _ordered(self) -> SurfaceConfig:
@@ -287,6 +293,11 @@ class ProbesConfig(Section):
     pca_components: list[int] = Field(
         [2, 4, 6, 8, 10, 15, 20, 30, 40, 50, 75, 100],
         description="k of the PCA-k probes (the full-dimension probe is always added); k >= d is skipped",
+    )
+    pca_fit: Literal["standardized_train", "raw_all"] = Field(
+        "standardized_train", description="PCA-k probes: PCA fitted on the train split's standardised activations "
+        "(standardized_train, no test input seen) or, as the paper's code, on the raw activations of all entities, "
+        "train and test (raw_all)"
     )
     top_neurons: int = Field(10, gt=0)
     holdout_blocks: int = Field(
@@ -305,6 +316,25 @@ class ProbesConfig(Section):
         bad = [k for k in self.pca_components if k < 1]
         if bad:
             raise ValueError(f"pca_components must be >= 1, got {bad}")
+        return self
+
+
+# --------------------------------------------------------------------------- learning curve
+
+
+class LearningCurveConfig(Section):
+    """Probe, surface and random-weights control on the same nested seeded subsamples of the train split."""
+
+    sizes: list[int | Literal["all"]] = Field(
+        [250, 500, 1000, 2000, 4000, "all"], min_length=1,
+        description="train sizes; sizes above the train split are skipped, all = the whole train split",
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> LearningCurveConfig:
+        bad = [s for s in self.sizes if s != "all" and s < 3]
+        if bad:
+            raise ValueError(f"learning-curve sizes must be >= 3 (a ridge needs 3 rows) or 'all', got {bad}")
         return self
 
 
@@ -550,6 +580,7 @@ class Params(Section):
     model: ModelConfig = ModelConfig()
     activations: ActivationsConfig = ActivationsConfig()
     probes: ProbesConfig = ProbesConfig()
+    learning_curve: LearningCurveConfig = LearningCurveConfig()
     familiarity: FamiliarityConfig = FamiliarityConfig()
     intervention: InterventionConfig = InterventionConfig()
     karel: KarelConfig

@@ -60,21 +60,37 @@ def mlp_vs_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, 
         mlp=MLPScores(
             **score(data.y[data.test], pred, data.kind, data.targets).model_dump(exclude_unset=True),
             weight_decay=mlp.weight_decay_,
+            weight_decay_at_grid_edge=mlp.weight_decay_at_edge_,
             val_mse={str(k): v for k, v in mlp.val_mse_.items()},
             epochs={str(k): v for k, v in mlp.epochs_.items()},
         ),
     )
 
 
-def holdout(
-    X: np.ndarray, data: ProbeData, cfg: ProbesConfig, column: str | None, default_pred: np.ndarray
-) -> Holdout | HoldoutSkipped:
-    """Hold out each of the K largest groups of ``column`` in turn and compare with the default split.
+# The groups the paper's code holds out (wesg52/world-models, generalization TEST_SETS), per dataset and
+# column; the entity-type holdout also reports the mean over these beside the mean over ours.
+PAPER_HOLDOUT_GROUPS = {
+    "world": {"entity_type": ("structure", "natural_place")},
+    "us": {"entity_type": ("city", "zip", "county", "college", "structure", "natural_place")},
+    "nyc": {"entity_type": (
+        "Recreational Facility", "Education Facility", "Residential", "Religious Institution", "Social Services",
+        "Transportation Facility", "Commercial", "Government Facility (non public safety)", "Miscellaneous",
+        "Public Safety", "Cultural Facility", "Water", "Health Services")},
+    "art": {"entity_type": ("movie", "book")},
+}
 
-    Held-out probe: trained on the train split minus every entity of the group. Both probes are
-    scored on the group's test-split entities; proximity error ranks each of them against the
-    predictions for *all* test entities made by the same probe, so the two numbers differ only in
-    whether the probe saw the group's training entities.
+
+def holdout(
+    X: np.ndarray, data: ProbeData, cfg: ProbesConfig, column: str | None, full_pred: np.ndarray, seed: int
+) -> Holdout | HoldoutSkipped:
+    """Hold out each of the K largest groups of ``column`` (and the paper's groups) in turn.
+
+    Held-out probe: trained on the train split minus every entity of the group. Reference probe: trained
+    on a seeded random subset of the *whole* train split of the same size, so both see as many rows and
+    differ only in whether the group can be among them (dropping non-group rows only would be impossible
+    where the group is most of the train split, and would over-represent it). Both are scored on the
+    group's test-split entities; proximity error ranks each of them against the predictions for *all*
+    test entities made by the same probe. ``full_pred`` (the whole train split) is reported beside them.
     """
     if column is None or column not in data.table.columns:
         return HoldoutSkipped(column=column, skipped_reason=f"the entity table has no group column {column!r}")
@@ -83,39 +99,54 @@ def holdout(
     if len(counts) < 2:
         return HoldoutSkipped(column=column, skipped_reason=f"{column!r} has fewer than two groups in the test split")
     y_test = data.y[data.test]
-    default_err = proximity_error(y_test, default_pred, data.kind)
+    full_err = proximity_error(y_test, full_pred, data.kind)
     eligible = [g for g, c in counts.items() if c >= cfg.min_holdout_test]  # largest first
-    chosen = eligible[: cfg.holdout_blocks]
+    paper = PAPER_HOLDOUT_GROUPS.get(data.info.dataset, {}).get(column, ())
+    chosen = eligible[: cfg.holdout_blocks] + [g for g in eligible[cfg.holdout_blocks:] if str(g) in paper]
+    train_rows = np.flatnonzero(data.train)
     rows = []
-    for group in tqdm(chosen, desc=f"holdout {column}", leave=False, file=sys.stderr):
+    for i, group in enumerate(tqdm(chosen, desc=f"holdout {column}", leave=False, file=sys.stderr)):
         in_group = (values == group).to_numpy()
         train = data.train & ~in_group
-        probe = fit_linear(X, data, cfg, train=train)
-        pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
-        held_err = proximity_error(y_test, pred, data.kind)
+        n_train = int(train.sum())
+        reference = np.zeros(len(train), dtype=bool)
+        reference[np.random.default_rng([seed, i]).choice(train_rows, n_train, replace=False)] = True
+        pred, ref_pred = (fit_linear(X, data, cfg, train=m).predict(X[data.test]).reshape(-1, len(data.targets))
+                          for m in (train, reference))
+        held_err, ref_err = proximity_error(y_test, pred, data.kind), proximity_error(y_test, ref_pred, data.kind)
         mask = in_group[data.test]
         rows.append(HoldoutGroup(
             group=str(group),
             n_test=int(mask.sum()),
             n_train_removed=int((data.train & in_group).sum()),
-            prox_error_default=float(default_err[mask].mean()),
+            n_train=n_train,
+            prox_error_default=float(ref_err[mask].mean()),
             prox_error_heldout=float(held_err[mask].mean()),
-            mae_default=mean_error(y_test[mask], default_pred[mask], data.kind),
+            prox_error_full_train=float(full_err[mask].mean()),
+            mae_default=mean_error(y_test[mask], ref_pred[mask], data.kind),
             mae_heldout=mean_error(y_test[mask], pred[mask], data.kind),
+            mae_full_train=mean_error(y_test[mask], full_pred[mask], data.kind),
         ))
-    means = {
-        f"mean_{key}": float(np.mean([getattr(r, key) for r in rows])) if rows else None
-        for key in ("prox_error_default", "prox_error_heldout", "mae_default", "mae_heldout")
-    }
+
+    def mean(key: str, among=rows) -> float | None:
+        return float(np.mean([getattr(r, key) for r in among])) if among else None
+
+    paper_rows = [r for r in rows if r.group in paper]
     return Holdout(
         column=column,
         groups=rows,
         n_groups=int(len(counts)),
         n_eligible=len(eligible),
         min_test=cfg.min_holdout_test,
-        note="held-out probe trained on the train split minus the group; both scored on the group's test "
-             "entities, proximity error against all test entities; means are unweighted over groups",
-        **means,
+        note="held-out probe trained on the train split minus the group; reference (default) probe on a seeded "
+             "random subset of the whole train split of the same size (n_train); both scored on the group's test "
+             "entities, proximity error against all test entities; full_train: the probe on the whole train split; "
+             "means are unweighted over groups",
+        **{f"mean_{key}": mean(key) for key in ("prox_error_default", "prox_error_heldout", "mae_default",
+                                                 "mae_heldout", "prox_error_full_train")},
+        paper_groups=list(paper),
+        mean_prox_error_default_paper=mean("prox_error_default", paper_rows),
+        mean_prox_error_heldout_paper=mean("prox_error_heldout", paper_rows),
     )
 
 
@@ -142,16 +173,24 @@ def cross_prompt(runs: list[Run], main: Run, layer: int, data: ProbeData, cfg: P
 
 def pca_curve(
     X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, full: Scores, full_edge: bool
-) -> list[PCAPoint]:
-    """Ridge on the top-k principal components (PCA fitted once on the train split), k in cfg + full."""
-    Xtr = X[data.train].astype(np.float64)
-    mean, scale = Xtr.mean(0), Xtr.std(0) if cfg.standardize else np.ones(X.shape[1])
+) -> PCACurve:
+    """Ridge on the top-k principal components, k in cfg + full; the ridge always trains on the train split.
+
+    ``probes.pca_fit``: ``standardized_train`` fits the PCA on the train split's standardised activations
+    (``probes.standardize``), so no test input is seen; ``raw_all`` is the paper's code: PCA on the raw
+    activations of every entity, train and test (unsupervised, but it sees the test inputs).
+    """
+    raw_all = cfg.pca_fit == "raw_all"
+    fit_rows = np.ones(len(X), dtype=bool) if raw_all else data.train
+    Xfit = X[fit_rows].astype(np.float64)
+    mean = Xfit.mean(0)
+    scale = Xfit.std(0) if cfg.standardize and not raw_all else np.ones(X.shape[1])
     scale[scale == 0] = 1.0
-    ks = sorted({k for k in cfg.pca_components if k < min(Xtr.shape)})
+    ks = sorted({k for k in cfg.pca_components if k < min(int(data.train.sum()), X.shape[1])})
     curve = []
     if ks:
-        pca = PCA(n_components=ks[-1], svd_solver="covariance_eigh", random_state=seed).fit((Xtr - mean) / scale)
-        Ztr = pca.transform((Xtr - mean) / scale)
+        pca = PCA(n_components=ks[-1], svd_solver="covariance_eigh", random_state=seed).fit((Xfit - mean) / scale)
+        Ztr = pca.transform((X[data.train] - mean) / scale)
         Zte = pca.transform((X[data.test] - mean) / scale)
         cum = np.cumsum(pca.explained_variance_ratio_)
         for k in ks:
@@ -163,7 +202,7 @@ def pca_curve(
                                   prox_error=m.prox_error, alpha_at_grid_edge=bool(probe.alpha_at_edge_.any())))
     curve.append(PCAPoint(k="full", explained_variance=1.0, r2=full.r2, spearman=full.spearman,
                           prox_error=full.prox_error, alpha_at_grid_edge=full_edge))
-    return curve
+    return PCACurve(fit=cfg.pca_fit, fit_rows=int(fit_rows.sum()), curve=curve)
 
 
 def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> Neurons:
@@ -219,10 +258,10 @@ def generalize(
     linear_pred = linear.predict(X[data.test]).reshape(-1, len(data.targets))
     compare = mlp_vs_linear(X, data, cfg, seed, linear_pred)
     block_col = data.info.groups[0] if data.info.groups else None
-    block = holdout(X, data, cfg, block_col, linear_pred)
-    etype = holdout(X, data, cfg, "entity_type", linear_pred)
+    block = holdout(X, data, cfg, block_col, linear_pred, seed)
+    etype = holdout(X, data, cfg, "entity_type", linear_pred, seed)
     xprompt = cross_prompt(runs, main, layer, data, cfg)
-    curve = pca_curve(X, data, cfg, seed, compare.linear, bool(linear.alpha_at_edge_.any()))
+    pca = pca_curve(X, data, cfg, seed, compare.linear, bool(linear.alpha_at_edge_.any()))
     neuron = neurons(hf_model, main, layer, data, cfg)
     metrics = GeneralizationMetrics(
         dataset=data.info.dataset,
@@ -235,7 +274,7 @@ def generalize(
         block_holdout=block,
         entity_type_holdout=etype,
         cross_prompt=xprompt,
-        pca=PCACurve(curve=curve),
+        pca=pca,
         neurons=neuron,
     )
     held = [(kind, h) for kind, h in (("block", block), ("entity_type", etype)) if isinstance(h, Holdout)]
@@ -244,11 +283,11 @@ def generalize(
                              for name in ("linear", "mlp")]),
         "holdout": pd.DataFrame(
             [{"holdout": kind, "column": h.column, **r.model_dump()} for kind, h in held for r in h.groups],
-            columns=["holdout", "column", "group", "n_test", "n_train_removed", "prox_error_default",
-                     "prox_error_heldout", "mae_default", "mae_heldout"],
+            columns=["holdout", "column", "group", "n_test", "n_train_removed", "n_train", "prox_error_default",
+                     "prox_error_heldout", "prox_error_full_train", "mae_default", "mae_heldout", "mae_full_train"],
         ),
         "cross_prompt": pd.DataFrame([r.model_dump() for r in xprompt.rows]),
-        "pca": pd.DataFrame([p.model_dump() for p in curve]),
+        "pca": pd.DataFrame([p.model_dump() for p in pca.curve]),
         "neurons": pd.DataFrame([{"target": t, **n.model_dump(), "probe_test_spearman": v.probe_test_spearman}
                                  for t, v in neuron.targets.items() for n in v.top]),
     }

@@ -8,6 +8,7 @@ default that the writer did not set is left out (``prox_error_paper_swapped`` ex
 * ``metrics/data/<dataset>.json`` - :class:`DataReport` (build)
 * ``metrics/probes/<dataset>.json`` - :class:`ProbeMetrics` (probes)
 * ``metrics/generalization/<dataset>.json`` - :class:`GeneralizationMetrics` (generalization)
+* ``metrics/learning_curve/<dataset>.json`` - :class:`LearningCurve` (learning_curve)
 * ``metrics/spacetime/summary.json`` - :class:`SpacetimeSummary` (report)
 
 The metrics themselves (``r2``, ``prox_error``, ...) are defined in :mod:`worldprobe.metrics`.
@@ -77,6 +78,7 @@ class RidgeFit(Scores):
     alpha: dict[str, float]  # per target
     alpha_at_grid_edge: bool
     train_loo_r2: float  # mean over targets: what chooses the best layer
+    selection: str | None = None  # set where alpha was not chosen by leave-one-out (then train_loo_r2 is that CV's R²)
 
 
 class LayerRecord(RidgeFit):
@@ -162,6 +164,7 @@ class ProbeMetrics(Output):
 
 class MLPScores(Scores):
     weight_decay: float  # the one chosen on validation
+    weight_decay_at_grid_edge: bool  # the smallest or largest of probes.mlp.weight_decays: widen the grid
     val_mse: dict[str, float]  # per weight decay
     epochs: dict[str, int]
 
@@ -172,13 +175,20 @@ class MLPvsLinear(Output):
 
 
 class HoldoutGroup(Output):
+    """``*_default``: the reference probe, trained on a seeded random subset of the whole train split of
+    the held-out probe's size ``n_train`` (fair: only whether the group was seen differs);
+    ``*_full_train``: the probe trained on the whole train split (more data than the held-out probe)."""
+
     group: str
     n_test: int
     n_train_removed: int
+    n_train: int  # rows each of the held-out and the reference probe trains on
     prox_error_default: float
     prox_error_heldout: float
+    prox_error_full_train: float
     mae_default: float
     mae_heldout: float
+    mae_full_train: float
 
 
 class Holdout(Output):
@@ -194,6 +204,10 @@ class Holdout(Output):
     mean_prox_error_heldout: float | None
     mean_mae_default: float | None
     mean_mae_heldout: float | None
+    mean_prox_error_full_train: float | None
+    paper_groups: list[str]  # the groups the paper's code holds out for this column (empty: none named)
+    mean_prox_error_default_paper: float | None  # over the paper's groups among ``groups``
+    mean_prox_error_heldout_paper: float | None
 
 
 class HoldoutSkipped(Output):
@@ -225,6 +239,12 @@ class PCAPoint(Output):
 
 
 class PCACurve(Output):
+    """``fit``: how the PCA was fitted (``probes.pca_fit``): ``standardized_train`` on the train split's
+    standardised activations, ``raw_all`` on the raw activations of every entity (the paper's code);
+    ``fit_rows``: the entities it saw. The ridge on the components always trains on the train split."""
+
+    fit: Literal["standardized_train", "raw_all"]
+    fit_rows: int
     curve: list[PCAPoint]
 
 
@@ -264,12 +284,52 @@ class GeneralizationMetrics(Output):
     neurons: Neurons
 
     def holdout_means(self) -> dict[str, tuple[float | None, float | None]]:
-        """Mean proximity error (random split, held out) per holdout kind; skipped kinds are left out."""
-        return {
-            kind: (h.mean_prox_error_default, h.mean_prox_error_heldout)
-            for kind, h in (("block", self.block_holdout), ("entity_type", self.entity_type_holdout))
-            if isinstance(h, Holdout)
-        }
+        """Mean proximity error (reference at the same n, held out) per holdout kind, and over the paper's
+        groups as ``<kind>_paper`` where the paper's code names groups; skipped kinds are left out."""
+        means = {}
+        for kind, h in (("block", self.block_holdout), ("entity_type", self.entity_type_holdout)):
+            if isinstance(h, Holdout):
+                means[kind] = (h.mean_prox_error_default, h.mean_prox_error_heldout)
+                if h.paper_groups:
+                    means[f"{kind}_paper"] = (h.mean_prox_error_default_paper, h.mean_prox_error_heldout_paper)
+        return means
+
+
+# --------------------------------------------------------------------------- learning curve
+
+
+class CurvePoint(Output):
+    """One train size: test R² of the probe and of each control, trained on the same subsample."""
+
+    n_train: int
+    r2: float | None
+    best_layer: int  # the probe's, chosen by train LOO R² on this subsample
+    surface_r2: float | None
+    random_weights_r2: float | None
+    random_weights_best_layer: int | None
+
+
+class CurveCrossing(Output):
+    """Probe against one control along the curve (point estimates; intervals: the paired verdicts)."""
+
+    full_n: int | None  # the largest n where both were measured
+    diff_at_full_n: float | None  # probe R² - control R²
+    probe_above_at_full_n: bool | None
+    stays_above_from: int | None  # smallest n from which the probe is above at every larger n; None: not at full n
+
+
+class LearningCurve(Output):
+    """``metrics/learning_curve/<dataset>.json``."""
+
+    model_tag: str
+    prompt: str
+    random_weights_model_tag: str | None
+    sizes: list[int | Literal["all"]]  # as requested (learning_curve.sizes)
+    n_train_split: int
+    n_test: int
+    points: list[CurvePoint]
+    crossings: dict[str, CurveCrossing]  # surface, random_weights
+    note: str
 
 
 # --------------------------------------------------------------------------- report
@@ -288,9 +348,20 @@ class HoldoutMeans(Output):
     heldout: float | None
 
 
+class SummaryCurvePoint(Output):
+    """One point of the learning curve: test R² of the probe and each control at the same ``n_train``."""
+
+    n_train: int
+    r2: float | None
+    surface_r2: float | None
+    random_weights_r2: float | None
+
+
 class SummaryEntry(Output):
     """One (model, prompt) of one dataset. The headline run also carries the generalization stage's
-    ``mlp_r2`` and ``holdout`` means, and the 95 % bootstrap interval of its R² (``r2_ci_*``)."""
+    ``mlp_r2`` and ``holdout`` means, the 95 % bootstrap interval of its R² (``r2_ci_*``), and the
+    learning-curve stage's ``learning_curve`` with, per control, the difference at full n and where the
+    curves cross (``learning_curve_crossings``)."""
 
     best_layer: int
     n_layers: int
@@ -303,6 +374,8 @@ class SummaryEntry(Output):
     holdout: dict[str, HoldoutMeans] | None = None
     r2_ci_low: float | None = None
     r2_ci_high: float | None = None
+    learning_curve: list[SummaryCurvePoint] | None = None
+    learning_curve_crossings: dict[str, CurveCrossing] | None = None
 
 
 class SpacetimeSummary(Saved, RootModel[dict[str, dict[str, dict[str, SummaryEntry]]]]):

@@ -9,7 +9,9 @@
 * :class:`MLPProbe` - one hidden ReLU layer trained with AdamW and early stopping, the weight decay
   picked on the same validation split (torch, CPU).
 * :func:`surface_vectorizer` - TF-IDF character n-grams of the entity string: the surface-form
-  control, fitted with the same :class:`RidgeLOO`.
+  control, fitted with the same :class:`RidgeLOO` up to ``surface.max_loo_rows`` training rows and
+  with :class:`SparseRidgeKFold` (same grid, K-fold) above, where the n x n eigendecomposition of the
+  sparse features' Gram matrix grows as n³ (31k world places: ~8 GB and hours).
 * :func:`mlp_input_projections` - the residual stream projected onto the next block's MLP input
   weights ("space and time neurons").
 
@@ -27,6 +29,8 @@ import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .config import AlphaGrid, MLPProbeConfig, SurfaceConfig
@@ -166,6 +170,49 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
         return pred[:, 0] if self._1d else pred
 
 
+class SparseRidgeKFold(RegressorMixin, BaseEstimator):
+    """Ridge on sparse features with many rows: alpha per target chosen by seeded K-fold CV, then refitted.
+
+    For training sets too large for :class:`RidgeLOO`'s Gram eigendecomposition. Targets are z-scored
+    on the training rows and the intercept is unpenalised, as in :class:`RidgeLOO`, so an alpha means
+    the same in both; each fit is sklearn's ``Ridge(solver="lsqr")`` (iterative, sparse-friendly).
+    Fitted attributes as :class:`RidgeLOO` (``alpha_``, ``alpha_index_``, ``alpha_at_edge_``,
+    ``coef_``, ``intercept_``), with ``cv_mse_`` (alphas x targets, z-scored units) and ``cv_r2_``
+    (per target, at the chosen alpha) in place of the LOO curve.
+    """
+
+    def __init__(self, alphas=tuple(np.logspace(-2, 7, 37)), folds: int = 5, random_state: int = 0):
+        self.alphas = alphas
+        self.folds = folds
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+        X = _check_features(X)
+        Y, self._1d = _targets_2d(y)
+        self.y_mean_, self.y_scale_ = Y.mean(0), Y.std(0)
+        if (self.y_scale_ == 0).any():
+            raise ProbeError("a target is constant on the training rows: nothing to probe")
+        Yz = (Y - self.y_mean_) / self.y_scale_
+        mse = np.zeros((len(alphas), Yz.shape[1]))
+        for train, val in KFold(self.folds, shuffle=True, random_state=self.random_state).split(X):
+            for a, alpha in enumerate(alphas):
+                fit = Ridge(alpha=alpha, solver="lsqr").fit(X[train], Yz[train])
+                mse[a] += ((fit.predict(X[val]).reshape(len(val), -1) - Yz[val]) ** 2).sum(0)
+        self.cv_mse_ = mse / len(Yz)
+        best = np.argmin(self.cv_mse_, axis=0)
+        self.alpha_index_, self.alpha_ = best, alphas[best]
+        self.alpha_at_edge_ = (best == 0) | (best == len(alphas) - 1)
+        self.cv_r2_ = 1.0 - self.cv_mse_[best, np.arange(Yz.shape[1])]
+        final = Ridge(alpha=self.alpha_, solver="lsqr").fit(X, Yz)
+        self.coef_ = final.coef_.reshape(Yz.shape[1], -1) * self.y_scale_[:, None]
+        self.intercept_ = np.ravel(final.intercept_) * self.y_scale_ + self.y_mean_
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    predict = RidgeLOO.predict
+
+
 class _MLP(torch.nn.Module):
     def __init__(self, d_in: int, hidden: int, d_out: int):
         super().__init__()
@@ -181,7 +228,8 @@ class MLPProbe(RegressorMixin, BaseEstimator):
     Features are standardised and targets z-scored on the rows it trains on. For each weight decay
     of ``cfg.weight_decays`` a fresh network trains until the validation MSE has not improved for
     ``cfg.patience`` epochs and keeps its best-validation weights; the decay with the lowest
-    validation MSE wins. Fitted attributes: ``weight_decay_``, ``val_mse_`` (per decay, z-scored
+    validation MSE wins. Fitted attributes: ``weight_decay_``, ``weight_decay_at_edge_`` (the chosen decay
+    is the smallest or largest of the grid, so the grid may be too narrow), ``val_mse_`` (per decay, z-scored
     units), ``epochs_`` (per decay, epochs run), ``best_epoch_`` (per decay), ``network_``.
     """
 
@@ -238,6 +286,7 @@ class MLPProbe(RegressorMixin, BaseEstimator):
             if best is None or loss < best[1]:
                 best = (wd, loss, net)
         self.weight_decay_, _, self.network_ = best
+        self.weight_decay_at_edge_ = self.weight_decay_ in (min(self.cfg.weight_decays), max(self.cfg.weight_decays))
         self.n_features_in_ = X.shape[1]
         return self
 

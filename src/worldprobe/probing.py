@@ -24,7 +24,7 @@ from .outputs import (
     Scores,
     SurfaceControl,
 )
-from .probes import RidgeLOO, alpha_grid, surface_vectorizer
+from .probes import RidgeLOO, SparseRidgeKFold, alpha_grid, surface_vectorizer
 from .runs import ProbeData, Run, main_run
 
 BEST_LAYER_CRITERION = (
@@ -33,13 +33,16 @@ BEST_LAYER_CRITERION = (
 )
 
 
-def _ridge_fit(probe: RidgeLOO, scores: Scores, targets: tuple[str, ...]) -> dict:
-    """The fields of :class:`RidgeFit`: the test scores beside the probe's chosen alphas and train LOO R²."""
+def _ridge_fit(probe: RidgeLOO | SparseRidgeKFold, scores: Scores, targets: tuple[str, ...]) -> dict:
+    """The fields of :class:`RidgeFit`: the test scores beside the probe's chosen alphas and train LOO R²
+    (K-fold CV R² for :class:`SparseRidgeKFold`, which says so in ``selection``)."""
+    kfold = isinstance(probe, SparseRidgeKFold)
     return {
         **scores.model_dump(exclude_unset=True),
         "alpha": {t: float(a) for t, a in zip(targets, probe.alpha_)},
         "alpha_at_grid_edge": bool(probe.alpha_at_edge_.any()),
-        "train_loo_r2": float(probe.loo_r2_.mean()),
+        "train_loo_r2": float((probe.cv_r2_ if kfold else probe.loo_r2_).mean()),
+        **({"selection": f"{len(probe.cv_mse_)}-alpha grid, {probe.folds}-fold CV"} if kfold else {}),
     }
 
 
@@ -65,13 +68,21 @@ def probe_run(run: Run, data: ProbeData, cfg: ProbesConfig) -> tuple[RunRecord, 
     return record, np.stack(preds)
 
 
-def surface_predictions(data: ProbeData, cfg: ProbesConfig) -> tuple[np.ndarray, RidgeLOO, int]:
-    """TF-IDF character n-grams of the entity string, the same LOO ridge (features centred, not scaled):
-    test predictions (n_test x targets), the fitted probe and the number of n-gram features."""
+def surface_predictions(
+    data: ProbeData, cfg: ProbesConfig, train: np.ndarray | None = None
+) -> tuple[np.ndarray, RidgeLOO, int]:
+    """TF-IDF character n-grams of the entity string, the same LOO ridge (features centred, not scaled),
+    trained on ``train`` (default: the train split): test predictions (n_test x targets), the fitted
+    probe and the number of n-gram features. Above ``surface.max_loo_rows`` training rows alpha is
+    chosen by K-fold CV instead (:class:`~worldprobe.probes.SparseRidgeKFold`)."""
+    train = data.train if train is None else train
     vectorizer = surface_vectorizer(cfg.surface)
     text = data.table["text"].astype(str).to_numpy()
-    X_train = vectorizer.fit_transform(text[data.train])
-    probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(X_train, data.y[data.train])
+    X_train = vectorizer.fit_transform(text[train])
+    if X_train.shape[0] > cfg.surface.max_loo_rows:
+        probe = SparseRidgeKFold(alpha_grid(cfg.alphas), folds=cfg.surface.kfold).fit(X_train, data.y[train])
+    else:
+        probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(X_train, data.y[train])
     return probe.predict(vectorizer.transform(text[data.test])).reshape(-1, len(data.targets)), probe, X_train.shape[1]
 
 

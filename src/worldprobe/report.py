@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import plots
 from .io import atomic_path
-from .outputs import GeneralizationMetrics, OutputError, ProbeMetrics, SpacetimeSummary, SummaryEntry
+from .outputs import GeneralizationMetrics, LearningCurve, OutputError, ProbeMetrics, SpacetimeSummary, SummaryEntry
 from .registry import DATASETS
 from .summary import (
     bar_table,
@@ -186,17 +186,44 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
             cells = [_f(r.prompts[p].r2) if p in r.prompts else "—" for p in prompts]
             lines.append(f"| {_title(r.name)} | " + " | ".join(cells) + " |")
 
+    curves = [r for r in results if r.main.learning_curve]
+    if curves:
+        lines += [
+            "",
+            "### Learning curves at matched n (probe and controls on the same nested train subsamples)",
+            "",
+            "| dataset | train sizes | probe R² | surface R² | random weights R² | probe − surface at full n "
+            "(stays above from n) | probe − random weights at full n (stays above from n) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in curves:
+            points, crossings = r.main.learning_curve, r.main.learning_curve_crossings
+            series = [" / ".join(_f(getattr(p, key), 2) for p in points) for key in ("r2", "surface_r2", "random_weights_r2")]
+            cells = [f"{_f(c.diff_at_full_n)} ({'none' if c.stays_above_from is None else f'{c.stays_above_from:,}'})"
+                     for c in (crossings["surface"], crossings["random_weights"])]
+            lines.append(f"| {_title(r.name)} | {' / '.join(f'{p.n_train:,}' for p in points)} | "
+                         + " | ".join(series + cells) + " |")
+        lines += [
+            "",
+            "\"Stays above from n\": the smallest train size from which the probe's test R² exceeds the control's at "
+            "every larger size (point estimates; none: below at full n).",
+        ]
+
     if any(r.main.holdout for r in results):
         lines += [
             "",
             "### Generalization: mean proximity error, random split → held out (lower is better, chance ≈ 0.5)",
             "",
-            "| dataset | block held out | entity type held out | paper 70b, block |",
-            "|---|---|---|---|",
+            "Both probes train on as many entities: the random-split reference on a seeded random subset of the "
+            "train split of the held-out probe's size.",
+            "",
+            "| dataset | block held out | entity type held out | entity type, the paper's groups | paper 70b, block |",
+            "|---|---|---|---|---|",
         ]
         for r in results:
             h = r.main.holdout or {}
-            cells = [f"{_f(h[k].default)} → {_f(h[k].heldout)}" if k in h else "—" for k in ("block", "entity_type")]
+            cells = [f"{_f(h[k].default)} → {_f(h[k].heldout)}" if k in h else "—"
+                     for k in ("block", "entity_type", "entity_type_paper")]
             paper = PAPER_HOLDOUT_70B.get(r.name)
             cells.append(f"{paper[0]:.3f} → {paper[1]:.3f}" if paper else "—")
             lines.append(f"| {_title(r.name)} | " + " | ".join(cells) + " |")
@@ -232,6 +259,11 @@ def load_dataset(root: Path, dataset: str, seed: int) -> DatasetResult:
     probes_path = root / "metrics" / "probes" / f"{dataset}.json"
     generalization_path = root / "metrics" / "generalization" / f"{dataset}.json"
     probes, generalization = ProbeMetrics.load(probes_path), GeneralizationMetrics.load(generalization_path)
+    curve_path = root / "metrics" / "learning_curve" / f"{dataset}.json"
+    curve = LearningCurve.load(curve_path)
+    if (curve.n_train_split, curve.n_test) != (probes.n_train, probes.n_test):
+        raise OutputError(f"{curve_path}: {curve.n_train_split} / {curve.n_test} train / test entities, {probes_path} "
+                          f"{probes.n_train} / {probes.n_test}: rerun the learning_curve stage")
     predictions_path = root / "plots" / "probes" / dataset / "predictions.csv"
     predictions = read_predictions(predictions_path, probes.kind)
     best = probes.headline.best.r2
@@ -251,7 +283,7 @@ def load_dataset(root: Path, dataset: str, seed: int) -> DatasetResult:
         model=probes.main.model_tag,
         main_prompt=probes.main.prompt,
         criterion=probes.best_layer_criterion,
-        summary=summarize_dataset(probes, generalization, ci),
+        summary=summarize_dataset(probes, generalization, ci, curve),
         r2_ci=ci,
         depth=depth_series(probes),
         pca=pca_series(generalization),

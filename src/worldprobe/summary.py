@@ -19,10 +19,12 @@ from sklearn.metrics import r2_score
 from .outputs import (
     GeneralizationMetrics,
     HoldoutMeans,
+    LearningCurve,
     OutputError,
     ProbeMetrics,
     RunRecord,
     SummaryControls,
+    SummaryCurvePoint,
     SummaryEntry,
 )
 from .records import PLACE_TARGETS, TIME_TARGETS
@@ -79,7 +81,8 @@ def read_predictions(path: str | Path, kind: str) -> pd.DataFrame:
 
 
 def summarize_dataset(
-    probes: ProbeMetrics, generalization: GeneralizationMetrics | None = None, r2_ci: tuple[float, float] | None = None
+    probes: ProbeMetrics, generalization: GeneralizationMetrics | None = None, r2_ci: tuple[float, float] | None = None,
+    curve: LearningCurve | None = None,
 ) -> dict[str, dict[str, SummaryEntry]]:
     """``{model: {prompt: entry}}`` for every trained model and prompt.
 
@@ -88,7 +91,8 @@ def summarize_dataset(
     probe on the entity string, ``layer0`` the same run's embedding layer, ``random_weights`` the
     best layer of the same architecture with random weights and the same prompt (``None`` where that
     was not run). The headline run also gets, where given, ``mlp_r2`` and ``holdout`` from the
-    generalization stage and ``r2_ci_low``/``r2_ci_high``.
+    generalization stage, ``r2_ci_low``/``r2_ci_high`` and, from the learning-curve stage (when it
+    probed this run), ``learning_curve`` and ``learning_curve_crossings``.
     """
     surface = probes.controls.surface.r2
     headline = (probes.main.model_tag, probes.main.prompt)
@@ -103,6 +107,10 @@ def summarize_dataset(
                 extra["holdout"] = {k: HoldoutMeans(default=d, heldout=h) for k, (d, h) in generalization.holdout_means().items()}
             if (model, prompt) == headline and r2_ci is not None:
                 extra["r2_ci_low"], extra["r2_ci_high"] = r2_ci
+            if curve is not None and (curve.model_tag, curve.prompt) == (model, prompt):
+                extra["learning_curve"] = [SummaryCurvePoint(**p.model_dump(include=set(SummaryCurvePoint.model_fields)))
+                                           for p in curve.points]
+                extra["learning_curve_crossings"] = curve.crossings
             summary[model][prompt] = SummaryEntry(
                 best_layer=run.best_layer,
                 n_layers=run.n_layers,

@@ -385,7 +385,8 @@ def holdout_chart(inputs: PageInputs) -> list[Chart]:
     tooltip = [
         {"field": "dataset"}, {"field": "column", "title": "grouped by"}, {"field": "group"},
         {"field": "n_test", "title": "test entities"}, {"field": "n_train_removed", "title": "train entities removed"},
-        {"field": "prox_error_default", "format": ".3f", "title": "prox. error, group seen"},
+        {"field": "n_train", "title": "train entities, each probe"},
+        {"field": "prox_error_default", "format": ".3f", "title": "prox. error, group seen (same n)"},
         {"field": "prox_error_heldout", "format": ".3f", "title": "prox. error, group held out"},
     ]
     x = {"type": "quantitative", "title": "mean proximity error on the group's test entities (chance 0.5)",

@@ -24,7 +24,7 @@ def test_holdout_never_trains_on_the_held_out_group():
     data = probe_data(n, block=block, year=1500 + 100 * block + np.random.default_rng(1).normal(0, 1, n))
     X = np.eye(5)[block][:, 1:]
     default = fit_linear(X, data, CFG).predict(X[data.test])[:, None]
-    summary = holdout(X, data, CFG.model_copy(update={"holdout_blocks": 3}), "block", default)
+    summary = holdout(X, data, CFG.model_copy(update={"holdout_blocks": 3}), "block", default, seed=0)
     rows = summary.groups
     assert len(rows) == 3 and "0" not in {r.group for r in rows}  # the K largest groups only
     for row in rows:
@@ -44,13 +44,13 @@ def test_holdout_skips_small_groups_and_missing_columns():
     data = probe_data(n, seed=3, block=group)
     X = np.random.default_rng(0).normal(size=(n, 3))
     default = fit_linear(X, data, CFG).predict(X[data.test])[:, None]
-    summary = holdout(X, data, CFG, "block", default)
+    summary = holdout(X, data, CFG, "block", default, seed=0)
     rows = summary.groups
     assert {r.group for r in rows} == {"big", "other"}
     n_tiny = int((data.test & (group == "tiny")).sum())
     assert 0 < n_tiny < CFG.min_holdout_test  # (this seed's split)
     assert (summary.n_groups, summary.n_eligible, summary.min_test) == (3, 2, CFG.min_holdout_test)
-    missing = holdout(X, data, CFG, "country", default)
+    missing = holdout(X, data, CFG, "country", default, seed=0)
     assert isinstance(missing, HoldoutSkipped) and "no group column 'country'" in missing.skipped_reason
 
 
@@ -62,7 +62,7 @@ def test_pca_curve_equals_sklearn_pca_then_ridgecv():
     data = probe_data(n, seed=4, year=1700 + 50 * latent[:, 0] + rng.normal(0, 5, n))
     cfg = CFG.model_copy(update={"pca_components": [1, 2, 3, 10, 30, 100]})
     full = score(data.y[data.test], fit_linear(X, data, cfg).predict(X[data.test]), "time", ("year",))
-    curve = pca_curve(X, data, cfg, seed=0, full=full, full_edge=False)
+    curve = pca_curve(X, data, cfg, seed=0, full=full, full_edge=False).curve
     assert [c.k for c in curve] == [1, 2, 3, 10, "full"]  # k >= d is skipped
     # independent reference for k = 2
     mean, std = X[data.train].mean(0), X[data.train].std(0)
@@ -91,3 +91,67 @@ def test_cross_prompt_centring_removes_a_constant_prompt_offset(tmp_path):
     assert own > 0.9
     assert rows["main", "empty", "raw"].r2 < own - 0.5  # the offset ruins the raw transfer
     assert rows["main", "empty", "centred"].r2 == pytest.approx(own, abs=1e-4)
+
+
+def test_fair_holdout_reference_trains_on_exactly_as_many_rows(monkeypatch):
+    import worldprobe.generalization as gen
+
+    n = 600
+    block = np.r_[np.zeros(300, int), np.arange(n - 300) % 3 + 1]  # group 0 is half the data
+    data = probe_data(n, seed=5, block=block)
+    X = np.random.default_rng(5).normal(size=(n, 4))
+    sizes = []
+    real_fit = gen.fit_linear
+
+    def spy(X, data, cfg, train=None):
+        sizes.append((int(train.sum()), int((train & (block == group_now[0])).sum())))
+        return real_fit(X, data, cfg, train=train)
+
+    group_now = [0]
+    monkeypatch.setattr(gen, "fit_linear", spy)
+    cfg = CFG.model_copy(update={"holdout_blocks": 1})
+    default = real_fit(X, data, CFG).predict(X[data.test])[:, None]
+    rows = holdout(X, data, cfg, "block", default, seed=0).groups
+    (held_n, held_in_group), (ref_n, ref_in_group) = sizes
+    assert rows[0].group == "0"
+    assert rows[0].n_train == held_n == ref_n == int((data.train & (block != 0)).sum())
+    assert held_in_group == 0 and ref_in_group > 0.3 * ref_n  # the reference may see the group, at its share
+    assert rows[0].n_train + rows[0].n_train_removed == int(data.train.sum())
+    sizes.clear()
+    again = holdout(X, data, cfg, "block", default, seed=0).groups
+    assert again[0].prox_error_default == rows[0].prox_error_default  # seeded
+
+
+def test_holdout_reports_the_papers_entity_type_groups_beside_ours():
+    from dataclasses import replace
+
+    from worldprobe.records import EntityTableInfo
+
+    n = 900
+    etype = np.array(["song", "movie", "book"] * (n // 3), dtype=object)
+    data = probe_data(n, seed=7, entity_type=etype)
+    data = replace(data, info=EntityTableInfo("art", "time", groups=("block",)))
+    X = np.random.default_rng(7).normal(size=(n, 3))
+    default = fit_linear(X, data, CFG).predict(X[data.test])[:, None]
+    summary = holdout(X, data, CFG, "entity_type", default, seed=0)
+    assert summary.paper_groups == ["movie", "book"]
+    paper = [r for r in summary.groups if r.group in ("movie", "book")]
+    assert len(summary.groups) == 3 and len(paper) == 2
+    assert summary.mean_prox_error_heldout_paper == pytest.approx(np.mean([r.prox_error_heldout for r in paper]))
+    assert summary.mean_prox_error_default_paper == pytest.approx(np.mean([r.prox_error_default for r in paper]))
+
+
+def test_pca_raw_all_fits_the_pca_on_every_entity_unscaled():
+    n, d = 400, 12
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(n, d)) * np.linspace(1, 20, d)
+    data = probe_data(n, seed=8, year=1700 + 10 * X[:, -1] + rng.normal(0, 5, n))
+    cfg = CFG.model_copy(update={"pca_components": [2], "pca_fit": "raw_all"})
+    full = score(data.y[data.test], fit_linear(X, data, cfg).predict(X[data.test]), "time", ("year",))
+    curve = pca_curve(X, data, cfg, seed=0, full=full, full_edge=False)
+    assert (curve.fit, curve.fit_rows) == ("raw_all", n)
+    assert curve.curve[0].explained_variance == pytest.approx(PCA(2).fit(X).explained_variance_ratio_.sum())
+    ours = pca_curve(X, data, CFG.model_copy(update={"pca_components": [2]}), seed=0, full=full, full_edge=False)
+    assert (ours.fit, ours.fit_rows) == ("standardized_train", int(data.train.sum()))
+    # standardised, the two high-variance columns no longer dominate: the raw PCA keeps the signal column
+    assert curve.curve[0].r2 > 0.5 > ours.curve[0].r2

@@ -9,7 +9,14 @@ from tests.fixtures.spacetime import MODEL, write_workspace
 from worldprobe.io import read_json, write_json
 from worldprobe.karel.analysis import RegressionSummary, SemanticsSummary
 from worldprobe.karel.outputs import KarelSynthesis
-from worldprobe.outputs import DataReport, GeneralizationMetrics, OutputError, ProbeMetrics, SpacetimeSummary
+from worldprobe.outputs import (
+    DataReport,
+    GeneralizationMetrics,
+    LearningCurve,
+    OutputError,
+    ProbeMetrics,
+    SpacetimeSummary,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,6 +49,7 @@ def test_malformed_json_and_values_are_reported(tmp_path):
 @pytest.mark.parametrize(
     ("model", "pattern"),
     [(ProbeMetrics, "metrics/probes/*.json"), (GeneralizationMetrics, "metrics/generalization/*.json"),
+     (LearningCurve, "metrics/learning_curve/*.json"),
      (DataReport, "metrics/data/*.json"), (SpacetimeSummary, "metrics/spacetime/summary.json"),
      (KarelSynthesis, "metrics/karel/synthesis.json"),
      # the committed metrics/karel/{semantics,regression}.json predate the probe instrument that writes

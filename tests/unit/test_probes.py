@@ -98,6 +98,18 @@ def test_mlp_probe_stops_early_keeps_best_and_learns_a_nonlinear_target():
     np.testing.assert_array_equal(again.predict(X[500:]), mlp.predict(X[500:]))
 
 
+@pytest.mark.parametrize("best, at_edge", [(0.01, True), (1.0, False), (100.0, True)])
+def test_mlp_weight_decay_flagged_at_the_edge_of_its_grid(monkeypatch, best, at_edge):
+    """Validation loss made to be lowest at ``best``: the flag is set exactly when that is the grid's end."""
+    def fake_train(self, Xt, Yt, Xv, Yv, weight_decay, seed):
+        return None, (np.log10(weight_decay) - np.log10(best)) ** 2, 1, 1
+
+    monkeypatch.setattr(MLPProbe, "_train_one", fake_train)
+    cfg = FAST_MLP.model_copy(update={"weight_decays": [1.0, 0.01, 100.0, 0.1, 10.0]})  # order does not matter
+    mlp = MLPProbe(cfg).fit(np.random.default_rng(0).normal(size=(50, 3)), np.arange(50.0))
+    assert mlp.weight_decay_ == best and mlp.weight_decay_at_edge_ is at_edge
+
+
 def test_mlp_probe_refuses_too_few_rows():
     with pytest.raises(ProbeError, match="too few"):
         MLPProbe(FAST_MLP).fit(np.zeros((3, 2)), np.arange(3.0))
@@ -156,3 +168,26 @@ def test_mlp_input_projections_refuse_unsupported_models_and_shapes():
         mlp_input_projections(_tiny("llama"), 0, np.zeros((2, 31), dtype=np.float32))
     with pytest.raises(ValueError, match="out of range"):
         mlp_input_projections(_tiny("llama"), 3, np.zeros((2, 32), dtype=np.float32))
+
+
+def test_sparse_ridge_kfold_matches_sklearn_ridge_at_its_alpha_and_loo_in_accuracy():
+    from scipy import sparse as sp
+    from sklearn.linear_model import Ridge
+
+    from worldprobe.probes import SparseRidgeKFold
+
+    rng = np.random.default_rng(11)
+    X = sp.random(900, 300, density=0.05, random_state=11, format="csr")
+    Y = np.c_[X @ rng.normal(size=300) * 10, X @ rng.normal(size=300)] + rng.normal(0, 0.5, (900, 2)) + [100, -5]
+    train, test = slice(0, 700), slice(700, None)
+    grid = np.logspace(-3, 4, 15)
+    kfold = SparseRidgeKFold(grid, folds=5).fit(X[train], Y[train])
+    assert not kfold.alpha_at_edge_.any() and kfold.cv_mse_.shape == (15, 2)
+    for t in range(2):  # the refit is a ridge with an unpenalised intercept at the chosen alpha
+        ref = Ridge(alpha=kfold.alpha_[t]).fit(X[train], (Y[train, t] - Y[train, t].mean()) / Y[train, t].std())
+        expected = ref.predict(X[test]) * Y[train, t].std() + Y[train, t].mean()
+        np.testing.assert_allclose(kfold.predict(X[test])[:, t], expected, rtol=0, atol=1e-3 * Y[:, t].std())
+    loo = RidgeLOO(grid, standardize=False).fit(X[train], Y[train])
+    for t in range(2):
+        r2 = [1 - np.mean((p.predict(X[test])[:, t] - Y[test, t]) ** 2) / Y[test, t].var() for p in (kfold, loo)]
+        assert r2[0] > 0.5 and abs(r2[0] - r2[1]) < 0.03

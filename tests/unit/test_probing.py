@@ -2,7 +2,7 @@ import numpy as np
 
 from tests.fixtures.probe_data import probe_data
 from worldprobe.config import ProbesConfig
-from worldprobe.probing import surface_control
+from worldprobe.probing import surface_control, surface_predictions
 
 CFG = ProbesConfig()
 
@@ -18,3 +18,15 @@ def test_surface_control_reads_the_entity_string_only():
     assert informed.r2_per_target["longitude"] > 0.9
     assert informed.r2_per_target["latitude"] < 0.05  # random latitudes: nothing in the string
     assert informed.n_features > 0 and set(informed.alpha) == {"longitude", "latitude"}
+
+
+def test_surface_control_switches_to_kfold_above_max_loo_rows():
+    from worldprobe.probes import SparseRidgeKFold
+
+    data = probe_data(300, seed=2)
+    cfg = ProbesConfig()
+    small = cfg.model_copy(update={"surface": cfg.surface.model_copy(update={"max_loo_rows": 100})})
+    pred, probe, _ = surface_predictions(data, small)
+    assert isinstance(probe, SparseRidgeKFold) and pred.shape == (int(data.test.sum()), 1)
+    assert surface_control(data, small).selection == "37-alpha grid, 5-fold CV"
+    assert surface_control(data, cfg).selection is None  # leave-one-out below the threshold

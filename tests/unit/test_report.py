@@ -38,6 +38,11 @@ def test_summary_has_the_documented_shape(tmp_path, snapshot_dir):
         assert main["mlp_r2"] == pytest.approx(main["r2"] + 0.01)
         assert main["r2_ci_low"] < main["r2"] < main["r2_ci_high"]
         assert main["holdout"] == {"block": {"default": 0.1, "heldout": 0.2}}  # entity type was skipped
+        assert [p["n_train"] for p in main["learning_curve"]] == [100, 400, 1200]
+        assert set(main["learning_curve"][0]) == {"n_train", "r2", "surface_r2", "random_weights_r2"}
+        assert main["learning_curve"][-1]["r2"] == pytest.approx(main["r2"])
+        assert main["learning_curve_crossings"]["surface"]["stays_above_from"] == 400
+        assert "learning_curve" not in summary[name][MODEL]["empty"]  # the curve is the main run's
         # the random-weights model ran the main prompt only
         assert summary[name][MODEL]["empty"]["controls"]["random_weights"] is None
 
@@ -59,6 +64,17 @@ def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surfa
     assert f"surface form (TF-IDF) {surface:.3f}: **{expected}**" in text
     assert "random weights 0.050: **beats**" in text
     assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
+    assert "| Art and entertainment | 100 / 400 / 1,200 |" in text  # the learning curve at matched n
+
+
+def test_a_learning_curve_of_other_data_is_refused(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"people": "time"})
+    path = tmp_path / "metrics" / "learning_curve" / "people.json"
+    curve = read_json(path)
+    curve["n_train_split"] = 999
+    write_json(path, curve)
+    with pytest.raises(OutputError, match="rerun the learning_curve stage"):
+        build_report(["people"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
 def test_missing_metrics_file_is_named(tmp_path, snapshot_dir):

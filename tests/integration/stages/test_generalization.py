@@ -14,18 +14,21 @@ def test_generalization_outputs(outputs):
     assert gen["layer"] == probes["runs"]["tiny"]["main"]["best_layer"]
     assert gen["mlp_vs_linear"]["linear"]["r2"] == pytest.approx(probes["runs"]["tiny"]["main"]["best"]["r2"])
     assert gen["mlp_vs_linear"]["mlp"]["r2"] > 0.6
-    assert gen["mlp_vs_linear"]["mlp"]["weight_decay"] in (0.01, 0.03, 0.1, 0.3)
+    assert gen["mlp_vs_linear"]["mlp"]["weight_decay"] in (0.01, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0)
+    assert isinstance(gen["mlp_vs_linear"]["mlp"]["weight_decay_at_grid_edge"], bool)
 
     block = gen["block_holdout"]
     assert block["column"] == "block" and len(block["groups"]) == 6
     # the planted code is shared by every block: holding one out costs (almost) nothing
     assert block["mean_prox_error_heldout"] == pytest.approx(block["mean_prox_error_default"], abs=0.03)
+    assert all(g["n_train"] + g["n_train_removed"] == probes["n_train"] for g in block["groups"])
     assert gen["entity_type_holdout"]["column"] == "entity_type" and len(gen["entity_type_holdout"]["groups"]) == 2
 
     rows = {(r["train_prompt"], r["test_prompt"], r["variant"]): r for r in gen["cross_prompt"]["rows"]}
     assert gen["cross_prompt"]["prompts"] == ["empty", "main"]
     assert rows["main", "empty", "centred"]["r2"] == pytest.approx(rows["main", "main", "raw"]["r2"], abs=0.02)
 
+    assert (gen["pca"]["fit"], gen["pca"]["fit_rows"]) == ("standardized_train", probes["n_train"])
     curve = gen["pca"]["curve"]
     assert curve[-1]["k"] == "full" and [c["k"] for c in curve[:-1]] == [2, 4, 6, 8, 10, 15, 20, 30, 40, 50]
 
