@@ -192,7 +192,8 @@ class HoldoutGroup(Output):
 
 
 class Holdout(Output):
-    """Each of the K largest eligible groups held out in turn (K = ``probes.holdout_blocks``)."""
+    """Each of the K largest eligible groups held out in turn (K = ``probes.holdout_blocks``), plus the
+    paper's groups beyond them; ``mean_*`` over the K largest, ``mean_*_paper`` over the paper's."""
 
     column: str
     groups: list[HoldoutGroup]

@@ -127,8 +127,8 @@ def test_holdout_reports_the_papers_entity_type_groups_beside_ours():
 
     from worldprobe.records import EntityTableInfo
 
-    n = 900
-    etype = np.array(["song", "movie", "book"] * (n // 3), dtype=object)
+    n = 1200
+    etype = np.array(["song", "song", "movie", "book"] * (n // 4), dtype=object)  # songs the largest
     data = probe_data(n, seed=7, entity_type=etype)
     data = replace(data, info=EntityTableInfo("art", "time", groups=("block",)))
     X = np.random.default_rng(7).normal(size=(n, 3))
@@ -139,6 +139,13 @@ def test_holdout_reports_the_papers_entity_type_groups_beside_ours():
     assert len(summary.groups) == 3 and len(paper) == 2
     assert summary.mean_prox_error_heldout_paper == pytest.approx(np.mean([r.prox_error_heldout for r in paper]))
     assert summary.mean_prox_error_default_paper == pytest.approx(np.mean([r.prox_error_default for r in paper]))
+    # with K = 1 ours is the largest group alone; the paper's groups are still held out and averaged apart
+    one = holdout(X, data, CFG.model_copy(update={"holdout_blocks": 1}), "entity_type", default, seed=0)
+    assert len(one.groups) == 3
+    first = one.groups[0]
+    assert first.group == "song" and first.n_test == max(r.n_test for r in one.groups)
+    assert one.mean_prox_error_heldout == pytest.approx(first.prox_error_heldout)
+    assert one.mean_prox_error_heldout_paper == pytest.approx(summary.mean_prox_error_heldout_paper)
 
 
 def test_pca_raw_all_fits_the_pca_on_every_entity_unscaled():
