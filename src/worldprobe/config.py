@@ -256,8 +256,9 @@ class MLPProbeConfig(Section):
 
     hidden: int = Field(256, gt=0, description="hidden ReLU units")
     weight_decays: list[float] = Field(
-        [0.01, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0], min_length=1, description="AdamW weight decays; the best on validation "
-        "is kept and flagged when it is the smallest or largest (widen the grid then)"
+        [0.01, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0], min_length=1,
+        description="AdamW weight decays; the best on validation is kept and flagged when it is the smallest or "
+        "largest (widen the grid then)",
     )
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(128, gt=0)

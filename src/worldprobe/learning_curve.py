@@ -45,7 +45,9 @@ def nested_subsamples(train: np.ndarray, sizes: list[int | str], seed: int) -> l
     return masks
 
 
-def _best_layer_scores(run: Run, data: ProbeData, cfg: ProbesConfig, masks: list[np.ndarray]) -> list[tuple[int, float | None]]:
+def _best_layer_scores(
+    run: Run, data: ProbeData, cfg: ProbesConfig, masks: list[np.ndarray]
+) -> list[tuple[int, float | None]]:
     """Per subsample: (best layer by train LOO R² on that subsample, test R² at that layer)."""
     loo = np.full((len(masks), run.n_layers), -np.inf)
     r2 = np.full((len(masks), run.n_layers), np.nan)

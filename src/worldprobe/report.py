@@ -198,7 +198,8 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
         ]
         for r in curves:
             points, crossings = r.main.learning_curve, r.main.learning_curve_crossings
-            series = [" / ".join(_f(getattr(p, key), 2) for p in points) for key in ("r2", "surface_r2", "random_weights_r2")]
+            series = [" / ".join(_f(getattr(p, key), 2) for p in points)
+                      for key in ("r2", "surface_r2", "random_weights_r2")]
             cells = [f"{_f(c.diff_at_full_n)} ({'none' if c.stays_above_from is None else f'{c.stays_above_from:,}'})"
                      for c in (crossings["surface"], crossings["random_weights"])]
             lines.append(f"| {_title(r.name)} | {' / '.join(f'{p.n_train:,}' for p in points)} | "

@@ -108,8 +108,8 @@ def summarize_dataset(
             if (model, prompt) == headline and r2_ci is not None:
                 extra["r2_ci_low"], extra["r2_ci_high"] = r2_ci
             if curve is not None and (curve.model_tag, curve.prompt) == (model, prompt):
-                extra["learning_curve"] = [SummaryCurvePoint(**p.model_dump(include=set(SummaryCurvePoint.model_fields)))
-                                           for p in curve.points]
+                keys = set(SummaryCurvePoint.model_fields)
+                extra["learning_curve"] = [SummaryCurvePoint(**p.model_dump(include=keys)) for p in curve.points]
                 extra["learning_curve_crossings"] = curve.crossings
             summary[model][prompt] = SummaryEntry(
                 best_layer=run.best_layer,
