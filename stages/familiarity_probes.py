@@ -27,6 +27,7 @@ if __name__ == "__main__":
     mode = params.data.datasets[dataset].familiarity
     labels = read_labels(Path("data/familiarity") / f"{dataset}.parquet")
     data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
+    data = data.grouped_by(params.validity.split_groups.get(dataset))  # selection by grouped folds, as in probes
     data, runs, _ = load_runs(Path("data/activations") / dataset, data)
     data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)
     probe_metrics = ProbeMetrics.load(Path("metrics/probes") / f"{dataset}.json")

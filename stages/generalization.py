@@ -26,6 +26,7 @@ if __name__ == "__main__":
     dataset = sys.argv[1]
     params = load_params()
     data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
+    data = data.grouped_by(params.validity.split_groups.get(dataset))  # selection by grouped folds, as in probes
     data, runs, _ = load_runs(Path("data/activations") / dataset, data)
     mode = params.data.datasets[dataset].familiarity  # all | known | unknown (worldprobe.familiarity)
     data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)

@@ -289,6 +289,10 @@ class ProbesConfig(Section):
         description="k of the PCA-k probes (the full-dimension probe is always added); k >= d is skipped",
     )
     top_neurons: int = Field(10, gt=0)
+    group_folds: int = Field(
+        5, ge=2, description="where the split holds out whole groups (validity.split_groups), alpha and best layer "
+        "are chosen by GroupKFold over those groups with this many folds; leave-one-out elsewhere"
+    )
     holdout_blocks: int = Field(
         10, gt=0, description="block / entity-type holdout: hold out each of the K largest groups in turn"
     )
@@ -306,6 +310,33 @@ class ProbesConfig(Section):
         if bad:
             raise ValueError(f"pca_components must be >= 1, got {bad}")
         return self
+
+
+# --------------------------------------------------------------------------- validity
+
+
+class SplitGroup(Section):
+    """The column whose values a dataset's train/test split keeps together (``worldprobe.validity``)."""
+
+    column: str = Field(description="entity-table column; rows sharing a value are all train or all test")
+    own_group_values: list[str] = Field(
+        description="values that mean 'no group': each such row is its own group (NYC complexid 0)")
+
+
+class ValidityConfig(Section):
+    """What the headline probe adds beyond its controls and the dataset's blocks (``worldprobe.validity``)."""
+
+    split_groups: dict[str, SplitGroup] = Field(
+        {"nyc": SplitGroup(column="complexid", own_group_values=["0"]),
+         "art": SplitGroup(column="creator", own_group_values=[])},
+        description="datasets whose split holds out whole groups: bootstrap intervals resample those groups and "
+        "selection uses grouped K-fold; datasets not named are split (and resampled) by entity",
+    )
+    n_boot: int = Field(1000, ge=100, description="bootstrap resamples for every interval of the probes stage")
+    min_block_test: int = Field(
+        5, ge=2, description="within-block metrics use blocks with at least this many test entities")
+    era_split_year: dict[str, float] = Field(
+        {"people": 1500}, description="time datasets scored by era too: before this year vs this year or later")
 
 
 # --------------------------------------------------------------------------- familiarity
@@ -550,9 +581,19 @@ class Params(Section):
     model: ModelConfig = ModelConfig()
     activations: ActivationsConfig = ActivationsConfig()
     probes: ProbesConfig = ProbesConfig()
+    validity: ValidityConfig = ValidityConfig()
     familiarity: FamiliarityConfig = FamiliarityConfig()
     intervention: InterventionConfig = InterventionConfig()
     karel: KarelConfig
+
+    @model_validator(mode="after")
+    def _validity_of_known_datasets(self) -> Params:
+        for key in ("split_groups", "era_split_year"):
+            unknown = sorted(set(getattr(self.validity, key)) - set(self.data.datasets))
+            if unknown:
+                raise ValueError(f"validity.{key} names unknown dataset(s) {unknown}; "
+                                 f"valid: {', '.join(self.data.datasets)}")
+        return self
 
 
 def unstated_settings(raw: dict[str, Any]) -> list[str]:
