@@ -156,7 +156,8 @@ def pca_curve(
         cum = np.cumsum(pca.explained_variance_ratio_)
         for k in ks:
             # PC scores keep their variances: scaling them to unit variance would undo what PCA ranks
-            probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(Ztr[:, :k], data.y[data.train])
+            probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False, n_folds=cfg.group_folds).fit(
+                Ztr[:, :k], data.y[data.train], groups=data.groups_of(data.train))  # selection as the probes stage's
             pred = probe.predict(Zte[:, :k]).reshape(-1, len(data.targets))
             m = score(data.y[data.test], pred, data.kind, data.targets)
             curve.append(PCAPoint(k=k, explained_variance=float(cum[k - 1]), r2=m.r2, spearman=m.spearman,
