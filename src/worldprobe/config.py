@@ -588,11 +588,11 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _validity_of_known_datasets(self) -> Params:
+        known = list(DATASETS) + [d for d in self.data.datasets if d not in DATASETS]  # a subset may be run
         for key in ("split_groups", "era_split_year"):
-            unknown = sorted(set(getattr(self.validity, key)) - set(self.data.datasets))
+            unknown = sorted(set(getattr(self.validity, key)) - set(known))
             if unknown:
-                raise ValueError(f"validity.{key} names unknown dataset(s) {unknown}; "
-                                 f"valid: {', '.join(self.data.datasets)}")
+                raise ValueError(f"validity.{key} names unknown dataset(s) {unknown}; valid: {', '.join(known)}")
         return self
 
 
