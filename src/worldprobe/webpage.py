@@ -65,8 +65,10 @@ class PageInputs:
         return pd.read_csv(path) if path.is_file() else None
 
     def predictions(self) -> dict[str, pd.DataFrame]:
+        """The probe's test predictions per dataset (the controls' columns and the split group left out)."""
         found = {ds: self.table(f"plots/probes/{ds}/predictions.csv") for ds in self.datasets}
-        return {ds: frame for ds, frame in found.items() if frame is not None}
+        return {ds: frame.drop(columns=[c for c in frame if "_pred_" in c or c == "split_group"])
+                for ds, frame in found.items() if frame is not None}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
