@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import plots
 from .io import atomic_path
-from .outputs import GeneralizationMetrics, OutputError, ProbeMetrics, SpacetimeSummary, SummaryEntry
+from .outputs import GeneralizationMetrics, OutputError, ProbeMetrics, SpacetimeSummary, SummaryEntry, Validity
 from .registry import DATASETS
 from .summary import (
     bar_table,
@@ -90,6 +90,7 @@ class DatasetResult:
     main_prompt: str
     criterion: str  # how the probes stage chose the best layer
     summary: dict[str, dict[str, SummaryEntry]]  # {model: {prompt: ...}}, see summarize_dataset
+    validity: Validity  # the headline's checks (probes stage)
     depth: pd.DataFrame  # see depth_series
     pca: pd.Series  # test R² by number of principal components
     predictions: pd.DataFrame  # best layer, main prompt, default model
@@ -126,6 +127,36 @@ def _paired(v: Verdict) -> str:
 
 def _layer(m: SummaryEntry) -> str:
     return f"{m.best_layer} / {m.n_layers - 1}"  # n_layers counts the embedding layer 0
+
+
+def beyond_block_lines(results: list[DatasetResult]) -> list[str]:
+    """What the probe adds beyond the dataset's block (country, state, borough; century, decade, year)."""
+    predictors = ("probe", *CONTROL_NAMES)
+    lines = [
+        "### Beyond the block: does the probe place entities within their country, state or borough?",
+        "",
+        "Group mean: each test place predicted by the train mean of its block. One-hot: a ridge on the block's "
+        "one-hot; + activations: what adding the best layer's activations to it gains (paired 95 % interval). "
+        "Within-block: targets and predictions centred on each block's test mean (blocks with enough test "
+        "entities), pooled; a predictor that knows only the block scores ≈ 0 there.",
+        "",
+        "| dataset | block (n blocks, n) | group mean R² | one-hot R² | + activations ΔR² [95 % CI] | within-block Spearman: "
+        + ", ".join(predictors) + " | within-block R², probe |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        v, wb = r.validity, r.validity.within_block
+        gain = v.r2_beyond_group
+        gain_text = "—" if gain is None else f"{gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
+        rho = " / ".join(_f(wb.spearman.get(p)) for p in predictors)
+        lines.append(f"| {_title(r.name)} | {wb.block} ({wb.n_blocks}, {wb.n:,}) | {_f(v.group_mean_r2)} "
+                     f"| {_f(v.r2_group_ridge)} | {gain_text} | {rho} | {_f(wb.r2.get('probe'))} |")
+    eras = [(r, era, e) for r in results for era, e in (r.validity.eras or {}).items()]
+    if eras:
+        lines += ["", "By era (test entities): " + "; ".join(
+            f"{_title(r.name)} {era.replace('_', ' ')}: n = {e.n:,}, R² {_f(e.r2)}, Spearman {_f(e.spearman)}"
+            for r, era, e in eras) + "."]
+    return lines + [""]
 
 
 def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
@@ -170,6 +201,7 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
         "is beaten when the interval lies above 0, beats the probe when it lies below 0; otherwise neither is "
         "established.",
         "",
+        *beyond_block_lines(results),
         "### Against the paper and an independent replication",
         "",
         "| dataset | this project | Llama-2-7b | Llama-2-70b | 70b MLP | 70b Spearman | replication: "
@@ -261,6 +293,7 @@ def load_dataset(root: Path, dataset: str) -> DatasetResult:
         main_prompt=probes.main.prompt,
         criterion=probes.best_layer_criterion,
         summary=summarize_dataset(probes, generalization),
+        validity=probes.validity,
         depth=depth_series(probes),
         pca=pca_series(generalization),
         predictions=predictions,

@@ -66,6 +66,17 @@ def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surfa
     assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
 
 
+def test_results_md_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"world": "place", "people": "time"})
+    build_report(["world", "people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    text = (tmp_path / "reports" / "results.md").read_text()
+    world = next(line for line in text.splitlines() if line.startswith("| World places | country"))
+    assert "| 0.900 | 0.880 | +0.010 [-0.010, +0.030] | 0.200 / 0.100 / — / — | 0.050 |" in world
+    people = next(line for line in text.splitlines() if line.startswith("| Historical figures | decade"))
+    assert "| — | — | — |" in people  # no group reference for a block cut from the target
+    assert "Historical figures from 1500: n = 260, R² -2.500, Spearman 0.400" in text
+
+
 def test_missing_metrics_file_is_named(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"people": "time"})
     with pytest.raises(OutputError, match=r"metrics/probes/art\.json: no such metrics file"):
