@@ -139,7 +139,8 @@ class PairedDifference(Output):
 class WithinBlock(Output):
     """Targets and predictions centred on each block's test mean (blocks with >= ``min_test`` test
     entities), pooled: does the predictor order entities *within* a block? Per predictor (``probe``
-    and each control); places: mean over longitude and latitude."""
+    and each control); places: mean over longitude and latitude. ``probe_spearman_ci_*``: the probe's
+    95 % bootstrap interval, resampled as every interval of :class:`Validity`."""
 
     block: str
     min_test: int
@@ -147,6 +148,8 @@ class WithinBlock(Output):
     n: int
     spearman: dict[str, float | None]
     r2: dict[str, float | None]
+    probe_spearman_ci_low: float | None = None
+    probe_spearman_ci_high: float | None = None
 
 
 class EraScores(Output):
@@ -363,6 +366,8 @@ class SummaryEntry(Output):
     group_mean_r2: float | None = None
     r2_beyond_group: PairedDifference | None = None
     within_block_spearman: dict[str, float | None] | None = None
+    within_block_spearman_ci_low: float | None = None  # the probe's
+    within_block_spearman_ci_high: float | None = None
     within_block_r2: dict[str, float | None] | None = None
     eras: dict[str, EraScores] | None = None
 

@@ -137,7 +137,7 @@ def beyond_block_lines(results: list[DatasetResult]) -> list[str]:
         "",
         "Group mean: each test place predicted by the train mean of its block. One-hot: a ridge on the block's "
         "one-hot; + activations: what adding the best layer's activations to it gains (paired 95 % interval). "
-        "Within-block: targets and predictions centred on each block's test mean (blocks with enough test "
+        "Within-block (probe with its 95 % interval): targets and predictions centred on each block's test mean (blocks with enough test "
         "entities), pooled; a predictor that knows only the block scores ≈ 0 there.",
         "",
         "| dataset | block (n blocks, n) | group mean R² | one-hot R² | + activations ΔR² [95 % CI] | within-block Spearman: "
@@ -148,7 +148,9 @@ def beyond_block_lines(results: list[DatasetResult]) -> list[str]:
         v, wb = r.validity, r.validity.within_block
         gain = v.r2_beyond_group
         gain_text = "—" if gain is None else f"{gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
-        rho = " / ".join(_f(wb.spearman.get(p)) for p in predictors)
+        probe_ci = "" if wb.probe_spearman_ci_low is None else (
+            f" [{_f(wb.probe_spearman_ci_low)}, {_f(wb.probe_spearman_ci_high)}]")
+        rho = " / ".join(_f(wb.spearman.get(p)) + (probe_ci if p == "probe" else "") for p in predictors)
         lines.append(f"| {_title(r.name)} | {wb.block} ({wb.n_blocks}, {wb.n:,}) | {_f(v.group_mean_r2)} "
                      f"| {_f(v.r2_group_ridge)} | {gain_text} | {rho} | {_f(wb.r2.get('probe'))} |")
     eras = [(r, era, e) for r in results for era, e in (r.validity.eras or {}).items()]

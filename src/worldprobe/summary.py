@@ -107,7 +107,9 @@ def summarize_dataset(
 def _validity_fields(v: Validity) -> dict:
     fields = {"r2_ci_low": v.r2_ci_low, "r2_ci_high": v.r2_ci_high, "verdicts": v.verdicts,
               "within_block_spearman": v.within_block.spearman, "within_block_r2": v.within_block.r2}
-    optional = {"group_mean_r2": v.group_mean_r2, "r2_beyond_group": v.r2_beyond_group, "eras": v.eras}
+    optional = {"group_mean_r2": v.group_mean_r2, "r2_beyond_group": v.r2_beyond_group, "eras": v.eras,
+                "within_block_spearman_ci_low": v.within_block.probe_spearman_ci_low,
+                "within_block_spearman_ci_high": v.within_block.probe_spearman_ci_high}
     return fields | {k: value for k, value in optional.items() if value is not None}
 
 

@@ -134,23 +134,32 @@ def _centred(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
 
 
 def within_block(
-    y: np.ndarray, predictions: Mapping[str, np.ndarray], blocks: np.ndarray, block_name: str, min_test: int
+    y: np.ndarray, predictions: Mapping[str, np.ndarray], blocks: np.ndarray, block_name: str, min_test: int,
+    weights: np.ndarray | None = None,
 ) -> WithinBlock:
     """Spearman and R² of targets and predictions centred on each block's test mean, pooled over the
-    blocks with at least ``min_test`` test entities; per predictor (``None`` where undefined)."""
+    blocks with at least ``min_test`` test entities; per predictor (``None`` where undefined). With
+    bootstrap ``weights``, also the interval of the ``probe``'s within-block Spearman (each resample
+    re-centred on its own block means)."""
     blocks = np.asarray(blocks).astype(str)
     sizes = pd.Series(blocks).value_counts()
     keep = np.isin(blocks, sizes.index[sizes >= min_test])
-    spearman, r2 = {}, {}
+    spearman, r2, interval = {}, {}, {}
     if keep.sum() >= 2:
         y_c = _centred(y[keep], blocks[keep])
         for name, pred in predictions.items():
             pred_c = _centred(pred[keep], blocks[keep])
             spearman[name], r2[name] = _spearman(y_c, pred_c), finite_or_none(_r2(y_c, pred_c))
+        if weights is not None and spearman.get("probe") is not None:
+            rows = np.flatnonzero(keep)
+            rho = [_spearman(_centred(y[i], blocks[i]), _centred(predictions["probe"][i], blocks[i]))
+                   for i in (np.repeat(rows, w[rows].astype(int)) for w in weights)]
+            low, high = _interval(np.array([np.nan if r is None else r for r in rho]))
+            interval = {"probe_spearman_ci_low": low, "probe_spearman_ci_high": high}
     else:
         spearman = r2 = dict.fromkeys(predictions)
     return WithinBlock(block=block_name, min_test=min_test, n_blocks=int((sizes >= min_test).sum()),
-                       n=int(keep.sum()), spearman=spearman, r2=r2)
+                       n=int(keep.sum()), spearman=spearman, r2=r2, **interval)
 
 
 # --------------------------------------------------------------------------- eras
@@ -199,6 +208,6 @@ def assess(
         split_group=None if groups is None else group_column.column, resampling=resampling, n_boot=cfg.n_boot,
         selection=selection, r2_ci_low=low, r2_ci_high=high,
         verdicts={name: paired_difference(weights, y, probe, pred) for name, pred in predictions.items() if name != "probe"},
-        within_block=within_block(y, predictions, blocks[data.test], block_name, cfg.min_block_test),
+        within_block=within_block(y, predictions, blocks[data.test], block_name, cfg.min_block_test, weights),
         **extra,
     )

@@ -108,6 +108,11 @@ def test_within_block_is_zero_for_group_identity_and_positive_for_coordinates():
     # knowing the block orders nothing within it; its prediction noise can only cost R² there
     assert abs(wb.spearman["group"]) < 0.15 and wb.r2["group"] < 0.02
     assert wb.spearman["coords"] > 0.5 and wb.r2["coords"] > 0.3
+    w = bootstrap_weights(None, len(y), 200, seed=0)
+    for name, above_zero in (("group", False), ("coords", True)):
+        wb = within_block(y, {"probe": preds[name]}, blocks[data.test], "block", 2, w)
+        assert wb.probe_spearman_ci_low < wb.spearman["probe"] < wb.probe_spearman_ci_high
+        assert (wb.probe_spearman_ci_low > 0) == above_zero
     small = within_block(y, preds, blocks[data.test], "block", min_test=1000)
     assert small.n_blocks == 0 and small.spearman == {"group": None, "coords": None}
 
