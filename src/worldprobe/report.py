@@ -137,8 +137,8 @@ def beyond_block_lines(results: list[DatasetResult]) -> list[str]:
         "",
         "Group mean: each test place predicted by the train mean of its block. One-hot: a ridge on the block's "
         "one-hot; + activations: what adding the best layer's activations to it gains (paired 95 % interval). "
-        "Within-block (probe with its 95 % interval): targets and predictions centred on each block's test mean (blocks with enough test "
-        "entities), pooled; a predictor that knows only the block scores ≈ 0 there.",
+        "Within-block (the probe with its 95 % interval): targets and predictions centred on each block's test "
+        "mean (blocks with enough test entities), pooled; a predictor that knows only the block scores ≈ 0 there.",
         "",
         "| dataset | block (n blocks, n) | group mean R² | one-hot R² | + activations ΔR² [95 % CI] | within-block Spearman: "
         + ", ".join(predictors) + " | within-block R², probe |",
