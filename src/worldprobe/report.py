@@ -28,7 +28,7 @@ from .summary import (
     read_predictions,
     summarize_dataset,
 )
-from .verdicts import CONTROL_NAMES, Verdict, judge, plain_verdict
+from .verdicts import CONTROL_NAMES, Verdict, beyond_block_sentence, judge, plain_verdict
 
 # --------------------------------------------------------------------------- reference numbers
 # Test R² of the linear ridge probe at the paper's chosen layer (Gurnee & Tegmark 2024, table 2), and
@@ -138,10 +138,11 @@ def beyond_block_lines(results: list[DatasetResult]) -> list[str]:
         "Group mean: each test place predicted by the train mean of its block. One-hot: a ridge on the block's "
         "one-hot; + activations: what adding the best layer's activations to it gains (paired 95 % interval). "
         "Within-block (the probe with its 95 % interval): targets and predictions centred on each block's test "
-        "mean (blocks with enough test entities), pooled; a predictor that knows only the block scores ≈ 0 there.",
+        "mean (blocks with enough test entities), pooled; a predictor that knows only the block scores ≈ 0 there, "
+        "and R² below 0 means the predictions spread within a block more than the truth does.",
         "",
         "| dataset | block (n blocks, n) | group mean R² | one-hot R² | + activations ΔR² [95 % CI] | within-block Spearman: "
-        + ", ".join(predictors) + " | within-block R², probe |",
+        + " / ".join(("probe", *CONTROL_NAMES.values())) + " | within-block R², probe |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -193,8 +194,10 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
     for r in results:
         marks = "; ".join(f"{CONTROL_NAMES[v.control]} {_f(v.control_r2)}{_paired(v)}: **{v.outcome.value}**"
                           for v in r.verdicts)
+        gain = r.validity.r2_beyond_group
+        block = "" if gain is None else " " + beyond_block_sentence(r.validity.within_block.block, gain)
         lines.append(
-            f"- **{_title(r.name)}** (R² {_f(r.main.r2)}) — {marks}. {plain_verdict(r.kind, r.model, r.verdicts)}"
+            f"- **{_title(r.name)}** (R² {_f(r.main.r2)}) — {marks}. {plain_verdict(r.kind, r.model, r.verdicts)}{block}"
         )
     lines += [
         "",

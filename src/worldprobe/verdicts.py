@@ -72,3 +72,12 @@ def plain_verdict(kind: str, model: str, verdicts: list[Verdict]) -> str:
         parts.append(f"{', '.join(missing)} not measured")
     claim = "Not established" if not_beaten else "Incomplete"
     return f"{claim}: {'; '.join(parts)}. This is no evidence that {model} represents {what} beyond these controls."
+
+
+def beyond_block_sentence(block: str, gain: PairedDifference) -> str:
+    """What the activations add to the block's identity (``r2_beyond_group``), judged by its paired interval."""
+    interval = f"ΔR² {gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
+    if gain.ci_low > 0:
+        return f"Beyond the {block}: the activations add to a ridge on the {block} alone ({interval})."
+    return (f"Beyond the {block}: not established — the activations add nothing measurable to a ridge on the "
+            f"{block} alone ({interval}), so the probe's R² is, as far as this shows, knowing the {block}.")

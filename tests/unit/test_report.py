@@ -75,6 +75,8 @@ def test_results_md_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapsho
     people = next(line for line in text.splitlines() if line.startswith("| Historical figures | decade"))
     assert "| — | — | — |" in people  # no group reference for a block cut from the target
     assert "Historical figures from 1500: n = 260, R² -2.500, Spearman 0.400" in text
+    verdict = next(line for line in text.splitlines() if line.startswith("- **World places**"))
+    assert verdict.endswith("so the probe's R² is, as far as this shows, knowing the country.")
 
 
 def test_missing_metrics_file_is_named(tmp_path, snapshot_dir):

@@ -1,6 +1,6 @@
 from tests.fixtures.spacetime import MODEL
 from worldprobe.outputs import PairedDifference
-from worldprobe.verdicts import Outcome, judge, plain_verdict
+from worldprobe.verdicts import Outcome, beyond_block_sentence, judge, plain_verdict
 
 CONTROLS = {"surface": 0.6, "layer0": 0.5, "random_weights": 0.1}
 
@@ -23,3 +23,10 @@ def test_plain_verdict_claims_a_representation_only_when_every_control_is_beaten
     surface_wins = judge({"surface": _d(-0.3, -0.1), "layer0": _d(-0.01, 0.1), "random_weights": _d(0.1, 0.2)}, CONTROLS)
     text = plain_verdict("place", MODEL, surface_wins)
     assert text.startswith("Not established") and "surface form" in text and "layer 0" in text
+
+
+def test_beyond_block_sentence_follows_the_paired_interval():
+    assert "not established" not in beyond_block_sentence("country", _d(0.01, 0.05))
+    for straddling_or_below in (_d(-0.01, 0.02), _d(-0.05, -0.01)):
+        text = beyond_block_sentence("country", straddling_or_below)
+        assert text.startswith("Beyond the country: not established") and "knowing the country" in text
