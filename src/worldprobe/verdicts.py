@@ -79,5 +79,7 @@ def beyond_block_sentence(block: str, gain: PairedDifference) -> str:
     interval = f"ΔR² {gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
     if gain.ci_low > 0:
         return f"Beyond the {block}: the activations add to a ridge on the {block} alone ({interval})."
-    return (f"Beyond the {block}: not established — the activations add nothing measurable to a ridge on the "
-            f"{block} alone ({interval}), so the probe's R² is, as far as this shows, knowing the {block}.")
+    effect = ("make a ridge on the {b} alone worse" if gain.ci_high < 0 else
+              "add nothing measurable to a ridge on the {b} alone").format(b=block)
+    return (f"Beyond the {block}: not established — the activations {effect} ({interval}), so the probe's R² is, "
+            f"as far as this shows, knowing the {block}.")
