@@ -24,8 +24,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import OneHotEncoder
 
-from .metrics import finite_or_none
 from .config import ValidityConfig
+from .metrics import finite_or_none
 from .outputs import EraScores, PairedDifference, Validity, WithinBlock
 from .runs import ProbeData
 
