@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.familiarity_probes import familiarity_probes, filter_probe_data, read_labels, report_tables
+from worldprobe.familiarity_probes import familiarity_probes, read_labels, report_tables
 from worldprobe.generalization import best_layer_of
+from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
 from worldprobe.outputs import ProbeMetrics
-from worldprobe.records import read_entities
-from worldprobe.runs import ProbeData, load_runs, main_run
+from worldprobe.runs import main_run
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
@@ -26,9 +26,7 @@ if __name__ == "__main__":
     params = load_params()
     mode = params.data.datasets[dataset].familiarity
     labels = read_labels(Path("data/familiarity") / f"{dataset}.parquet")
-    data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
-    data, runs, _ = load_runs(Path("data/activations") / dataset, data)
-    data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)
+    data, runs, _ = probe_inputs(dataset, params)
     probe_metrics = ProbeMetrics.load(Path("metrics/probes") / f"{dataset}.json")
     main = main_run(runs, params.model.name)
     rw = probe_metrics.controls.random_weights

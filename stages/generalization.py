@@ -11,13 +11,11 @@ import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.familiarity_probes import filter_probe_data
 from worldprobe.generalization import generalize
+from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
 from worldprobe.models import load_model
 from worldprobe.outputs import Holdout, ProbeMetrics
-from worldprobe.records import read_entities
-from worldprobe.runs import ProbeData, load_runs
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
@@ -25,10 +23,7 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     dataset = sys.argv[1]
     params = load_params()
-    data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
-    data, runs, _ = load_runs(Path("data/activations") / dataset, data)
-    mode = params.data.datasets[dataset].familiarity  # all | known | unknown (worldprobe.familiarity)
-    data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)
+    data, runs, _ = probe_inputs(dataset, params)
     probe_metrics = ProbeMetrics.load(Path("metrics/probes") / f"{dataset}.json")
     hf_model = load_model(params.model, control=None).model
     with compute_threads(params.probes.threads):

@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.familiarity_probes import filter_probe_data
+from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
 from worldprobe.learning_curve import curve_table, learning_curve
-from worldprobe.records import read_entities
-from worldprobe.runs import ProbeData, load_runs
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
@@ -22,10 +20,7 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     dataset = sys.argv[1]
     params = load_params()
-    data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
-    data, runs, _ = load_runs(Path("data/activations") / dataset, data)
-    mode = params.data.datasets[dataset].familiarity  # all | known | unknown (worldprobe.familiarity)
-    data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)
+    data, runs, _ = probe_inputs(dataset, params)
     with compute_threads(params.probes.threads):
         curve = learning_curve(data, runs, params.probes, params.learning_curve, params.seed, params.model.name)
     curve.save(Path("metrics/learning_curve") / f"{dataset}.json")

@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.familiarity_probes import filter_probe_data
+from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
 from worldprobe.probing import probe_dataset
-from worldprobe.records import read_entities
-from worldprobe.runs import ProbeData, load_runs
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":
@@ -22,17 +20,16 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     dataset = sys.argv[1]
     params = load_params()
-    data = ProbeData.from_table(*read_entities(Path("data/entities") / f"{dataset}.parquet"))
-    data, runs, dropped = load_runs(Path("data/activations") / dataset, data)
-    mode = params.data.datasets[dataset].familiarity  # all | known | unknown (worldprobe.familiarity)
-    data, runs = filter_probe_data(data, runs, Path("data/familiarity") / f"{dataset}.parquet", mode)
+    data, runs, dropped = probe_inputs(dataset, params)
     with compute_threads(params.probes.threads):
-        result = probe_dataset(data, runs, params.probes, params.model.name, dropped)
+        result = probe_dataset(data, runs, params.probes, params.validity, params.seed, params.model.name, dropped)
     result.metrics.save(Path("metrics/probes") / f"{dataset}.json")
     with atomic_path(Path("plots/probes") / dataset, directory=True) as out:
         result.layers.to_csv(out / "layers.csv", index=False)
         result.predictions.to_csv(out / "predictions.csv", index=False)
     m, run = result.metrics, result.metrics.headline
     r = lambda x: None if x is None else round(x, 3)  # noqa: E731
-    print(f"{dataset}: {m.main.model_tag}/{m.main.prompt} best layer {run.best_layer} (train LOO): "
-          f"test R2 {r(run.best.r2)}, prox error {r(run.best.prox_error)}; surface control R2 {r(m.controls.surface.r2)}")
+    v = m.validity
+    print(f"{dataset}: {m.main.model_tag}/{m.main.prompt} best layer {run.best_layer} ({v.selection}): "
+          f"test R2 {r(run.best.r2)} [{r(v.r2_ci_low)}, {r(v.r2_ci_high)}], prox error {r(run.best.prox_error)}; "
+          + "; ".join(f"probe - {c} {r(d.diff)} [{r(d.ci_low)}, {r(d.ci_high)}]" for c, d in v.verdicts.items()))

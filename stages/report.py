@@ -14,7 +14,7 @@ from worldprobe.webpage import write_results_page
 def main() -> None:
     params = load_params()
     shapes_dir = Path(params.data.snapshot_dir) / "shapes"
-    build_report(datasets=list(params.data.datasets), seed=params.seed, shapes_dir=shapes_dir)
+    build_report(datasets=list(params.data.datasets), shapes_dir=shapes_dir)
     write_results_page(datasets=list(params.data.datasets), shapes_dir=shapes_dir)
 
 

@@ -301,6 +301,10 @@ class ProbesConfig(Section):
         "train and test (raw_all)"
     )
     top_neurons: int = Field(10, gt=0)
+    group_folds: int = Field(
+        5, ge=2, description="where the split holds out whole groups (validity.split_groups), alpha and best layer "
+        "are chosen by GroupKFold over those groups with this many folds; leave-one-out elsewhere"
+    )
     holdout_blocks: int = Field(
         10, gt=0, description="block / entity-type holdout: hold out each of the K largest groups in turn"
     )
@@ -337,6 +341,33 @@ class LearningCurveConfig(Section):
         if bad:
             raise ValueError(f"learning-curve sizes must be >= 3 (a ridge needs 3 rows) or 'all', got {bad}")
         return self
+
+
+# --------------------------------------------------------------------------- validity
+
+
+class SplitGroup(Section):
+    """The column whose values a dataset's train/test split keeps together (``worldprobe.validity``)."""
+
+    column: str = Field(description="entity-table column; rows sharing a value are all train or all test")
+    own_group_values: list[str] = Field(
+        description="values that mean 'no group': each such row is its own group (NYC complexid 0)")
+
+
+class ValidityConfig(Section):
+    """What the headline probe adds beyond its controls and the dataset's blocks (``worldprobe.validity``)."""
+
+    split_groups: dict[str, SplitGroup] = Field(
+        {"nyc": SplitGroup(column="complexid", own_group_values=["0"]),
+         "art": SplitGroup(column="creator", own_group_values=[])},
+        description="datasets whose split holds out whole groups: bootstrap intervals resample those groups and "
+        "selection uses grouped K-fold; datasets not named are split (and resampled) by entity",
+    )
+    n_boot: int = Field(1000, ge=100, description="bootstrap resamples for every interval of the probes stage")
+    min_block_test: int = Field(
+        5, ge=2, description="within-block metrics use blocks with at least this many test entities")
+    era_split_year: dict[str, float] = Field(
+        {"people": 1500}, description="time datasets scored by era too: before this year vs this year or later")
 
 
 # --------------------------------------------------------------------------- familiarity
@@ -582,9 +613,19 @@ class Params(Section):
     activations: ActivationsConfig = ActivationsConfig()
     probes: ProbesConfig = ProbesConfig()
     learning_curve: LearningCurveConfig = LearningCurveConfig()
+    validity: ValidityConfig = ValidityConfig()
     familiarity: FamiliarityConfig = FamiliarityConfig()
     intervention: InterventionConfig = InterventionConfig()
     karel: KarelConfig
+
+    @model_validator(mode="after")
+    def _validity_of_known_datasets(self) -> Params:
+        known = list(DATASETS) + [d for d in self.data.datasets if d not in DATASETS]  # a subset may be run
+        for key in ("split_groups", "era_split_year"):
+            unknown = sorted(set(getattr(self.validity, key)) - set(known))
+            if unknown:
+                raise ValueError(f"validity.{key} names unknown dataset(s) {unknown}; valid: {', '.join(known)}")
+        return self
 
 
 def unstated_settings(raw: dict[str, Any]) -> list[str]:

@@ -34,7 +34,7 @@ from .outputs import (
     TargetNeurons,
 )
 from .probes import MLPProbe, RidgeLOO, alpha_grid, mlp_input_projections
-from .probing import BEST_LAYER_CRITERION, fit_linear
+from .probing import best_layer_criterion, fit_linear
 from .records import StoreError
 from .runs import ProbeData, Run, main_run
 
@@ -197,7 +197,8 @@ def pca_curve(
         cum = np.cumsum(pca.explained_variance_ratio_)
         for k in ks:
             # PC scores keep their variances: scaling them to unit variance would undo what PCA ranks
-            probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(Ztr[:, :k], data.y[data.train])
+            probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False, n_folds=cfg.group_folds).fit(
+                Ztr[:, :k], data.y[data.train], groups=data.groups_of(data.train))  # selection as the probes stage's
             pred = probe.predict(Zte[:, :k]).reshape(-1, len(data.targets))
             m = score(data.y[data.test], pred, data.kind, data.targets)
             curve.append(PCAPoint(k=k, explained_variance=float(cum[k - 1]), r2=m.r2, spearman=m.spearman,
@@ -208,10 +209,12 @@ def pca_curve(
 
 
 def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> Neurons:
-    """Rank MLP neurons of the block after ``layer`` by |Spearman ρ| with each target on the train split.
+    """Rank MLP neurons of the block after ``layer`` by |Spearman ρ| with each target on the train split,
+    beside the linear probe at ``layer`` itself (the selected best layer).
 
     The store's layer l is the residual stream entering decoder block l; the last stored layer has no
-    block after it, so the analysis then uses the last block and says so (``block``).
+    block after it, so the neurons are then those of the last block, read from that block's input (the
+    store's layer ``block``), and ``Neurons`` records both numbers (``layer``: the probe's; ``block``).
     """
     n_blocks = len(decoder_blocks(hf_model))
     if run.n_layers != n_blocks + 1:
@@ -220,10 +223,9 @@ def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) 
             "(+ embeddings): activations of another model?"
         )
     block = min(layer, n_blocks - 1)
-    X = run.layer(block).astype(np.float32)
-    acts, names = mlp_input_projections(hf_model, block, X)
-    probe = fit_linear(X, data, cfg)
-    probe_pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
+    acts, names = mlp_input_projections(hf_model, block, run.layer(block).astype(np.float32))
+    X = run.layer(layer).astype(np.float32)
+    probe_pred = fit_linear(X, data, cfg).predict(X[data.test]).reshape(-1, len(data.targets))
     targets = {}
     for j, t in enumerate(data.targets):
         rho_train = spearman_columns(acts[data.train], data.y[data.train, j])
@@ -271,7 +273,7 @@ def generalize(
         model_tag=main.model_tag,
         prompt=main.prompt,
         layer=layer,
-        layer_criterion=BEST_LAYER_CRITERION,
+        layer_criterion=best_layer_criterion(data, cfg),
         mlp_vs_linear=compare,
         block_holdout=block,
         entity_type_holdout=etype,

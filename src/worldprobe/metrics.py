@@ -14,8 +14,10 @@ Metrics (test split unless named otherwise)
   haversine expects ``[lat, lon]``, as the authors' code does; only for comparison with the paper.
 * ``mae`` - mean great-circle distance in km (places) or mean absolute error in years (time);
   ``mae_unit`` says which.
-* ``train_loo_r2`` - the probe's leave-one-out R² on the *train* split (mean over targets); the
-  best layer of a run is the layer maximising it, so no test number takes part in any choice.
+* ``train_loo_r2`` - the probe's leave-one-out R² on the *train* split (mean over targets); where the
+  split holds out whole groups, the GroupKFold R² over those groups instead (the name is kept; the
+  metrics file's ``best_layer_criterion`` says which). The best layer of a run is the layer
+  maximising it, so no test number takes part in any choice.
 """
 
 from __future__ import annotations

@@ -129,6 +129,61 @@ class RunKey(Output):
     prompt: str
 
 
+class PairedDifference(Output):
+    """R² of one predictor minus another's on the same test entities, with the 95 % interval of a paired
+    bootstrap (both scored on every resample; :mod:`worldprobe.validity`)."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+
+
+class WithinBlock(Output):
+    """Targets and predictions centred on each block's test mean (blocks with >= ``min_test`` test
+    entities), pooled: does the predictor order entities *within* a block? Per predictor (``probe``
+    and each control); places: mean over longitude and latitude. ``probe_spearman_ci_*``: the probe's
+    95 % bootstrap interval, resampled as every interval of :class:`Validity`."""
+
+    block: str
+    min_test: int
+    n_blocks: int
+    n: int
+    spearman: dict[str, float | None]
+    r2: dict[str, float | None]
+    probe_spearman_ci_low: float | None = None
+    probe_spearman_ci_high: float | None = None
+
+
+class EraScores(Output):
+    n: int
+    r2: float | None
+    spearman: float | None
+
+
+class Validity(Output):
+    """What the headline probe (main run, best layer) shows beyond its controls and its blocks.
+
+    Every interval resamples the way the split was drawn (``resampling``): whole ``split_group``
+    groups where the split holds them out together, test entities elsewhere. ``verdicts``: probe R²
+    minus each control's, paired. ``group_mean_r2`` (places): each test entity predicted by the train
+    mean of its block. ``r2_group_ridge``: ridge on the block one-hot; ``r2_beyond_group``: ridge on
+    one-hot + activations minus it (paired). ``eras`` (people): before / from ``era_split_year``.
+    """
+
+    split_group: str | None
+    resampling: str
+    n_boot: int
+    selection: str  # how alpha and best layer were chosen
+    r2_ci_low: float
+    r2_ci_high: float
+    verdicts: dict[str, PairedDifference]
+    group_mean_r2: float | None = None
+    r2_group_ridge: float | None = None
+    r2_beyond_group: PairedDifference | None = None
+    within_block: WithinBlock
+    eras: dict[str, EraScores] | None = None
+
+
 class ProbeMetrics(Output):
     """``metrics/probes/<dataset>.json``: ``runs[model_tag][prompt]`` for every store, the headline
     run (``main``) and the controls. Best layer: ``best_layer_criterion``, never a test number."""
@@ -146,6 +201,7 @@ class ProbeMetrics(Output):
     main: RunKey
     runs: dict[str, dict[str, RunRecord]]
     controls: Controls
+    validity: Validity
 
     @property
     def headline(self) -> RunRecord:
@@ -262,8 +318,9 @@ class TargetNeurons(Output):
 
 
 class Neurons(Output):
-    layer: int
-    block: int  # the block whose MLP is read (the last one for the last stored layer)
+    layer: int  # the best layer: the probe beside the neurons is fitted there
+    block: int  # the block whose MLP is read, from its input (store layer ``block``): ``layer``, or the last block
+    # when ``layer`` is the last stored layer (no block after it), i.e. then one layer before the probe's
     n_neurons: int
     targets: dict[str, TargetNeurons]
 
@@ -360,9 +417,11 @@ class SummaryCurvePoint(Output):
 
 class SummaryEntry(Output):
     """One (model, prompt) of one dataset. The headline run also carries the generalization stage's
-    ``mlp_r2`` and ``holdout`` means, the 95 % bootstrap interval of its R² (``r2_ci_*``), and the
-    learning-curve stage's ``learning_curve`` with, per control, the difference at full n and where the
-    curves cross (``learning_curve_crossings``)."""
+    ``mlp_r2`` and ``holdout`` means, from :class:`Validity` the 95 % bootstrap interval of its R²
+    (``r2_ci_*``), the paired probe - control differences (``verdicts``), the group reference and
+    within-block metrics and, for people, the eras, and from the learning-curve stage
+    ``learning_curve`` with, per control, the difference at full n and where the curves cross
+    (``learning_curve_crossings``)."""
 
     best_layer: int
     n_layers: int
@@ -377,6 +436,14 @@ class SummaryEntry(Output):
     r2_ci_high: float | None = None
     learning_curve: list[SummaryCurvePoint] | None = None
     learning_curve_crossings: dict[str, CurveCrossing] | None = None
+    verdicts: dict[str, PairedDifference] | None = None
+    group_mean_r2: float | None = None
+    r2_beyond_group: PairedDifference | None = None
+    within_block_spearman: dict[str, float | None] | None = None
+    within_block_spearman_ci_low: float | None = None  # the probe's
+    within_block_spearman_ci_high: float | None = None
+    within_block_r2: dict[str, float | None] | None = None
+    eras: dict[str, EraScores] | None = None
 
 
 class SpacetimeSummary(Saved, RootModel[dict[str, dict[str, dict[str, SummaryEntry]]]]):

@@ -23,6 +23,7 @@ MLP in float32.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .config import AlphaGrid, MLPProbeConfig, SurfaceConfig
@@ -63,28 +64,82 @@ def _check_features(X, accept_sparse: bool = True):
     return X
 
 
+@dataclass
+class _Spectrum:
+    """Eigendecomposition of a centred (and optionally standardised) training design: ``K = Q'Q``-style
+    with eigenvalues ``lam``, ``vecs``, and ``Q`` such that the ridge prediction for new rows is
+    ``features(X_new) @ (Q'y / (lam + alpha))`` (``cov``: ``Q = Xs V``; ``gram``: ``Q = U``)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    mode: str
+    lam: np.ndarray
+    vecs: np.ndarray
+    Q: np.ndarray
+    X: object  # the training rows (sparse: for the centred cross-Gram)
+    Xs: np.ndarray | None  # dense standardised training rows
+
+    @classmethod
+    def of(cls, X, standardize: bool) -> _Spectrum:
+        n, d = X.shape
+        is_sparse = sparse.issparse(X)
+        mean = np.asarray(X.mean(0)).ravel()
+        scale = np.ones(d)
+        if standardize and not is_sparse:
+            scale = X.std(0)
+            scale[scale == 0] = 1.0  # constant features carry nothing; leave them at zero after centring
+        if is_sparse:
+            mu_x = X @ mean
+            K = (X @ X.T).toarray()
+            K += mean @ mean - mu_x[:, None] - mu_x[None, :]  # Gram of the centred rows
+            Xs, mode = None, "gram"
+        else:
+            Xs = (X - mean) / scale
+            mode = "cov" if n > d else "gram"
+            K = Xs.T @ Xs if mode == "cov" else Xs @ Xs.T
+        lam, vecs = np.linalg.eigh(K)
+        lam = np.clip(lam, 0.0, None)  # rounding leaves tiny negative eigenvalues of a PSD matrix
+        Q = Xs @ vecs if mode == "cov" else vecs
+        return cls(mean, scale, mode, lam, vecs, Q, X, Xs)
+
+    def features(self, X_new) -> np.ndarray:
+        if self.mode == "cov":
+            return ((X_new - self.mean) / self.scale) @ self.vecs
+        if self.Xs is not None:
+            return (((X_new - self.mean) / self.scale) @ self.Xs.T) @ self.vecs
+        mu = self.mean
+        cross = (X_new @ self.X.T).toarray() - (X_new @ mu)[:, None] - (self.X @ mu)[None, :] + mu @ mu
+        return cross @ self.vecs
+
+
 class RidgeLOO(RegressorMixin, BaseEstimator):
-    """Ridge regression, alpha per target chosen by efficient leave-one-out on the training rows.
+    """Ridge regression, alpha per target chosen by efficient leave-one-out on the training rows, or by
+    grouped K-fold when ``fit`` is given ``groups`` (a split that holds out whole groups is mimicked by
+    folds that do: leave-one-out would let a group's other members leak into each held-out row).
 
     ``fit`` centres the features (and with ``standardize=True`` scales each to unit variance, the
     statistics taken on the training rows), z-scores each target, and fits an unpenalised intercept
     exactly as ``RidgeCV(fit_intercept=True)``: the LOO residual of row i is
     ``e_i / (1 - h_ii - 1/n)`` with ``h`` the hat matrix of the centred design. Sparse input (the
-    TF-IDF control) is centred implicitly and never scaled.
+    TF-IDF control) is centred implicitly and never scaled. With ``groups``, ``GroupKFold(n_folds)``
+    folds each refit the whole recipe (centring and scaling included) on their training rows.
 
     Fitted attributes: ``alpha_`` (per target), ``alpha_index_``, ``alpha_at_edge_`` (per target: the
     chosen alpha is the smallest or largest of the grid, so the grid may be too narrow),
-    ``loo_mse_`` (alphas x targets, in z-scored target units), ``loo_r2_`` (per target, at the chosen
-    alpha: 1 - LOO MSE / variance), ``coef_`` (targets x features) and ``intercept_`` in the original
-    units, ``mean_``/``scale_`` (feature standardisation), ``y_mean_``/``y_scale_``, ``mode_``
-    (``"cov"``: eigh of the d x d covariance, n > d; ``"gram"``: of the n x n Gram matrix).
+    ``loo_mse_`` (alphas x targets, in z-scored target units: the leave-one-out or, with groups, the
+    grouped K-fold error), ``loo_r2_`` (per target, at the chosen alpha: 1 - that MSE / variance),
+    ``selection_`` (``"leave-one-out"`` or ``"GroupKFold(k)"``), ``coef_`` (targets x features) and
+    ``intercept_`` in the original units, ``mean_``/``scale_`` (feature standardisation),
+    ``y_mean_``/``y_scale_``, ``mode_`` (``"cov"``: eigh of the d x d covariance, n > d; ``"gram"``:
+    of the n x n Gram matrix).
     """
 
-    def __init__(self, alphas=tuple(np.logspace(-2, 7, 37)), standardize: bool = True):
+    def __init__(self, alphas=tuple(np.logspace(-2, 7, 37)), standardize: bool = True, n_folds: int = 5):
         self.alphas = alphas
         self.standardize = standardize
+        self.n_folds = n_folds
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
         if alphas.size == 0 or (alphas <= 0).any():
             raise ProbeError(f"alphas must be positive, got {alphas}")
@@ -100,46 +155,19 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
             raise ProbeError("a target is constant on the training rows: nothing to probe")
         Yz = (Y - self.y_mean_) / self.y_scale_
 
-        is_sparse = sparse.issparse(X)
-        self.mean_ = np.asarray(X.mean(0)).ravel()
-        scale = np.ones(d)
-        if self.standardize and not is_sparse:
-            scale = X.std(0)
-            scale[scale == 0] = 1.0  # constant features carry nothing; leave them at zero after centring
-        self.scale_ = scale
-
-        if is_sparse:
-            mu_x = X @ self.mean_
-            K = (X @ X.T).toarray()
-            K += self.mean_ @ self.mean_ - mu_x[:, None] - mu_x[None, :]  # Gram of the centred rows
-            Xs = None
-            self.mode_ = "gram"
-        else:
-            Xs = (X - self.mean_) / self.scale_
-            self.mode_ = "cov" if n > d else "gram"
-            K = Xs.T @ Xs if self.mode_ == "cov" else Xs @ Xs.T
-
-        lam, vecs = np.linalg.eigh(K)
-        lam = np.clip(lam, 0.0, None)  # rounding leaves tiny negative eigenvalues of a PSD matrix
-        # With hat matrix H of the centred design, the LOO residual is (I - H)y / diag(I - H - 11'/n).
-        # cov:  I - H = I - Q diag(1/(lam+a)) Q'  (Q = X V, not a full basis: keep the identity);
-        # gram: I - H = U diag(a/(lam+a)) U'       (U a full basis; no cancellation when a << lam).
-        if self.mode_ == "cov":
-            Q, W, base = Xs @ vecs, -1.0 / (lam[None, :] + alphas[:, None]), 1.0
-        else:
-            Q, W, base = vecs, alphas[:, None] / (lam[None, :] + alphas[:, None]), 0.0
+        sp = _Spectrum.of(X, self.standardize)
+        self.mean_, self.scale_, self.mode_ = sp.mean, sp.scale, sp.mode
+        lam, vecs, Q = sp.lam, sp.vecs, sp.Q
         QtY = Q.T @ Yz  # r x t
-        A, t = len(alphas), Yz.shape[1]
-        resid = (Q @ (W.T[:, :, None] * QtY[:, None, :]).reshape(len(lam), A * t)).reshape(n, A, t)
-        resid += base * Yz[:, None, :]
-        # The unpenalised intercept removes ((I - H) 1)_i / n, ~1/n; computed through the same
-        # decomposition (as RidgeCV does) so that rounding in the near-null direction cancels.
-        intercept_part = (Q @ (W * Q.sum(0)).T + base) / n
-        one_minus_h = (Q * Q) @ W.T + base - intercept_part  # n x A
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mse = ((resid / one_minus_h[:, :, None]) ** 2).mean(0)
-        mse[~np.isfinite(mse)] = np.inf  # an interpolating fit (h_ii = 1) has an undefined LOO error
+        if groups is None:
+            mse = self._loo_mse(sp, Yz, QtY, alphas)
+            self.selection_ = "leave-one-out"
+        else:
+            mse = self._group_cv_mse(X, Yz, np.asarray(groups), alphas)
+            self.selection_ = f"GroupKFold({self.n_folds})"
+        mse[~np.isfinite(mse)] = np.inf
         self.loo_mse_ = mse
+        A, t = len(alphas), Yz.shape[1]
         best = np.argmin(mse, axis=0)  # first minimum: the smallest alpha on ties, as RidgeCV
         self.alpha_index_ = best
         self.alpha_ = alphas[best]
@@ -151,15 +179,52 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
             coef = vecs @ (inv.T * QtY)  # d x t, in standardised units
         else:
             dual = vecs @ (inv.T * QtY)  # n x t
-            if is_sparse:
+            if sparse.issparse(X):
                 coef = np.asarray(X.T @ dual) - self.mean_[:, None] * dual.sum(0)[None, :]
             else:
-                coef = Xs.T @ dual
+                coef = sp.Xs.T @ dual
         coef = (coef / self.scale_[:, None]) * self.y_scale_[None, :]
         self.coef_ = coef.T
         self.intercept_ = self.y_mean_ - self.mean_ @ coef
         self.n_features_in_ = d
         return self
+
+    @staticmethod
+    def _loo_mse(sp: _Spectrum, Yz: np.ndarray, QtY: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        """Leave-one-out MSE per alpha and target from one decomposition (alphas x targets)."""
+        n, lam, Q = len(Yz), sp.lam, sp.Q
+        # With hat matrix H of the centred design, the LOO residual is (I - H)y / diag(I - H - 11'/n).
+        # cov:  I - H = I - Q diag(1/(lam+a)) Q'  (Q = X V, not a full basis: keep the identity);
+        # gram: I - H = U diag(a/(lam+a)) U'       (U a full basis; no cancellation when a << lam).
+        if sp.mode == "cov":
+            W, base = -1.0 / (lam[None, :] + alphas[:, None]), 1.0
+        else:
+            W, base = alphas[:, None] / (lam[None, :] + alphas[:, None]), 0.0
+        A, t = len(alphas), Yz.shape[1]
+        resid = (Q @ (W.T[:, :, None] * QtY[:, None, :]).reshape(len(lam), A * t)).reshape(n, A, t)
+        resid += base * Yz[:, None, :]
+        # The unpenalised intercept removes ((I - H) 1)_i / n, ~1/n; computed through the same
+        # decomposition (as RidgeCV does) so that rounding in the near-null direction cancels.
+        intercept_part = (Q @ (W * Q.sum(0)).T + base) / n
+        one_minus_h = (Q * Q) @ W.T + base - intercept_part  # n x A
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((resid / one_minus_h[:, :, None]) ** 2).mean(0)  # interpolating fit (h_ii = 1): inf/nan
+
+    def _group_cv_mse(self, X, Yz: np.ndarray, groups: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        """GroupKFold MSE per alpha and target, pooled over the held-out rows of every fold."""
+        if len(groups) != len(Yz):
+            raise ProbeError(f"{len(groups)} groups for {len(Yz)} rows")
+        if len(np.unique(groups)) < self.n_folds:
+            raise ProbeError(f"{len(np.unique(groups))} groups are too few for {self.n_folds} grouped folds")
+        A, t = len(alphas), Yz.shape[1]
+        sq = np.zeros((A, t))
+        for fit_rows, held in GroupKFold(n_splits=self.n_folds).split(Yz, groups=groups):
+            sp = _Spectrum.of(X[fit_rows], self.standardize)
+            y_mean = Yz[fit_rows].mean(0)
+            shrunk = (sp.Q.T @ (Yz[fit_rows] - y_mean))[:, None, :] / (sp.lam[:, None, None] + alphas[None, :, None])
+            pred = (sp.features(X[held]) @ shrunk.reshape(len(sp.lam), A * t)).reshape(len(held), A, t) + y_mean
+            sq += ((pred - Yz[held][:, None, :]) ** 2).sum(0)
+        return sq / len(Yz)
 
     def predict(self, X):
         check_is_fitted(self, "coef_")
@@ -176,9 +241,10 @@ class SparseRidgeKFold(RegressorMixin, BaseEstimator):
     For training sets too large for :class:`RidgeLOO`'s Gram eigendecomposition. Targets are z-scored
     on the training rows and the intercept is unpenalised, as in :class:`RidgeLOO`, so an alpha means
     the same in both; each fit is sklearn's ``Ridge(solver="lsqr")`` (iterative, sparse-friendly).
+    With ``groups``, the folds are ``GroupKFold`` over them, as :class:`RidgeLOO` does.
     Fitted attributes as :class:`RidgeLOO` (``alpha_``, ``alpha_index_``, ``alpha_at_edge_``,
-    ``coef_``, ``intercept_``), with ``cv_mse_`` (alphas x targets, z-scored units) and ``cv_r2_``
-    (per target, at the chosen alpha) in place of the LOO curve.
+    ``selection_``, ``coef_``, ``intercept_``), with ``cv_mse_`` (alphas x targets, z-scored units)
+    and ``cv_r2_`` (per target, at the chosen alpha) in place of the LOO curve.
     """
 
     def __init__(self, alphas=tuple(np.logspace(-2, 7, 37)), folds: int = 5, random_state: int = 0):
@@ -186,7 +252,7 @@ class SparseRidgeKFold(RegressorMixin, BaseEstimator):
         self.folds = folds
         self.random_state = random_state
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
         X = _check_features(X)
         Y, self._1d = _targets_2d(y)
@@ -195,7 +261,13 @@ class SparseRidgeKFold(RegressorMixin, BaseEstimator):
             raise ProbeError("a target is constant on the training rows: nothing to probe")
         Yz = (Y - self.y_mean_) / self.y_scale_
         mse = np.zeros((len(alphas), Yz.shape[1]))
-        for train, val in KFold(self.folds, shuffle=True, random_state=self.random_state).split(X):
+        if groups is None:
+            folds = KFold(self.folds, shuffle=True, random_state=self.random_state).split(X)
+            self.selection_ = f"KFold({self.folds})"
+        else:
+            folds = GroupKFold(n_splits=self.folds).split(X, groups=groups)
+            self.selection_ = f"GroupKFold({self.folds})"
+        for train, val in folds:
             for a, alpha in enumerate(alphas):
                 fit = Ridge(alpha=alpha, solver="lsqr").fit(X[train], Yz[train])
                 mse[a] += ((fit.predict(X[val]).reshape(len(val), -1) - Yz[val]) ** 2).sum(0)

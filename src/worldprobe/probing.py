@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .config import ProbesConfig
+from .config import ProbesConfig, ValidityConfig
 from .metrics import proximity_error, score
 from .outputs import (
     Controls,
@@ -26,29 +26,40 @@ from .outputs import (
 )
 from .probes import RidgeLOO, SparseRidgeKFold, alpha_grid, surface_vectorizer
 from .runs import ProbeData, Run, main_run
+from .validity import assess
 
-BEST_LAYER_CRITERION = (
-    "layer with the highest leave-one-out R² of the ridge probe on the train split "
-    "(mean over targets); test metrics are reported at that layer, never used to choose it"
-)
+def selection_rule(data: ProbeData, cfg: ProbesConfig) -> str:
+    """How alpha and the best layer are chosen: grouped K-fold where the split holds out whole groups
+    (so that selection sees the same kind of generalization the test asks for), leave-one-out elsewhere."""
+    return "leave-one-out" if data.split_group is None else f"GroupKFold({cfg.group_folds}) over the split's groups"
+
+
+def best_layer_criterion(data: ProbeData, cfg: ProbesConfig) -> str:
+    return (f"layer with the highest {selection_rule(data, cfg)} R² of the ridge probe on the train split "
+            "(mean over targets); test metrics are reported at that layer, never used to choose it")
 
 
 def _ridge_fit(probe: RidgeLOO | SparseRidgeKFold, scores: Scores, targets: tuple[str, ...]) -> dict:
-    """The fields of :class:`RidgeFit`: the test scores beside the probe's chosen alphas and train LOO R²
-    (K-fold CV R² for :class:`SparseRidgeKFold`, which says so in ``selection``)."""
-    kfold = isinstance(probe, SparseRidgeKFold)
+    """The fields of :class:`RidgeFit`: the test scores beside the probe's chosen alphas and its train R²
+    under the probe's selection (leave-one-out, or the K-fold that ``selection`` names)."""
+    train_r2 = probe.cv_r2_ if isinstance(probe, SparseRidgeKFold) else probe.loo_r2_
     return {
         **scores.model_dump(exclude_unset=True),
         "alpha": {t: float(a) for t, a in zip(targets, probe.alpha_)},
         "alpha_at_grid_edge": bool(probe.alpha_at_edge_.any()),
-        "train_loo_r2": float((probe.cv_r2_ if kfold else probe.loo_r2_).mean()),
-        **({"selection": f"{len(probe.cv_mse_)}-alpha grid, {probe.folds}-fold CV"} if kfold else {}),
+        "train_loo_r2": float(train_r2.mean()),
+        **({} if probe.selection_ == "leave-one-out" else {"selection": probe.selection_}),
     }
 
 
+def _ridge(cfg: ProbesConfig, standardize: bool) -> RidgeLOO:
+    return RidgeLOO(alpha_grid(cfg.alphas), standardize=standardize, n_folds=cfg.group_folds)
+
+
 def fit_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, train: np.ndarray | None = None) -> RidgeLOO:
+    """The ridge probe on the train rows (or ``train``), alpha chosen by :func:`selection_rule`."""
     train = data.train if train is None else train
-    return RidgeLOO(alpha_grid(cfg.alphas), standardize=cfg.standardize).fit(X[train], data.y[train])
+    return _ridge(cfg, cfg.standardize).fit(X[train], data.y[train], groups=data.groups_of(train))
 
 
 def probe_run(run: Run, data: ProbeData, cfg: ProbesConfig) -> tuple[RunRecord, np.ndarray]:
@@ -78,18 +89,19 @@ def surface_predictions(
     train = data.train if train is None else train
     vectorizer = surface_vectorizer(cfg.surface)
     text = data.table["text"].astype(str).to_numpy()
-    X_train = vectorizer.fit_transform(text[train])
+    X_train, y, groups = vectorizer.fit_transform(text[train]), data.y[train], data.groups_of(train)
     if X_train.shape[0] > cfg.surface.max_loo_rows:
-        probe = SparseRidgeKFold(alpha_grid(cfg.alphas), folds=cfg.surface.kfold).fit(X_train, data.y[train])
+        probe = SparseRidgeKFold(alpha_grid(cfg.alphas), folds=cfg.surface.kfold).fit(X_train, y, groups=groups)
     else:
-        probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=False).fit(X_train, data.y[train])
+        probe = _ridge(cfg, standardize=False).fit(X_train, y, groups=groups)
     return probe.predict(vectorizer.transform(text[data.test])).reshape(-1, len(data.targets)), probe, X_train.shape[1]
 
 
-def surface_control(data: ProbeData, cfg: ProbesConfig) -> SurfaceControl:
+def surface_control(data: ProbeData, cfg: ProbesConfig) -> tuple[SurfaceControl, np.ndarray]:
+    """The surface control's record and its test predictions."""
     pred, probe, n_features = surface_predictions(data, cfg)
     scores = score(data.y[data.test], pred, data.kind, data.targets)
-    return SurfaceControl(**_ridge_fit(probe, scores, data.targets), n_features=int(n_features))
+    return SurfaceControl(**_ridge_fit(probe, scores, data.targets), n_features=int(n_features)), pred
 
 
 @dataclass
@@ -106,28 +118,33 @@ def _warn_edges(name: str, record: RunRecord) -> None:
 
 
 def probe_dataset(
-    data: ProbeData, runs: list[Run], cfg: ProbesConfig, model_name: str | None = None,
-    dropped: DroppedEntities | None = None
+    data: ProbeData, runs: list[Run], cfg: ProbesConfig, validity_cfg: ValidityConfig, seed: int,
+    model_name: str | None = None, dropped: DroppedEntities | None = None
 ) -> ProbeResults:
     main = main_run(runs, model_name)
+    random = [r for r in runs if r.control == "random_weights"]
+    rw = next((r for r in random if r.prompt == main.prompt), random[0]) if random else None
     out_runs: dict[str, dict[str, RunRecord]] = {}
-    main_preds = None
+    kept = {}  # test predictions (layers x n_test x t) of the runs the headline is compared with
     for run in runs:
         record, preds = probe_run(run, data, cfg)
         _warn_edges(f"{run.model_tag}/{run.prompt}", record)
         out_runs.setdefault(run.model_tag, {})[run.prompt] = record
-        if run is main:
-            main_preds = preds
+        if run is main or run is rw:
+            kept[id(run)] = preds
     main_record = out_runs[main.model_tag][main.prompt]
 
     random_weights = None
-    random = [r for r in runs if r.control == "random_weights"]
-    if random:
-        rw = next((r for r in random if r.prompt == main.prompt), random[0])
+    surface, surface_pred = surface_control(data, cfg)
+    predictions = {"probe": kept[id(main)][main_record.best_layer], "surface": surface_pred, "layer0": kept[id(main)][0]}
+    if rw is not None:
         rec = out_runs[rw.model_tag][rw.prompt]
         random_weights = RandomWeightsControl(model_tag=rw.model_tag, prompt=rw.prompt, best_layer=rec.best_layer,
                                               best=rec.best)
-    controls = Controls(surface=surface_control(data, cfg), layer0=main_record.layers[0], random_weights=random_weights)
+        predictions["random_weights"] = kept[id(rw)][rec.best_layer]
+    controls = Controls(surface=surface, layer0=main_record.layers[0], random_weights=random_weights)
+    checks = assess(data, predictions, main.layer(main_record.best_layer),
+                    lambda X, d: fit_linear(X, d, cfg), validity_cfg, selection_rule(data, cfg), seed)
 
     metrics = ProbeMetrics(
         dataset=data.info.dataset,
@@ -139,12 +156,13 @@ def probe_dataset(
         entities_without_activations=dropped or DroppedEntities(n_dropped=0, by_store={}, examples=[]),
         standardize=cfg.standardize,
         alphas=cfg.alphas,
-        best_layer_criterion=BEST_LAYER_CRITERION,
+        best_layer_criterion=best_layer_criterion(data, cfg),
         main=RunKey(model_tag=main.model_tag, prompt=main.prompt),
         runs=out_runs,
         controls=controls,
+        validity=checks,
     )
-    return ProbeResults(metrics, _layers_frame(metrics, data), _predictions_frame(data, main_preds[main_record.best_layer]))
+    return ProbeResults(metrics, _layers_frame(metrics, data), _predictions_frame(data, predictions))
 
 
 def _flat(rec: RidgeFit, targets: tuple[str, ...], kind: str) -> dict:
@@ -171,13 +189,21 @@ def _layers_frame(metrics: ProbeMetrics, data: ProbeData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _predictions_frame(data: ProbeData, pred: np.ndarray) -> pd.DataFrame:
+def _predictions_frame(data: ProbeData, predictions: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Test entities with the probe's predictions (``pred_<target>``) and each control's
+    (``<control>_pred_<target>``), the probe's proximity error, the group columns and ``split_group``
+    (the group the split holds out together; the entity's own id where the split is by entity)."""
     test = data.table[data.test]
     frame = test[["id", "text", "entity_type", *data.targets]].copy()
-    for j, t in enumerate(data.targets):
-        frame[f"pred_{t}"] = pred[:, j]
+    pred = predictions["probe"]
+    for name, values in predictions.items():
+        prefix = "" if name == "probe" else f"{name}_"
+        for j, t in enumerate(data.targets):
+            frame[f"{prefix}pred_{t}"] = values[:, j]
     frame["prox_error"] = proximity_error(data.y[data.test], pred, data.kind)
     for g in data.info.groups:
         if g not in frame.columns:
             frame[g] = test[g].to_numpy()
+    groups = data.groups_of(data.test)
+    frame["split_group"] = data.ids[data.test] if groups is None else groups
     return frame.reset_index(drop=True)

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import SplitGroup
 from .outputs import DroppedEntities
 from .records import PLACE_TARGETS, ActivationStore, EntityTableInfo, StoreError
 
 
 @dataclass
 class ProbeData:
-    """The entity table as arrays: targets ``y`` (n x t), train/test masks, ids as strings."""
+    """The entity table as arrays: targets ``y`` (n x t), train/test masks, ids as strings, and
+    ``split_group``: the group each row's split keeps together (``None``: the split is by entity)."""
 
     info: EntityTableInfo
     table: pd.DataFrame
@@ -24,6 +26,7 @@ class ProbeData:
     y: np.ndarray
     train: np.ndarray
     test: np.ndarray
+    split_group: np.ndarray | None = None
 
     @property
     def kind(self) -> str:
@@ -53,7 +56,28 @@ class ProbeData:
 
     def subset(self, keep: np.ndarray) -> ProbeData:
         return ProbeData(self.info, self.table[keep].reset_index(drop=True), self.ids[keep], self.y[keep],
-                         self.train[keep], self.test[keep])
+                         self.train[keep], self.test[keep], None if self.split_group is None else self.split_group[keep])
+
+    def grouped_by(self, cfg: SplitGroup | None) -> ProbeData:
+        """The same data with ``split_group`` from ``cfg.column`` (``None``: split by entity). Rows whose value
+        is missing or in ``cfg.own_group_values`` are each their own group. Refuses a column whose groups
+        straddle train and test: the split was not drawn by it."""
+        if cfg is None:
+            return ProbeData(self.info, self.table, self.ids, self.y, self.train, self.test, None)
+        if cfg.column not in self.table.columns:
+            raise StoreError(f"entity table {self.info.dataset} has no split-group column {cfg.column!r}")
+        values = self.table[cfg.column].astype("string")
+        alone = values.isna() | values.isin(cfg.own_group_values)
+        groups = values.where(~alone, "row:" + pd.Series(self.ids, index=values.index)).astype(str).to_numpy()
+        straddling = np.intersect1d(groups[self.train], groups[self.test])
+        if len(straddling):
+            raise StoreError(f"entity table {self.info.dataset}: {len(straddling)} {cfg.column} group(s) straddle train "
+                             f"and test (e.g. {straddling[:3].tolist()}): the split is not grouped by {cfg.column}")
+        return ProbeData(self.info, self.table, self.ids, self.y, self.train, self.test, groups)
+
+    def groups_of(self, rows: np.ndarray) -> np.ndarray | None:
+        """Split groups of the masked rows, or ``None`` where the split is by entity."""
+        return None if self.split_group is None else self.split_group[rows]
 
 
 @dataclass

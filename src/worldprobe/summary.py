@@ -1,10 +1,11 @@
 """The space-and-time summary of one dataset: per trained model and prompt, the best layer's test
-numbers beside each control on the same split, and the bootstrap interval of the headline R².
+numbers beside each control on the same split; for the headline run, the probes stage's validity
+checks (:class:`~worldprobe.outputs.Validity`): the bootstrap interval of its R², the paired
+probe - control differences, the group reference and the within-block metrics.
 
-A probe "beats" a control when the control's R² lies below the probe's 95 % bootstrap interval on the
-same test split (:mod:`worldprobe.verdicts`). The interval is over test entities for the probe only
-(the controls' predictions are not kept), so it is a floor on the real uncertainty of the difference,
-not a paired test.
+A probe "beats" a control when the paired 95 % interval of probe R² minus control R² on the same
+test entities lies above 0 (:mod:`worldprobe.verdicts`); the resamples draw whole split groups where
+the split holds groups out (:mod:`worldprobe.validity`).
 """
 
 from __future__ import annotations
@@ -26,37 +27,19 @@ from .outputs import (
     SummaryControls,
     SummaryCurvePoint,
     SummaryEntry,
+    Validity,
 )
 from .records import PLACE_TARGETS, TIME_TARGETS
 
 TARGETS = {"place": PLACE_TARGETS, "time": TIME_TARGETS}
 
 
-# --------------------------------------------------------------------------- bootstrap interval
+# --------------------------------------------------------------------------- predictions
 
 
 def place_or_time_r2(frame: pd.DataFrame, kind: str) -> float:
     """Test R² as the probes define it: for places, the mean of the longitude and latitude R²."""
     return float(np.mean([r2_score(frame[t], frame[f"pred_{t}"]) for t in TARGETS[kind]]))
-
-
-def bootstrap_r2_ci(
-    predictions: pd.DataFrame, kind: str, seed: int, n_boot: int = 1000, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the test R² (as :func:`place_or_time_r2`), resampling test entities."""
-    n = len(predictions)
-    index = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    r2 = np.zeros(n_boot)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for target in TARGETS[kind]:
-            true, pred = predictions[target].to_numpy(float)[index], predictions[f"pred_{target}"].to_numpy(float)[index]
-            residual = ((true - pred) ** 2).sum(axis=1)
-            total = ((true - true.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-            r2 += 1 - residual / total  # a resample of one repeated value has total 0: inf/nan, dropped below
-    r2 /= len(TARGETS[kind])
-    r2 = r2[np.isfinite(r2)]
-    low, high = np.quantile(r2, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
 
 
 def read_predictions(path: str | Path, kind: str) -> pd.DataFrame:
@@ -81,8 +64,7 @@ def read_predictions(path: str | Path, kind: str) -> pd.DataFrame:
 
 
 def summarize_dataset(
-    probes: ProbeMetrics, generalization: GeneralizationMetrics | None = None, r2_ci: tuple[float, float] | None = None,
-    curve: LearningCurve | None = None,
+    probes: ProbeMetrics, generalization: GeneralizationMetrics | None = None, curve: LearningCurve | None = None
 ) -> dict[str, dict[str, SummaryEntry]]:
     """``{model: {prompt: entry}}`` for every trained model and prompt.
 
@@ -91,8 +73,11 @@ def summarize_dataset(
     probe on the entity string, ``layer0`` the same run's embedding layer, ``random_weights`` the
     best layer of the same architecture with random weights and the same prompt (``None`` where that
     was not run). The headline run also gets, where given, ``mlp_r2`` and ``holdout`` from the
-    generalization stage, ``r2_ci_low``/``r2_ci_high`` and, from the learning-curve stage (when it
-    probed this run), ``learning_curve`` and ``learning_curve_crossings``.
+    generalization stage; from the probes stage's validity checks ``r2_ci_low``/``r2_ci_high``,
+    ``verdicts`` (paired probe - control R²), ``group_mean_r2`` and ``r2_beyond_group`` (places),
+    ``within_block_spearman``/``within_block_r2`` (per predictor) and ``eras`` (where scored); and,
+    from the learning-curve stage (when it probed this run), ``learning_curve`` and
+    ``learning_curve_crossings``.
     """
     surface = probes.controls.surface.r2
     headline = (probes.main.model_tag, probes.main.prompt)
@@ -105,8 +90,8 @@ def summarize_dataset(
             if (model, prompt) == headline and generalization is not None:
                 extra["mlp_r2"] = generalization.mlp_vs_linear.mlp.r2
                 extra["holdout"] = {k: HoldoutMeans(default=d, heldout=h) for k, (d, h) in generalization.holdout_means().items()}
-            if (model, prompt) == headline and r2_ci is not None:
-                extra["r2_ci_low"], extra["r2_ci_high"] = r2_ci
+            if (model, prompt) == headline:
+                extra.update(_validity_fields(probes.validity))
             if curve is not None and (curve.model_tag, curve.prompt) == (model, prompt):
                 keys = set(SummaryCurvePoint.model_fields)
                 extra["learning_curve"] = [SummaryCurvePoint(**p.model_dump(include=keys)) for p in curve.points]
@@ -125,6 +110,15 @@ def summarize_dataset(
                 **extra,
             )
     return summary
+
+
+def _validity_fields(v: Validity) -> dict:
+    fields = {"r2_ci_low": v.r2_ci_low, "r2_ci_high": v.r2_ci_high, "verdicts": v.verdicts,
+              "within_block_spearman": v.within_block.spearman, "within_block_r2": v.within_block.r2}
+    optional = {"group_mean_r2": v.group_mean_r2, "r2_beyond_group": v.r2_beyond_group, "eras": v.eras,
+                "within_block_spearman_ci_low": v.within_block.probe_spearman_ci_low,
+                "within_block_spearman_ci_high": v.within_block.probe_spearman_ci_high}
+    return fields | {k: value for k, value in optional.items() if value is not None}
 
 
 def pca_series(generalization: GeneralizationMetrics) -> pd.Series:

@@ -33,7 +33,7 @@ from .io import OutputError, atomic_path
 from .outputs import SpacetimeSummary, SummaryEntry
 from .registry import DATASETS
 from .report import SUMMARY_PATH
-from .verdicts import CONTROL_NAMES
+from .verdicts import CONTROL_NAMES, Outcome, judge
 
 PAGE_PATH = Path("reports/index.html")
 VEGA_LITE_VERSION = "6.4"  # the bundle and the specs' schema must agree
@@ -65,8 +65,10 @@ class PageInputs:
         return pd.read_csv(path) if path.is_file() else None
 
     def predictions(self) -> dict[str, pd.DataFrame]:
+        """The probe's test predictions per dataset (the controls' columns and the split group left out)."""
         found = {ds: self.table(f"plots/probes/{ds}/predictions.csv") for ds in self.datasets}
-        return {ds: frame for ds, frame in found.items() if frame is not None}
+        return {ds: frame.drop(columns=[c for c in frame if "_pred_" in c or c == "split_group"])
+                for ds, frame in found.items() if frame is not None}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -437,15 +439,16 @@ def summary_table(inputs: PageInputs) -> str:
         m = runs["main"]
         cells = [_title(ds), model, f"{m.best_layer} / {m.n_layers - 1}",
                  f"{m.r2:.3f} [{m.r2_ci_low:.3f}, {m.r2_ci_high:.3f}]", f"{m.spearman:.3f}", f"{m.prox_error:.3f}"]
-        for control in CONTROL_NAMES:
-            value = getattr(m.controls, control)
-            # beaten: the control lies below the probe's interval (the report's rule)
-            cells.append("—" if value is None else f"{value:.3f}" + (" ✓" if value < m.r2_ci_low else " ✗"))
+        marks = {Outcome.BEATS: " ✓", Outcome.BEATEN: " ✗", Outcome.NOT_ESTABLISHED: " ?", Outcome.NOT_MEASURED: ""}
+        for v in judge(m.verdicts or {}, m.controls.model_dump()):  # the report's rule: the paired interval
+            cells.append("—" if v.control_r2 is None else f"{v.control_r2:.3f}" + marks[v.outcome])
         cells.append("—" if m.mlp_r2 is None else f"{m.mlp_r2:.3f}")
         body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
     return (f"<table class=results><thead>{header}</thead><tbody>{''.join(body)}</tbody></table>"
-            "<p class=note>✓: the control's R² lies below the probe's 95 % bootstrap interval (beaten); ✗: it does not.</p>")
+            "<p class=note>Paired 95 % bootstrap interval of probe R² minus the control's on the same test entities: "
+            "✓ above 0 (the probe beats it), ✗ below 0 (the control beats the probe), ? includes 0 (not established)."
+            "</p>")
 
 
 STYLE = """

@@ -28,6 +28,22 @@ def test_unknown_dataset_lists_valid_choices(raw):
         parse_params(raw)
 
 
+def test_validity_settings_name_known_datasets(raw):
+    raw["validity"]["split_groups"]["nyk"] = {"column": "complexid", "own_group_values": []}
+    raw["validity"]["era_split_year"]["peeple"] = 1500
+    with pytest.raises(ConfigError, match=r"validity\.split_groups names unknown dataset\(s\) \['nyk'\]"):
+        parse_params(raw)
+    del raw["validity"]["split_groups"]["nyk"]
+    with pytest.raises(ConfigError, match=r"validity\.era_split_year names unknown dataset\(s\) \['peeple'\]"):
+        parse_params(raw)
+    del raw["validity"]["era_split_year"]["peeple"]
+    raw["data"]["datasets"] = {"world": raw["data"]["datasets"]["world"]}  # a subset still names nyc and art
+    assert parse_params(raw).validity.split_groups["art"].column == "creator"
+    raw["validity"]["split_groups"]["nyc"]["column"] = None
+    with pytest.raises(ConfigError, match=r"validity\.split_groups\.nyc\.column"):
+        parse_params(raw)
+
+
 def test_unknown_prompt_and_source_list_valid_choices(raw):
     raw["activations"]["prompts"] = ["main", "shouting"]
     raw["data"]["datasets"]["world"]["source"] = "ftp"

@@ -60,6 +60,37 @@ def test_ridge_loo_sparse_input_equals_dense():
     assert sp.predict(X).shape == (80,)  # a 1-D target gives 1-D predictions
 
 
+@pytest.mark.parametrize(("n", "d", "standardize", "as_sparse"),
+                         [(120, 15, True, False), (40, 60, False, False), (60, 80, False, True)])
+def test_grouped_selection_equals_a_refit_per_group_fold(n, d, standardize, as_sparse):
+    """With groups, the selection error is GroupKFold's: each fold refits scaling, centring and ridge."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GroupKFold
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d)
+    groups = rng.integers(0, 12, size=n)
+    Y = np.c_[X[:, :3] @ [1.0, -2.0, 0.5] + rng.normal(size=n) + groups, rng.normal(size=n)]
+    alphas = np.logspace(-1, 3, 5)
+    fit_X = sparse.csr_matrix(np.where(np.abs(X) > 1, X, 0)) if as_sparse else X
+    probe = RidgeLOO(alphas, standardize=standardize, n_folds=4).fit(fit_X, Y, groups=groups)
+    dense = fit_X.toarray() if as_sparse else X
+    Yz = (Y - Y.mean(0)) / Y.std(0)
+    expected = np.zeros((len(alphas), 2))
+    for tr, va in GroupKFold(4).split(dense, groups=groups):
+        scaler = StandardScaler(with_std=standardize).fit(dense[tr])
+        for a, alpha in enumerate(alphas):
+            pred = Ridge(alpha=alpha).fit(scaler.transform(dense[tr]), Yz[tr]).predict(scaler.transform(dense[va]))
+            expected[a] += ((pred - Yz[va]) ** 2).sum(0)
+    np.testing.assert_allclose(probe.loo_mse_, expected / n, rtol=1e-7)
+    assert probe.selection_ == "GroupKFold(4)"
+    # the final fit is the same ridge as without groups, only (possibly) at another alpha
+    same = RidgeLOO(probe.alpha_[:1], standardize=standardize).fit(fit_X, Y[:, 0])
+    np.testing.assert_allclose(probe.predict(fit_X)[:, 0], same.predict(fit_X), rtol=1e-8)
+    with pytest.raises(ProbeError, match="too few"):
+        RidgeLOO(alphas, n_folds=4).fit(X, Y, groups=groups % 3)
+
+
 def test_ridge_loo_flags_alpha_at_the_grid_edge():
     rng = np.random.default_rng(2)
     X, noise = rng.normal(size=(200, 10)), rng.normal(size=(200, 1))

@@ -14,7 +14,8 @@ def test_surface_control_reads_the_entity_string_only():
     east = rng.random(n) < 0.5
     text = [s + ("ville" if e else "burg") for s, e in zip(stems, east)]
     data = probe_data(n, kind="place", seed=5, text=text, longitude=np.where(east, 60.0, -60.0) + rng.normal(0, 5, n))
-    informed = surface_control(data, CFG)
+    informed, pred = surface_control(data, CFG)
+    assert pred.shape == (data.test.sum(), 2)
     assert informed.r2_per_target["longitude"] > 0.9
     assert informed.r2_per_target["latitude"] < 0.05  # random latitudes: nothing in the string
     assert informed.n_features > 0 and set(informed.alpha) == {"longitude", "latitude"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ def _shapes_dir(snapshot_dir: Path) -> Path:
 def test_summary_has_the_documented_shape(tmp_path, snapshot_dir):
     datasets = {"nyc": "place", "people": "time"}
     write_workspace(tmp_path, datasets)
-    build_report(list(datasets), seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    build_report(list(datasets), shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     summary = read_json(tmp_path / "metrics" / "spacetime" / "summary.json")
     assert set(summary) == set(datasets)
     for name in datasets:
@@ -37,6 +38,10 @@ def test_summary_has_the_documented_shape(tmp_path, snapshot_dir):
         assert main["controls"]["random_weights"] == pytest.approx(0.05)
         assert main["mlp_r2"] == pytest.approx(main["r2"] + 0.01)
         assert main["r2_ci_low"] < main["r2"] < main["r2_ci_high"]
+        assert set(main["verdicts"]) == set(CONTROLS)
+        assert set(main["verdicts"]["surface"]) == {"diff", "ci_low", "ci_high"}
+        assert main["within_block_spearman"] == probes["validity"]["within_block"]["spearman"]
+        assert ("group_mean_r2" in main) == ("r2_beyond_group" in main) == (datasets[name] == "place")
         assert main["holdout"] == {"block": {"default": 0.1, "heldout": 0.2}}  # entity type was skipped
         assert [p["n_train"] for p in main["learning_curve"]] == [100, 400, 1200]
         assert set(main["learning_curve"][0]) == {"n_train", "r2", "surface_r2", "random_weights_r2"}
@@ -51,7 +56,7 @@ def test_summary_is_deterministic(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"people": "time"})
     outputs = []
     for _ in range(2):
-        build_report(["people"], seed=3, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+        build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
         outputs.append((tmp_path / "metrics/spacetime/summary.json").read_text() + (tmp_path / "reports/results.md").read_text())
     assert outputs[0] == outputs[1]
 
@@ -59,10 +64,10 @@ def test_summary_is_deterministic(tmp_path, snapshot_dir):
 @pytest.mark.parametrize("surface, expected", [(0.01, "beats"), (0.99, "is beaten by")])
 def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surface, expected):
     write_workspace(tmp_path, {"art": "time"}, surface=surface)
-    build_report(["art"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    build_report(["art"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     text = (tmp_path / "reports" / "results.md").read_text()
-    assert f"surface form (TF-IDF) {surface:.3f}: **{expected}**" in text
-    assert "random weights 0.050: **beats**" in text
+    assert re.search(rf"surface form \(TF-IDF\) {surface:.3f} \(Δ [-+]\d\.\d+ \[[-+0-9., ]+\]\): \*\*{expected}\*\*", text)
+    assert re.search(r"random weights 0\.050 \(Δ [^)]*\): \*\*beats\*\*", text)
     assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
     assert "| Art and entertainment | 100 / 400 / 1,200 |" in text  # the learning curve at matched n
 
@@ -77,10 +82,23 @@ def test_a_learning_curve_of_other_data_is_refused(tmp_path, snapshot_dir):
         build_report(["people"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
+def test_results_md_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"world": "place", "people": "time"})
+    build_report(["world", "people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    text = (tmp_path / "reports" / "results.md").read_text()
+    world = next(line for line in text.splitlines() if line.startswith("| World places | country"))
+    assert "| 0.900 | 0.880 | +0.010 [-0.010, +0.030] | 0.200 / 0.100 / — / — | 0.050 |" in world
+    people = next(line for line in text.splitlines() if line.startswith("| Historical figures | decade"))
+    assert "| — | — | — |" in people  # no group reference for a block cut from the target
+    assert "Historical figures from 1500: n = 260, R² -2.500, Spearman 0.400" in text
+    verdict = next(line for line in text.splitlines() if line.startswith("- **World places**"))
+    assert verdict.endswith("so the probe's R² is, as far as this shows, knowing the country.")
+
+
 def test_missing_metrics_file_is_named(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"people": "time"})
     with pytest.raises(OutputError, match=r"metrics/probes/art\.json: no such metrics file"):
-        build_report(["people", "art"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+        build_report(["people", "art"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
 def test_predictions_from_another_run_are_refused(tmp_path, snapshot_dir):
@@ -90,7 +108,7 @@ def test_predictions_from_another_run_are_refused(tmp_path, snapshot_dir):
     frame["pred_year"] = frame["year"].mean()  # R² 0, far from the metrics' value
     frame.to_csv(path, index=False)
     with pytest.raises(OutputError, match="come from different runs"):
-        build_report(["people"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+        build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
 def test_predictions_missing_column_is_named(tmp_path, snapshot_dir):
@@ -98,12 +116,12 @@ def test_predictions_missing_column_is_named(tmp_path, snapshot_dir):
     path = tmp_path / "plots/probes/us/predictions.csv"
     pd.read_csv(path).drop(columns="pred_latitude").to_csv(path, index=False)
     with pytest.raises(OutputError, match="missing column.s. pred_latitude for a place dataset"):
-        build_report(["us"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+        build_report(["us"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
 def test_depth_table_has_one_column_per_curve(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"world": "place"})
-    build_report(["world"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    build_report(["world"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     depth = pd.read_csv(tmp_path / "plots/spacetime/world/depth.csv")
     assert list(depth.columns) == ["layer", "rel_depth", "main", "empty", "random_weights", "surface", "layer0"]
     assert list(depth["layer"]) == list(range(N_LAYERS + 1))
@@ -122,8 +140,9 @@ def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir
     probes = read_json(path)
     del probes["runs"][f"{MODEL}~random_weights"]
     probes["controls"]["random_weights"] = None
+    del probes["validity"]["verdicts"]["random_weights"]
     write_json(path, probes)
-    build_report(["people"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     depth = pd.read_csv(tmp_path / "plots/spacetime/people/depth.csv")
     assert depth["random_weights"].isna().all()  # the column stays, so dvc.yaml's plot definition holds
     assert read_json(tmp_path / "metrics/spacetime/summary.json")["people"][MODEL]["main"]["controls"]["random_weights"] is None

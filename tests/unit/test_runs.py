@@ -22,3 +22,21 @@ def test_load_runs_drops_and_reports_entities_without_activations(tmp_path):
         load_runs(tmp_path, data)
     with pytest.raises(StoreError, match="no activation stores"):
         load_runs(tmp_path / "nothing", data)
+
+
+def test_split_groups_keep_their_rows_together_and_ungrouped_rows_alone():
+    from worldprobe.config import SplitGroup
+
+    base = probe_data(16)
+    split = np.array(["train", "train", "test", "test", "train", "test", "train", "test"] + ["train"] * 8)
+    complexes = ["a", "a", "b", "b", "0", "0", None, "c"] + ["d"] * 8
+    data = probe_data(16, complexid=complexes, split=split)
+    grouped = data.grouped_by(SplitGroup(column="complexid", own_group_values=["0"]))
+    assert grouped.split_group.tolist() == ["a", "a", "b", "b", "row:e4", "row:e5", "row:e6", "c"] + ["d"] * 8
+    assert grouped.subset(grouped.test).split_group.tolist() == ["b", "b", "row:e5", "c"]
+    assert grouped.groups_of(grouped.train).tolist() == ["a", "a", "row:e4", "row:e6"] + ["d"] * 8
+    assert data.grouped_by(None).split_group is None and base.groups_of(base.train) is None
+    with pytest.raises(StoreError, match="straddle train and test"):
+        probe_data(16, complexid=["a"] * 16, split=split).grouped_by(SplitGroup(column="complexid", own_group_values=[]))
+    with pytest.raises(StoreError, match="no split-group column 'creator'"):
+        data.grouped_by(SplitGroup(column="creator", own_group_values=[]))

@@ -1,24 +1,18 @@
-"""The bootstrap interval of the headline R² (the summary itself: tests/unit/test_report.py)."""
+"""The summary entry of one dataset (the report built from it: tests/unit/test_report.py)."""
 
-import numpy as np
-import pytest
-
-from tests.fixtures.spacetime import synthetic_predictions
-from worldprobe.summary import bootstrap_r2_ci
+from tests.fixtures.spacetime import MODEL, write_workspace
+from worldprobe.outputs import ProbeMetrics
+from worldprobe.summary import summarize_dataset
 
 
-def test_bootstrap_matches_sklearn_on_each_resample():
-    from sklearn.metrics import r2_score
-
-    frame = synthetic_predictions("place", 80, 0.3, np.random.default_rng(1))
-    index = np.random.default_rng(7).integers(0, 80, size=(40, 80))  # the draws bootstrap_r2_ci makes with seed 7
-    expected = [np.mean([r2_score(frame[t].iloc[i], frame[f"pred_{t}"].iloc[i]) for t in ("longitude", "latitude")])
-                for i in index]
-    assert bootstrap_r2_ci(frame, "place", seed=7, n_boot=40) == pytest.approx(tuple(np.quantile(expected, [0.025, 0.975])))
-
-
-def test_bootstrap_interval_narrows_with_more_entities():
-    rng = np.random.default_rng(0)
-    small, large = (synthetic_predictions("time", n, 0.3, rng) for n in (100, 3000))
-    width = [np.subtract(*bootstrap_r2_ci(p, "time", seed=0, n_boot=300)[::-1]) for p in (small, large)]
-    assert width[1] < width[0] / 3
+def test_the_headline_entry_carries_the_validity_checks_and_the_others_do_not(tmp_path):
+    write_workspace(tmp_path, {"world": "place", "people": "time"})
+    for name in ("world", "people"):
+        probes = ProbeMetrics.load(tmp_path / "metrics" / "probes" / f"{name}.json")
+        summary = summarize_dataset(probes)[MODEL]
+        main, empty = summary["main"], summary["empty"]
+        v = probes.validity
+        assert (main.r2_ci_low, main.r2_ci_high) == (v.r2_ci_low, v.r2_ci_high)
+        assert main.verdicts == v.verdicts and main.within_block_spearman == v.within_block.spearman
+        assert (main.group_mean_r2 is not None) == (name == "world") == (main.r2_beyond_group is not None)
+        assert empty.verdicts is None and empty.r2_ci_low is None and empty.within_block_spearman is None

@@ -40,6 +40,10 @@ def test_every_chart_of_the_results_is_on_the_page(page):
         n_test = sum(1 for _ in open(REPO / f"plots/probes/{ds}/predictions.csv")) - 1
         assert len(specs[f"map_{ds}"]["layer"][1]["data"]["values"]) == n_test
     assert path.stat().st_size < 4_000_000
+    for key in ("map_nyc", "years_art"):  # the probe's predictions only: the controls' stay in predictions.csv
+        fields = set().union(*(row.keys() for row in specs[key]["layer"][1]["data"]["values"]))
+        assert "pred_year" in fields or "pred_longitude" in fields
+        assert not any("_pred_" in f for f in fields) and "split_group" not in fields
 
 
 def test_page_loads_nothing_from_outside(page):

@@ -37,6 +37,9 @@ def test_generalization_outputs(outputs):
     lon = neurons["targets"]["longitude"]
     assert lon["top"][0]["neuron"] == "gate_0" and abs(lon["top"][0]["test_spearman"]) > 0.8
     assert len(lon["top"]) == 10 and lon["probe_test_spearman"] > 0.8
+    # the probe beside the neurons is the best layer's own, even when the neurons' block reads one layer earlier
+    best = probes["runs"]["tiny"]["main"]["best"]
+    assert lon["probe_test_spearman"] == pytest.approx(best["spearman_per_target"]["longitude"])
 
     people = read_json(outputs / "metrics/generalization/people.json")
     assert people["mlp_vs_linear"]["mlp"]["r2"] < 0.1  # noise stays noise for the nonlinear probe too

@@ -2,6 +2,8 @@
 coordinates in layers 2-4 of a place dataset; noise elsewhere)."""
 
 import pandas as pd
+import pytest
+from sklearn.metrics import r2_score
 
 from tests.integration.stages.conftest import N, N_LAYERS, SIGNAL_LAYERS
 from worldprobe.io import read_json
@@ -27,7 +29,15 @@ def test_probes_find_the_planted_layers_and_nothing_in_noise(outputs):
     assert "prox_error_paper_swapped" in run["best"] and run["best"]["mae_unit"] == "km"
     assert world["n_train"] + world["n_test"] == N
 
+    v = world["validity"]
+    assert v["selection"] == "leave-one-out" and v["resampling"] == "test entities" and v["split_group"] is None
+    assert v["verdicts"]["layer0"]["ci_low"] > 0.5 and v["verdicts"]["random_weights"]["ci_low"] > 0.5
+    assert v["r2_ci_low"] < run["best"]["r2"] < v["r2_ci_high"]
+    assert v["group_mean_r2"] < 0.05 and v["r2_beyond_group"]["ci_low"] > 0.5  # random blocks: all from the code
+    assert v["within_block"]["spearman"]["probe"] > 0.8 and v["within_block"]["block"] == "block"
+
     people = read_json(outputs / "metrics/probes/people.json")
+    assert set(people["validity"]["eras"]) == {"before_1500", "from_1500"} and "group_mean_r2" not in people["validity"]
     best = people["runs"]["tiny"]["main"]["best"]
     assert best["r2"] < 0.05 and best["mae_unit"] == "years" and "prox_error_paper_swapped" not in best
 
@@ -42,5 +52,11 @@ def test_plot_tables(outputs):
     world = read_json(outputs / "metrics/probes/world.json")
     assert len(preds) == world["n_test"]
     assert {"id", "text", "longitude", "latitude", "pred_longitude", "pred_latitude", "block", "entity_type"} <= set(preds)
+    # the controls' test predictions sit beside the probe's, and reproduce their metrics
+    for control, record in (("surface", world["controls"]["surface"]), ("layer0", world["controls"]["layer0"]),
+                            ("random_weights", world["controls"]["random_weights"]["best"])):
+        r2 = [r2_score(preds[t], preds[f"{control}_pred_{t}"]) for t in ("longitude", "latitude")]
+        assert sum(r2) / 2 == pytest.approx(record["r2"], abs=1e-6)
+    assert preds["split_group"].tolist() == preds["id"].tolist()  # an entity split: each entity its own group
     for name in ("mlp", "holdout", "cross_prompt", "pca", "neurons"):
         assert len(pd.read_csv(outputs / f"plots/generalization/world/{name}.csv")) > 0
