@@ -6,7 +6,7 @@ normalised by the build stage ("Y's X" for "X (Y)", NYC title case, ...); here o
 final period and the case change. Variant names follow Gurnee & Tegmark's code:
 
 * ``main``: the dataset's question prefix (``DatasetConfig.prompt`` for a dataset of your own);
-* ``empty``: the entity alone;
+* ``empty``: the entity alone (a headline keeps its final period, as in the paper);
 * ``random``: ``activations.random_prefix_tokens`` random token ids before the entity, drawn afresh
   for every entity (seeded), with no question, as in the authors' ``make_prompt_dataset``;
 * ``all_caps``: the entity upper-cased, no question (their ``empty_all_caps``);
@@ -76,12 +76,13 @@ def prompt_spec(
                 '(e.g. "Where is ") or leave "main" out of activations.prompts'
             )
         return PromptSpec("main", prefix=prefix, period=period)
+    # every variant but no_period ends a headline with its period, so that main - empty is the prefix alone
     if variant == "empty":
-        return PromptSpec("empty")
+        return PromptSpec("empty", period=period)
     if variant == "random":
-        return PromptSpec("random", random_tokens=random_prefix_tokens)
+        return PromptSpec("random", period=period, random_tokens=random_prefix_tokens)
     if variant == "all_caps":
-        return PromptSpec("all_caps", upper=True)
+        return PromptSpec("all_caps", period=period, upper=True)
     if variant == "no_period":
         if not period:
             log.info("prompt no_period applies to headlines only; skipped for %s", dataset)

@@ -226,16 +226,19 @@ def test_people_death_year_is_the_target_when_the_source_has_it():
 def test_headlines_dates_period_and_year_range():
     rows = [(f"Markets Rally on Day {i}.", f"2015-03-{i + 1:02d}") for i in range(20)]
     rows += [("Too Early", "2009-12-31"), ("Last Day Counts", "2020-12-31"), ("Too Late", "2021-01-01"),
-             ("Bad Date", "2016-13-01"), ("Markets Rally on Day 0", "2015-03-25")]  # same headline, same year
+             ("Bad Date", "2016-13-01"), ("Markets Rally on Day 0", "2015-03-25"),  # same headline, same year
+             ("Is the Rally Over?", "2015-04-01")]
     raw = raw_table("headline date", rows)
     result = build_entities(raw, "headlines", cfg(year_range=(2010, 2020)), seed=0)
     reasons = result.removed.set_index("headline")["reason"].to_dict()
     assert reasons == {"Too Early": "outside_year_range", "Too Late": "outside_year_range",
-                       "Bad Date": "unparseable_date", "Markets Rally on Day 0": "duplicate"}
+                       "Bad Date": "unparseable_date", "Markets Rally on Day 0": "duplicate",
+                       "Is the Rally Over?": "question_headline"}
     table = result.table.set_index("text")
     assert table.loc["Markets Rally on Day 0", "year"] == pytest.approx(2015 + 59 / 365)
     assert table.loc["Last Day Counts", "year_block"] == 2020
     assert result.report.filtered["outside_year_range"] == 2
+    assert result.report.filtered["question_headline"] == 1
     assert_accounted(result, len(raw))
 
 

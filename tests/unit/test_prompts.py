@@ -27,6 +27,13 @@ def test_headline_period_is_single_and_no_period_drops_it():
     assert bare.prefix == MAIN_PREFIXES["headlines"]
 
 
+def test_headline_variants_keep_the_period_so_main_minus_empty_is_the_prefix():
+    for variant in ("empty", "random", "all_caps"):
+        assert prompt_spec("headlines", variant).entity("Rates Rise").upper() == "RATES RISE."
+    assert prompt_spec("headlines", "all_caps").entity("Rates Rise") == "RATES RISE."
+    assert prompt_spec("headlines", "empty").template == "<bos>{text} + final '.'"
+
+
 def test_variants():
     assert prompt_spec("world", "no_period") is None  # headlines only: skipped, not an error
     empty, caps, random = (prompt_spec("people", v, random_prefix_tokens=7) for v in ("empty", "all_caps", "random"))

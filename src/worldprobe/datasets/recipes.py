@@ -34,7 +34,7 @@ REJECT_REASONS = (
     "unparseable_split",
 )
 # Valid rows left out by a rule of the dataset or of params.yaml.
-FILTER_REASONS = ("nyc_buoy", "short_name", "outside_year_range", "popularity_missing", "popularity_below_min")
+FILTER_REASONS = ("nyc_buoy", "question_headline", "short_name", "outside_year_range", "popularity_missing", "popularity_below_min")
 
 class BuildError(ValueError):
     """The raw table or the dataset's config cannot be built; the message says what to fix."""
@@ -220,6 +220,8 @@ def _headlines(raw: pd.DataFrame) -> Prepared:
         raise BuildError(f"raw table of 'headlines' has no date or pub_date column; it has {list(raw.columns)}")
     f = _Frame(raw, "headlines", ("headline",))
     f.set_text(raw["headline"], text.headline_text)
+    # the paper drops headlines that are questions: a sentence read at its period, not at a "?"
+    f.flag(f.frame["text"].str.endswith("?", na=False), "question_headline")
     f.set_year(raw[date_column], parsing.fractional_years, "unparseable_date")
     popularity = f.set_popularity()
     f.set_split("is_test")
