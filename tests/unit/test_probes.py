@@ -222,3 +222,21 @@ def test_sparse_ridge_kfold_matches_sklearn_ridge_at_its_alpha_and_loo_in_accura
     for t in range(2):
         r2 = [1 - np.mean((p.predict(X[test])[:, t] - Y[test, t]) ** 2) / Y[test, t].var() for p in (kfold, loo)]
         assert r2[0] > 0.5 and abs(r2[0] - r2[1]) < 0.03
+
+
+def test_sparse_ridge_kfold_with_groups_folds_by_group_as_ridge_loo_does():
+    from scipy import sparse as sp
+
+    from worldprobe.probes import SparseRidgeKFold
+
+    rng = np.random.default_rng(12)
+    X = sp.random(600, 200, density=0.05, random_state=12, format="csr")
+    groups = np.repeat(np.arange(60), 10)
+    y = X @ rng.normal(size=200) * 5 + np.repeat(rng.normal(0, 3, 60), 10) + rng.normal(0, 0.5, 600)
+    grid = np.logspace(-3, 4, 8)
+    sparse_fit = SparseRidgeKFold(grid, folds=5).fit(X, y, groups=groups)
+    exact = RidgeLOO(grid, standardize=False, n_folds=5).fit(X, y, groups=groups)
+    assert sparse_fit.selection_ == exact.selection_ == "GroupKFold(5)"
+    np.testing.assert_allclose(sparse_fit.cv_mse_[:, 0], exact.loo_mse_[:, 0], rtol=1e-3)  # the same folds
+    assert sparse_fit.alpha_ == exact.alpha_
+    assert SparseRidgeKFold(grid, folds=5).fit(X, y).selection_ == "KFold(5)"

@@ -29,5 +29,5 @@ def test_surface_control_switches_to_kfold_above_max_loo_rows():
     small = cfg.model_copy(update={"surface": cfg.surface.model_copy(update={"max_loo_rows": 100})})
     pred, probe, _ = surface_predictions(data, small)
     assert isinstance(probe, SparseRidgeKFold) and pred.shape == (int(data.test.sum()), 1)
-    assert surface_control(data, small).selection == "37-alpha grid, 5-fold CV"
-    assert surface_control(data, cfg).selection is None  # leave-one-out below the threshold
+    assert surface_control(data, small)[0].selection == "KFold(5)"
+    assert surface_control(data, cfg)[0].selection is None  # leave-one-out below the threshold

@@ -79,7 +79,7 @@ def test_a_learning_curve_of_other_data_is_refused(tmp_path, snapshot_dir):
     curve["n_train_split"] = 999
     write_json(path, curve)
     with pytest.raises(OutputError, match="rerun the learning_curve stage"):
-        build_report(["people"], seed=0, shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+        build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
 def test_results_md_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_dir):
