@@ -199,7 +199,8 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
         marks = "; ".join(f"{CONTROL_NAMES[v.control]} {_f(v.control_r2)}{_paired(v)}: **{v.outcome.value}**"
                           for v in r.verdicts)
         gain = r.validity.r2_beyond_group
-        block = "" if gain is None else " " + beyond_block_sentence(r.validity.within_block.block, gain)
+        block = "" if gain is None else " " + beyond_block_sentence(r.validity.within_block.block, gain,
+                                                                     r.validity.group_mean_r2)
         lines.append(
             f"- **{_title(r.name)}** (R² {_f(r.main.r2)}) — {marks}. {plain_verdict(r.kind, r.model, r.verdicts)}{block}"
         )

@@ -74,12 +74,14 @@ def plain_verdict(kind: str, model: str, verdicts: list[Verdict]) -> str:
     return f"{claim}: {'; '.join(parts)}. This is no evidence that {model} represents {what} beyond these controls."
 
 
-def beyond_block_sentence(block: str, gain: PairedDifference) -> str:
-    """What the activations add to the block's identity (``r2_beyond_group``), judged by its paired interval."""
+def beyond_block_sentence(block: str, gain: PairedDifference, group_mean_r2: float | None = None) -> str:
+    """What the activations add to the block's identity (``r2_beyond_group``), judged by its paired interval,
+    beside what the block alone predicts (``group_mean_r2``, the train mean of each test entity's block)."""
     interval = f"ΔR² {gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
+    alone = "" if group_mean_r2 is None else f"; the {block} alone (its train mean) reaches R² {group_mean_r2:.3f}"
     if gain.ci_low > 0:
-        return f"Beyond the {block}: the activations add to a ridge on the {block} alone ({interval})."
+        return f"Beyond the {block}: the activations add to a ridge on the {block} alone ({interval}{alone})."
     effect = ("make a ridge on the {b} alone worse" if gain.ci_high < 0 else
               "add nothing measurable to a ridge on the {b} alone").format(b=block)
-    return (f"Beyond the {block}: not established — the activations {effect} ({interval}), so the probe's R² is, "
-            f"as far as this shows, knowing the {block}.")
+    return (f"Beyond the {block}: not established — the activations {effect} ({interval}{alone}), so the probe's "
+            f"R² is, as far as this shows, knowing the {block}.")

@@ -31,3 +31,4 @@ def test_beyond_block_sentence_follows_the_paired_interval():
         text = beyond_block_sentence("country", straddling_or_below)
         assert text.startswith("Beyond the country: not established") and "knowing the country" in text
     assert "make a ridge on the state alone worse" in beyond_block_sentence("state", _d(-0.005, -0.001))
+    assert "the country alone (its train mean) reaches R² 0.954" in beyond_block_sentence("country", _d(0.01, 0.05), 0.954)
