@@ -44,8 +44,10 @@ from sklearn.preprocessing import StandardScaler
 from .config import FamiliarityConfig, ProbesConfig
 from .io import Output
 from .metrics import great_circle_km, proximity_error
+from .outputs import WithinBlock
 from .probing import fit_linear, surface_predictions
 from .runs import ProbeData, Run
+from .validity import within_block
 
 REPEATS = 5  # random subsets of the matched-n comparison
 GROUPS = ("all", "known", "unknown")
@@ -175,6 +177,10 @@ class FamiliarityProbeReport(Output):
     matched_n: MatchedN | str  # str: why it was skipped
     knowledge_probe: KnowledgeProbe | str
     popularity_deciles: list[DecileRow] | None
+    # all / known / unknown test entities: every predictor's within-block Spearman and R² (block =
+    # the dataset's first group column, as in worldprobe.validity); does the model place what it knows
+    # within its country (or century) better than what it does not?
+    within_block: dict[str, WithinBlock]
 
 
 # --------------------------------------------------------------------------- scoring with intervals
@@ -410,7 +416,7 @@ def decile_rows(y: np.ndarray, pred: np.ndarray, popularity: np.ndarray, known: 
 
 def familiarity_probes(data: ProbeData, runs: list[Run], main: Run, layer: int, random_weights: tuple[Run, int] | None,
                        labels: pd.DataFrame, mode: str, probes_cfg: ProbesConfig, cfg: FamiliarityConfig,
-                       seed: int) -> FamiliarityProbeReport:
+                       min_block_test: int, seed: int) -> FamiliarityProbeReport:
     labelled, known = known_flags(data.ids, labels)
     if (data.test & labelled).sum() < MIN_GROUP:
         raise ValueError(f"{int((data.test & labelled).sum())} labelled test entities: stale labels? rerun familiarity")
@@ -430,6 +436,10 @@ def familiarity_probes(data: ProbeData, runs: list[Run], main: Run, layer: int, 
     test_known = known[data.test]
     splits, diffs = split_metrics(scorer, preds, test_known)
     pop = data.table["popularity"].to_numpy(float)[data.test] if "popularity" in data.table else np.full(len(y_test), np.nan)
+    block = data.info.groups[0]
+    blocks = data.table[block].astype(str).to_numpy()[data.test]
+    within = {g: within_block(y_test[m], {name: p[m] for name, (p, _) in preds.items()}, blocks[m], block, min_block_test)
+              for g, m in (("all", np.ones_like(test_known)), ("known", test_known), ("unknown", ~test_known))}
     return FamiliarityProbeReport(
         dataset=data.info.dataset, kind=data.kind, filter=mode, model_tag=main.model_tag, layer=layer,
         n_test=len(y_test), n_test_known=int(test_known.sum()), n_test_unknown=int((~test_known).sum()),
@@ -437,6 +447,7 @@ def familiarity_probes(data: ProbeData, runs: list[Run], main: Run, layer: int, 
         matched_n=matched_n(X, data, labelled, known, probes_cfg, scorer, seed),
         knowledge_probe=knowledge_probe(main, data, labels, cfg, seed),
         popularity_deciles=decile_rows(y_test, preds["probe"][0], pop, test_known),
+        within_block=within,
     )
 
 

@@ -76,11 +76,16 @@ def _fmt(iv: Interval | None) -> str:
     return "—" if iv is None or iv.value is None else f"{iv.value:.3f} [{iv.lo:.3f}, {iv.hi:.3f}]"
 
 
+def _rho(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityProbeReport]) -> str:
     """``reports/familiarity.md``: fraction known, R² split, controls on known, matched n, knowledge probe."""
     lines = ["| dataset | filter | known (test) | constant-answer chance | R² all | R² known | R² unknown | "
              "known − unknown (R²; MAE) | probe − controls on known (R²) | known-only vs random (matched n, R² on all test) | "
-             "knowledge probe AUROC (layer) | surprisal | popularity | both |", "|" + "---|" * 14]
+             "knowledge probe AUROC (layer) | surprisal | popularity | both | within-block Spearman, probe / surface: "
+             "known; unknown |", "|" + "---|" * 15]
     for ds, rep in reports.items():
         s = summaries[ds]
         probe = next(x for x in rep.split if x.predictor == "probe").groups
@@ -100,10 +105,12 @@ def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityPr
                     ("surprisal", "popularity", "surprisal+popularity"))]
         else:
             keen = [rep.knowledge_probe, "—", "—", "—"]
+        within = "; ".join(f"{_rho(w.spearman.get('probe'))} / {_rho(w.spearman.get('surface'))}"
+                           for w in (rep.within_block["known"], rep.within_block["unknown"]))
         lines.append(f"| {ds} | {rep.filter} | {s['fraction_known_test']:.3f} ({rep.n_test_known}/{rep.n_test}) | "
                      f"{s['chance_known']:.3f} | {_fmt(probe['all'].r2 if probe['all'] else None)} | "
                      f"{_fmt(probe['known'].r2 if probe['known'] else None)} | "
                      f"{_fmt(probe['unknown'].r2 if probe['unknown'] else None)} | "
                      f"{gap} | {ctrl} | "
-                     f"{matched} | {' | '.join(keen)} |")
+                     f"{matched} | {' | '.join(keen)} | {within} ({rep.within_block['all'].block}) |")
     return "\n".join(lines) + "\n"

@@ -99,6 +99,12 @@ def test_split_finds_the_planted_gap_and_controls(workspace):
     controls = {(d.b, d.metric): d for d in report.differences if d.a == "probe"}
     assert {b for b, _ in controls} == {"surface", "layer0", "random_weights"}
     assert all(d.verdict == ("probe above " if m == "r2" else "probe better than ") + b for (b, m), d in controls.items())
+    # coordinates are independent of the country here, so within a country the probe orders the places
+    # it reads cleanly (known) and barely the others; the spelling orders neither
+    within = report.within_block
+    assert within["known"].block == "country" and within["known"].n + within["unknown"].n == within["all"].n
+    assert within["known"].spearman["probe"] > 0.7 > 0.4 > within["unknown"].spearman["probe"]
+    assert abs(within["known"].spearman["surface"]) < 0.3
 
 
 def test_matched_n_and_knowledge_probe(workspace):
