@@ -418,9 +418,49 @@ def holdout_chart(inputs: PageInputs) -> list[Chart]:
                   "Choose the dataset below the chart.", spec)]
 
 
+def learning_curve_chart(inputs: PageInputs) -> list[Chart]:
+    """Test R² against train size for the probe and its controls, on the same nested train subsamples."""
+    frames = [
+        frame.assign(dataset=_title(ds))
+        for ds in inputs.datasets
+        if (frame := inputs.table(f"plots/learning_curve/{ds}.csv")) is not None
+    ]
+    if not frames:
+        return []
+    names = {"r2": "probe, main prompt", "surface_r2": CONTROL_NAMES["surface"],
+             "random_weights_r2": CONTROL_NAMES["random_weights"]}
+    rows = (pd.concat(frames, ignore_index=True)
+            .melt(id_vars=["dataset", "n_train"], value_vars=list(names), var_name="series", value_name="test_r2")
+            .dropna())
+    rows["series"] = rows["series"].map(names)
+    spec = {
+        "data": {"values": _records(rows)},
+        "facet": {"field": "dataset", "type": "nominal", "title": None, "sort": [_title(d) for d in inputs.datasets]},
+        "columns": 3,
+        "spec": {
+            "width": 250,
+            "height": 170,
+            "params": [{"name": "curve_pick", "select": {"type": "point", "fields": ["series"]}, "bind": "legend"}],
+            "mark": {"type": "line", "point": {"size": 18}},
+            "encoding": {
+                "x": {"field": "n_train", "type": "quantitative", "scale": {"type": "log"}, "title": "train entities"},
+                "y": {"field": "test_r2", "type": "quantitative", "title": "test R²"},
+                "color": {"field": "series", "type": "nominal", "title": "click to highlight"},
+                "opacity": {"condition": {"param": "curve_pick", "value": 1}, "value": 0.1},
+                "tooltip": [{"field": "dataset"}, {"field": "series"}, {"field": "n_train", "title": "train entities"},
+                            {"field": "test_r2", "type": "quantitative", "format": ".3f", "title": "test R²"}],
+            },
+        },
+        "resolve": {"scale": {"y": "independent"}},
+    }
+    return [Chart("learning_curve", "Learning curves: probe and controls on the same nested train subsamples",
+                  "A control that gains more from data than the probe would cross it: where the lines cross, the "
+                  "verdict depends on the training size. Hover a point for its value.", spec)]
+
+
 # Adding a chart: write a function (PageInputs) -> list[Chart] that returns [] when its files are absent.
 CHART_MAKERS: tuple[Callable[[PageInputs], list[Chart]], ...] = (
-    depth_chart, map_charts, year_charts, bar_charts, pca_chart, holdout_chart,
+    depth_chart, learning_curve_chart, map_charts, year_charts, bar_charts, pca_chart, holdout_chart,
 )
 
 

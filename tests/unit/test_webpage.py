@@ -15,7 +15,7 @@ from worldprobe.io import OutputError
 from worldprobe.webpage import write_results_page
 
 DATASETS = list(load_params(REPO / "params.yaml").data.datasets)
-CHARTS = ["depth", "map_world", "map_us", "map_nyc", "years_people", "years_art", "years_headlines",
+CHARTS = ["depth", "learning_curve", "map_world", "map_us", "map_nyc", "years_people", "years_art", "years_headlines",
           "prompts", "probe_kinds", "pca", "holdout"]
 
 
