@@ -93,6 +93,31 @@ def _zoom() -> dict[str, Any]:
 # --------------------------------------------------------------------------- charts
 
 
+def _series_panels(rows: pd.DataFrame, inputs: PageInputs, x: dict[str, Any], y_field: str, pick: str,
+                   tooltip: list[dict[str, Any]]) -> dict[str, Any]:
+    """One panel per dataset of test R² lines, one line per ``series``; clicking the legend highlights a series."""
+    return {
+        "data": {"values": _records(rows)},
+        "facet": {"field": "dataset", "type": "nominal", "title": None, "sort": [_title(d) for d in inputs.datasets]},
+        "columns": 3,
+        "spec": {
+            "width": 250,
+            "height": 170,
+            "params": [{"name": pick, "select": {"type": "point", "fields": ["series"]}, "bind": "legend"}],
+            "mark": {"type": "line", "point": {"size": 18}},
+            "encoding": {
+                "x": x,
+                "y": {"field": y_field, "type": "quantitative", "title": "test R²"},
+                "color": {"field": "series", "type": "nominal", "title": "click to highlight"},
+                "opacity": {"condition": {"param": pick, "value": 1}, "value": 0.1},
+                "tooltip": [{"field": "dataset"}, {"field": "series"}, *tooltip,
+                            {"field": y_field, "type": "quantitative", "format": ".3f", "title": "test R²"}],
+            },
+        },
+        "resolve": {"scale": {"y": "independent"}},
+    }
+
+
 def depth_chart(inputs: PageInputs) -> list[Chart]:
     """Test R² by relative depth for every prompt and control, one panel per dataset (the README's grid)."""
     frames = []
@@ -106,28 +131,10 @@ def depth_chart(inputs: PageInputs) -> list[Chart]:
     rows = pd.concat(frames, ignore_index=True)
     names = {"main": "probe, main prompt", **CONTROL_NAMES}
     rows["series"] = rows["series"].map(lambda s: names.get(s, f"probe, {s} prompt"))
-    spec = {
-        "data": {"values": _records(rows)},
-        "facet": {"field": "dataset", "type": "nominal", "title": None, "sort": [_title(d) for d in inputs.datasets]},
-        "columns": 3,
-        "spec": {
-            "width": 250,
-            "height": 170,
-            "params": [{"name": "series_pick", "select": {"type": "point", "fields": ["series"]}, "bind": "legend"}],
-            "mark": {"type": "line", "point": {"size": 18}},
-            "encoding": {
-                "x": {"field": "rel_depth", "type": "quantitative", "title": "relative depth (layer / last block)"},
-                "y": {"field": "r2", "type": "quantitative", "title": "test R²"},
-                "color": {"field": "series", "type": "nominal", "title": "click to highlight"},
-                "opacity": {"condition": {"param": "series_pick", "value": 1}, "value": 0.1},
-                "tooltip": [
-                    {"field": "dataset"}, {"field": "series"}, {"field": "layer", "type": "quantitative"},
-                    {"field": "r2", "type": "quantitative", "format": ".3f", "title": "test R²"},
-                ],
-            },
-        },
-        "resolve": {"scale": {"y": "independent"}},
-    }
+    spec = _series_panels(
+        rows, inputs, {"field": "rel_depth", "type": "quantitative", "title": "relative depth (layer / last block)"},
+        "r2", "series_pick", [{"field": "layer", "type": "quantitative"}],
+    )
     return [Chart("depth", "Test R² by relative depth, probe against the controls", "Click a legend entry to "
                   "highlight one series (shift-click for several); hover a point for its value. Surface form and "
                   "layer 0 do not depend on depth, so they are flat lines.", spec)]
@@ -433,26 +440,10 @@ def learning_curve_chart(inputs: PageInputs) -> list[Chart]:
             .melt(id_vars=["dataset", "n_train"], value_vars=list(names), var_name="series", value_name="test_r2")
             .dropna())
     rows["series"] = rows["series"].map(names)
-    spec = {
-        "data": {"values": _records(rows)},
-        "facet": {"field": "dataset", "type": "nominal", "title": None, "sort": [_title(d) for d in inputs.datasets]},
-        "columns": 3,
-        "spec": {
-            "width": 250,
-            "height": 170,
-            "params": [{"name": "curve_pick", "select": {"type": "point", "fields": ["series"]}, "bind": "legend"}],
-            "mark": {"type": "line", "point": {"size": 18}},
-            "encoding": {
-                "x": {"field": "n_train", "type": "quantitative", "scale": {"type": "log"}, "title": "train entities"},
-                "y": {"field": "test_r2", "type": "quantitative", "title": "test R²"},
-                "color": {"field": "series", "type": "nominal", "title": "click to highlight"},
-                "opacity": {"condition": {"param": "curve_pick", "value": 1}, "value": 0.1},
-                "tooltip": [{"field": "dataset"}, {"field": "series"}, {"field": "n_train", "title": "train entities"},
-                            {"field": "test_r2", "type": "quantitative", "format": ".3f", "title": "test R²"}],
-            },
-        },
-        "resolve": {"scale": {"y": "independent"}},
-    }
+    spec = _series_panels(
+        rows, inputs, {"field": "n_train", "type": "quantitative", "scale": {"type": "log"}, "title": "train entities"},
+        "test_r2", "curve_pick", [{"field": "n_train", "title": "train entities"}],
+    )
     return [Chart("learning_curve", "Learning curves: probe and controls on the same nested train subsamples",
                   "A control that gains more from data than the probe would cross it: where the lines cross, the "
                   "verdict depends on the training size. Hover a point for its value.", spec)]
