@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from transformers import DynamicCache
 
 from .config import Params
+from .sampling import derived_seed, subsample
 from .models import LoadedModel, decoder_blocks, load_model
 from .prompts import PromptSpec, prompt_spec
 from .records import ActivationMeta, ActivationWriter, read_entities
@@ -214,11 +215,13 @@ def write_activations(
     batch_size: int,
     store_dtype: str = "float32",
     seed: int = 0,
+    subsample: int | None = None,
     progress: bool = True,
     extractor=None,
 ) -> ActivationMeta:
     """Extract every layer for ``prompts`` and stream it into an activation store at ``path``.
 
+    ``subsample``: recorded in the meta when ``prompts`` are a seeded subsample of the dataset's entities.
     ``extractor``: anything with the ``layers`` and ``run`` of :class:`LastTokenExtractor` (the Ray
     backend's :class:`worldprobe.distributed.RayExtractor`); by default one on ``loaded``.
     """
@@ -238,6 +241,7 @@ def write_activations(
         dtype=store_dtype,
         layer_names=("embed",) + tuple(f"blocks.{i}.resid_post" for i in range(loaded.n_layers)),
         seed=seed,
+        subsample=subsample,
         extra={
             "n_rejected": len(prompts.rejections),
             "rejected": [vars(r) for r in prompts.rejections],
@@ -275,10 +279,14 @@ def dataset_activations(
 ) -> list[ActivationMeta]:
     """The activations stage: every prompt with the real model, then each control with its prompts.
 
+    The main prompt runs on every entity; the others on ``activations.variant_entities`` of them (one
+    seeded subsample, the same for every variant and control, so their comparisons are matched).
     Stores go to ``out_dir/<dataset>/<model tag>/<prompt>/``.
     """
     table, _ = read_entities(Path(entities_dir) / f"{dataset}.parquet")
     cfg = params.activations
+    dropped = subsample(table["split"], cfg.variant_entities, derived_seed(params.seed, dataset, "variants"))
+    variant_table = table.drop(index=dropped) if len(dropped) else table
     ds_config = params.data.datasets.get(dataset)
     runs = [(None, cfg.prompts)] + [(control, cfg.control_prompts) for control in cfg.controls]
     metas = []
@@ -289,7 +297,8 @@ def dataset_activations(
                 spec = prompt_spec(dataset, variant, ds_config, cfg.random_prefix_tokens)
                 if spec is None:
                     continue
-                prompts = tokenize_prompts(loaded.tokenizer, table["id"], table["text"], spec, seed=params.seed)
+                rows = table if variant == "main" else variant_table
+                prompts = tokenize_prompts(loaded.tokenizer, rows["id"], rows["text"], spec, seed=params.seed)
                 for r in prompts.rejections:
                     log.warning("%s/%s: entity %s (%r) rejected: %s", dataset, variant, r.id, r.text, r.reason)
                 path = Path(out_dir) / dataset / loaded.tag / variant
@@ -298,6 +307,7 @@ def dataset_activations(
                     write_activations(
                         loaded, prompts, path, dataset=dataset, spec=spec, batch_size=cfg.batch_size,
                         store_dtype=cfg.store_dtype, seed=params.seed, extractor=extractor,
+                        subsample=None if rows is table else cfg.variant_entities,
                     )
                 )
     return metas

@@ -69,7 +69,7 @@ class DatasetConfig(Section):
         description="keep rows whose popularity (page views, or the dataset's own field) exceeds this; "
         "0 turns the filter off, so rows without a popularity are kept",
     )
-    max_entities: int | None = Field(5000, gt=0, description="seeded subsample after filtering; null keeps all")
+    max_entities: int | None = Field(None, gt=0, description="seeded subsample after filtering; null keeps all (the paper)")
     year_range: tuple[int | None, int | None] | None = Field(
         None, description="time datasets: keep calendar years within [start, end] (inclusive; null = open)"
     )
@@ -224,6 +224,9 @@ class ActivationsConfig(Section):
     batch_size: int = Field(32, gt=0)
     threads: int = Field(2, gt=0)
     store_dtype: Literal["float32", "float16"] = "float32"
+    variant_entities: int | None = Field(
+        5000, gt=1, description="every prompt but main (of the model and of its controls) runs on this seeded "
+        "subsample of the entities, drawn with the split's train/test proportions; null = every entity")
 
     @model_validator(mode="after")
     def _whole_batches(self) -> ActivationsConfig:

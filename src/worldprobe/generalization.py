@@ -36,7 +36,7 @@ from .outputs import (
 from .probes import MLPProbe, RidgeLOO, alpha_grid, mlp_input_projections
 from .probing import best_layer_criterion, fit_linear
 from .records import StoreError
-from .runs import ProbeData, Run, main_run
+from .runs import ProbeData, Run, main_run, on_covered
 
 
 def best_layer_of(probe_metrics: ProbeMetrics, data: ProbeData, run: Run) -> int:
@@ -152,13 +152,21 @@ def holdout(
     )
 
 
+def _on_shared_entities(data: ProbeData, runs: list[Run]) -> tuple[ProbeData, list[Run]]:
+    """The data and runs restricted to the entities every run holds (the prompt variants' subsample)."""
+    shared = np.logical_and.reduce([r.covered for r in runs])
+    return data.subset(shared) if not shared.all() else data, [on_covered(data, r, shared)[1] for r in runs]
+
+
 def cross_prompt(runs: list[Run], main: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> CrossPrompt:
-    """Probe trained on prompt B's train split applied to prompt A's test split, raw and mean-centred.
+    """Probe trained on prompt B's train split applied to prompt A's test split, raw and mean-centred,
+    on the entities every prompt holds (``n_train``/``n_test``).
 
     ``centred`` shifts A's activations by (B's train mean - A's train mean) before B's probe reads
     them, removing a constant offset that a prompt adds to every entity.
     """
     same = [r for r in runs if r.model_tag == main.model_tag and r.control is None and layer < r.n_layers]
+    data, same = _on_shared_entities(data, same)
     acts = {r.prompt: r.layer(layer).astype(np.float64) for r in same}
     probes = {p: fit_linear(X, data, cfg) for p, X in acts.items()}
     means = {p: X[data.train].mean(0) for p, X in acts.items()}
@@ -170,7 +178,7 @@ def cross_prompt(runs: list[Run], main: Run, layer: int, data: ProbeData, cfg: P
                 m = score(y_test, pred, data.kind, data.targets)
                 rows.append(CrossPromptRow(train_prompt=b, test_prompt=a, variant=variant,
                                            r2=m.r2, spearman=m.spearman, prox_error=m.prox_error))
-    return CrossPrompt(prompts=sorted(acts), rows=rows)
+    return CrossPrompt(prompts=sorted(acts), n_train=int(data.train.sum()), n_test=int(data.test.sum()), rows=rows)
 
 
 def pca_curve(

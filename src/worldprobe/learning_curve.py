@@ -23,7 +23,7 @@ from .metrics import score
 from .outputs import CurveCrossing, CurvePoint, LearningCurve
 from .probing import fit_linear, surface_predictions
 from .records import StoreError
-from .runs import ProbeData, Run, main_run
+from .runs import ProbeData, Run, main_run, random_weights_run
 
 CONTROLS = ("surface", "random_weights")
 
@@ -87,8 +87,7 @@ def learning_curve(data: ProbeData, runs: list[Run], cfg: ProbesConfig, curve_cf
         raise StoreError(f"no learning-curve size fits the {int(data.train.sum())} train entities: {curve_cfg.sizes}")
     ns = [int(m.sum()) for m in masks]
     probe = _best_layer_scores(main, data, cfg, masks)
-    random = [r for r in runs if r.control == "random_weights"]
-    rw_run = next((r for r in random if r.prompt == main.prompt), random[0]) if random else None
+    rw_run = random_weights_run(runs, main)
     rw = _best_layer_scores(rw_run, data, cfg, masks) if rw_run is not None else [(None, None)] * len(masks)
     y_test, surface = data.y[data.test], []
     for mask in tqdm(masks, desc="curve surface", leave=False, file=sys.stderr):

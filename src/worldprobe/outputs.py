@@ -97,6 +97,8 @@ class RunRecord(Output):
     model: str
     d_model: int
     n_layers: int  # layer 0 (the embeddings) included
+    n_train: int | None = None  # entities fitted and scored: fewer than the dataset's for a subsampled prompt variant
+    n_test: int | None = None
     best_layer: int
     best: LayerRecord
     layers: list[LayerRecord]
@@ -283,6 +285,8 @@ class CrossPromptRow(Output):
 
 class CrossPrompt(Output):
     prompts: list[str]
+    n_train: int | None = None  # the entities every prompt holds (prompt variants run on a subsample)
+    n_test: int | None = None
     rows: list[CrossPromptRow]
 
 

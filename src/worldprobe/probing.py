@@ -25,7 +25,7 @@ from .outputs import (
     SurfaceControl,
 )
 from .probes import RidgeLOO, SparseRidgeKFold, alpha_grid, surface_vectorizer
-from .runs import ProbeData, Run, main_run
+from .runs import ON_SUBSAMPLE, ProbeData, Run, main_run, on_covered, random_weights_run
 from .validity import assess
 
 def selection_rule(data: ProbeData, cfg: ProbesConfig) -> str:
@@ -75,7 +75,8 @@ def probe_run(run: Run, data: ProbeData, cfg: ProbesConfig) -> tuple[RunRecord, 
         preds.append(pred)
     best = int(np.argmax([rec.train_loo_r2 for rec in layers]))
     record = RunRecord(control=run.control, model=run.store.meta.model, d_model=run.store.meta.d_model,
-                       n_layers=run.n_layers, best_layer=best, best=layers[best], layers=layers)
+                       n_layers=run.n_layers, n_train=int(data.train.sum()), n_test=int(data.test.sum()),
+                       best_layer=best, best=layers[best], layers=layers)
     return record, np.stack(preds)
 
 
@@ -122,16 +123,21 @@ def probe_dataset(
     model_name: str | None = None, dropped: DroppedEntities | None = None
 ) -> ProbeResults:
     main = main_run(runs, model_name)
-    random = [r for r in runs if r.control == "random_weights"]
-    rw = next((r for r in random if r.prompt == main.prompt), random[0]) if random else None
+    rw = random_weights_run(runs, main)
     out_runs: dict[str, dict[str, RunRecord]] = {}
     kept = {}  # test predictions (layers x n_test x t) of the runs the headline is compared with
     for run in runs:
-        record, preds = probe_run(run, data, cfg)
+        run_data, covered_run = on_covered(data, run)  # a prompt variant may hold a subsample
+        record, preds = probe_run(covered_run, run_data, cfg)
         _warn_edges(f"{run.model_tag}/{run.prompt}", record)
         out_runs.setdefault(run.model_tag, {})[run.prompt] = record
         if run is main or run is rw:
             kept[id(run)] = preds
+    subsampled = [r for r in runs if not r.complete]
+    if subsampled:  # the headline on the variants' entities too: prompts compared at matched n
+        shared = np.logical_and.reduce([r.covered for r in subsampled])
+        sub_data, sub_main = on_covered(data, main, shared)
+        out_runs[main.model_tag][f"{main.prompt}{ON_SUBSAMPLE}"] = probe_run(sub_main, sub_data, cfg)[0]
     main_record = out_runs[main.model_tag][main.prompt]
 
     random_weights = None

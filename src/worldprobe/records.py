@@ -96,6 +96,7 @@ class ActivationMeta:
     position: str = "last entity token"
     layer_names: tuple[str, ...] = field(default=())  # e.g. ("embed", "blocks.0.resid_post", ...)
     seed: int = 0
+    subsample: int | None = None  # a prompt variant: drawn down to this many entities (seeded); None = every entity
     extra: dict = field(default_factory=dict)
 
 

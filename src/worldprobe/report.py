@@ -22,6 +22,7 @@ from .outputs import (
     GeneralizationMetrics, LearningCurve, OutputError, ProbeMetrics, SpacetimeSummary, SummaryEntry, Validity,
 )
 from .registry import DATASETS
+from .runs import ON_SUBSAMPLE
 from .summary import (
     bar_table,
     depth_series,
@@ -230,6 +231,11 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
         lines += [
             "",
             "### Prompt sensitivity (best-layer R²)",
+            "",
+            f"Prompts other than `{results[0].main_prompt}` run on a seeded subsample of the entities "
+            "(`activations.variant_entities`, same train/test proportions); "
+            f"`{results[0].main_prompt}{ON_SUBSAMPLE}` is the main prompt refitted on those same entities, "
+            "the matched comparison (where every prompt holds every entity it is absent).",
             "",
             "| dataset | " + " | ".join(prompts) + " |",
             "|---|" + "---|" * len(prompts),

@@ -14,6 +14,8 @@ from .config import SplitGroup
 from .outputs import DroppedEntities
 from .records import PLACE_TARGETS, ActivationStore, EntityTableInfo, StoreError
 
+ON_SUBSAMPLE = "@subsample"  # run key of the headline refitted on the prompt variants' subsample
+
 
 @dataclass
 class ProbeData:
@@ -87,7 +89,7 @@ class Run:
     model_tag: str
     prompt: str
     store: ActivationStore
-    rows: np.ndarray = field(repr=False)  # store row of each entity-table row
+    rows: np.ndarray = field(repr=False)  # store row of each entity-table row; -1: not in a subsample store
 
     @property
     def control(self) -> str | None:
@@ -97,8 +99,35 @@ class Run:
     def n_layers(self) -> int:
         return self.store.n_layers
 
+    @property
+    def covered(self) -> np.ndarray:
+        """Entity-table rows this store holds (all but for a prompt variant run on a subsample)."""
+        return self.rows >= 0
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.covered.all())
+
     def layer(self, index: int) -> np.ndarray:
+        if not self.complete:
+            raise StoreError(f"{self.store.path} holds {int(self.covered.sum())} of {len(self.rows)} entities: "
+                             "read it through on_covered(data, run)")
         return np.asarray(self.store.layer(index))[self.rows]
+
+
+def on_covered(data: ProbeData, run: Run, covered: np.ndarray | None = None) -> tuple[ProbeData, Run]:
+    """The data and the run restricted to the entities ``covered`` (default: those the run holds)."""
+    keep = run.covered if covered is None else covered
+    if keep.all():
+        return data, run
+    return data.subset(keep), Run(run.model_tag, run.prompt, run.store, run.rows[keep])
+
+
+def random_weights_run(runs: list[Run], main: Run) -> Run | None:
+    """The random-weights control compared with the headline: its run of the main prompt where there is
+    one, else its first run that holds every entity (``None`` where the control was not run)."""
+    random = [r for r in runs if r.control == "random_weights" and r.complete]
+    return next((r for r in random if r.prompt == main.prompt), random[0]) if random else None
 
 
 def load_runs(directory: str | Path, data: ProbeData) -> tuple[ProbeData, list[Run], DroppedEntities]:
@@ -106,7 +135,8 @@ def load_runs(directory: str | Path, data: ProbeData) -> tuple[ProbeData, list[R
 
     The activations stage may reject an entity (blank text, no tokens); such entities are dropped from
     *every* run, so that all runs and controls are scored on the same entities, and are reported
-    (count per store and a few ids) rather than silently lost.
+    (count per store and a few ids) rather than silently lost. A store of a prompt variant drawn on a
+    subsample (``meta.subsample``) holds only its entities: its rows elsewhere are -1 (:func:`on_covered`).
     """
     directory = Path(directory)
     stores = [(m.parent.parent.name, m.parent.name, ActivationStore(m.parent)) for m in sorted(directory.glob("*/*/meta.json"))]
@@ -122,6 +152,8 @@ def load_runs(directory: str | Path, data: ProbeData) -> tuple[ProbeData, list[R
         if present < len(index):
             raise StoreError(f"{store.path}: {len(index) - present} stored ids are not in the entity table (stale store); rerun activations")
         has = np.asarray(pd.Index(data.ids).isin(index))
+        if store.meta.subsample is not None:
+            continue
         if not has.all():
             missing[f"{tag}/{prompt}"] = int((~has).sum())
         keep &= has

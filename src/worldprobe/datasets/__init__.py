@@ -6,7 +6,8 @@
 * :mod:`.build`: deduplication, filters, split, subsample, and the accounting of every raw row.
 """
 
-from .build import BuildResult, build_entities, derived_seed, read_raw, write_build
+from ..sampling import derived_seed
+from .build import BuildResult, build_entities, read_raw, write_build
 from .recipes import FILTER_REASONS, REJECT_REASONS, BuildError
 
 __all__ = [

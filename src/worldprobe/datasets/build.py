@@ -8,18 +8,18 @@ counts each reason, and ``rows_in`` equals the sum of all removals plus ``rows_o
 from __future__ import annotations
 
 import hashlib
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, train_test_split
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
 from ..config import DatasetConfig
 from ..io import atomic_path
 from ..outputs import DataReport, PopularityReport, RowsOut
 from ..records import EntityTableInfo, write_entities
+from ..sampling import derived_seed, subsample
 from . import text
 from .recipes import FILTER_REASONS, REJECT_REASONS, BuildError, Prepared, prepare
 
@@ -30,11 +30,6 @@ class BuildResult:
     info: EntityTableInfo
     removed: pd.DataFrame  # removed raw rows with their raw values, ``raw_row``, ``reason`` and ``detail``
     report: DataReport  # counts for metrics/data/<dataset>.json
-
-
-def derived_seed(seed: int, dataset: str, purpose: str) -> int:
-    """A stable per-dataset, per-purpose seed (Python's ``hash`` is salted per process, crc32 is not)."""
-    return zlib.crc32(f"{seed}:{dataset}:{purpose}".encode())
 
 
 def _entity_ids(dataset: str, frame: pd.DataFrame, kind: str) -> pd.Series:
@@ -116,16 +111,6 @@ def _split(frame: pd.DataFrame, config: DatasetConfig, seed: int) -> tuple[pd.Se
     return pd.Series(split, index=frame.index), rule
 
 
-def _subsample(split: pd.Series, max_entities: int | None, seed: int) -> pd.Index:
-    """Rows dropped to reach ``max_entities``, drawn so that the train/test proportions are kept."""
-    if max_entities is None or len(split) <= max_entities:
-        return split.index[:0]
-    counts = split.value_counts()
-    stratify = split if (counts >= 2).all() and len(counts) > 1 else None
-    _, dropped = train_test_split(split.index, train_size=max_entities, stratify=stratify, random_state=seed)
-    return pd.Index(dropped)
-
-
 def build_entities(raw: pd.DataFrame, dataset: str, config: DatasetConfig, seed: int) -> BuildResult:
     """Build one dataset's entity table from its raw table (see the module docstring)."""
     raw = raw.reset_index(drop=True)
@@ -145,7 +130,7 @@ def build_entities(raw: pd.DataFrame, dataset: str, config: DatasetConfig, seed:
     _mark_duplicates(frame, frame["reason"].isna(), kind, config.dedup_decimals)
     kept = frame[frame["reason"].isna()]
     split, split_rule = _split(kept, config, derived_seed(seed, dataset, "split"))
-    dropped = _subsample(split, config.max_entities, derived_seed(seed, dataset, "subsample"))
+    dropped = subsample(split, config.max_entities, derived_seed(seed, dataset, "subsample"))
     frame.loc[dropped, "reason"] = "subsampled"
     kept = frame[frame["reason"].isna()].copy()
     kept["split"] = split.loc[kept.index]
