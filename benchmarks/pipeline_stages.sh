@@ -6,6 +6,8 @@
 #   bash benchmarks/pipeline_stages.sh --all       the whole default space-and-time study end to end:
 #                                                  `dvc repro -f` of every stage but karel_*, each
 #                                                  stage's wall time, the total and the machine's load
+#   bash benchmarks/pipeline_stages.sh --resume    after an interrupted --all: plain `dvc repro` (the
+#                                                  stages not yet done), appended to the same log
 #
 # --all rewrites the study's outputs in place (the committed results, recomputed) and keeps its log
 # in benchmarks/pipeline_all.log; the load average counts this run's own threads (2 on 2 idle cores).
@@ -15,7 +17,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs() { printf '%6d.%01d s' $(( $1 / 1000 )) $(( $1 % 1000 / 100 )); }
 
-if [ "${1:-}" != "--all" ]; then
+if [ "${1:-}" != "--all" ] && [ "${1:-}" != "--resume" ]; then
   dataset=${1:-world}
   total=0
   for stage in activations probes generalization; do
@@ -34,10 +36,18 @@ loads=$(mktemp)
 ( while sleep 15; do cut -d' ' -f1 /proc/loadavg; done >> "$loads" ) &
 sampler=$!
 trap 'kill $sampler 2>/dev/null; rm -f "$loads"' EXIT
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$log"
-start=$(ms)
+force=-f offset=0
+if [ "$1" = "--resume" ]; then
+  # go on counting from where the log stopped (the pause is not counted); drop the old summary
+  force= offset=$(awk '$1 ~ /^[0-9]+$/ { t = $1 } END { print t + 0 }' "$log")
+  awk '/^# /, 0' "$log" | awk '$1 ~ /^[0-9]+$/ || /^# /' | grep -v " END$" > "$log.tmp" && mv "$log.tmp" "$log"
+  echo "# resumed $(date -u +%FT%TZ), load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
+else
+  echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$log"
+fi
+start=$(( $(ms) - offset ))
 # each line of DVC's output stamped with the milliseconds since the start; a stage runs until the next begins
-if ! dvc repro -f report familiarity_report intervene 2>&1 | while IFS= read -r line; do
+if ! dvc repro $force report familiarity_report intervene 2>&1 | while IFS= read -r line; do
   echo "$(( $(ms) - start )) $line"
 done | tee -a "$log" | grep --line-buffered "Running stage"; then
   echo "dvc repro failed: see $log" >&2

@@ -279,8 +279,9 @@ def dataset_activations(
 ) -> list[ActivationMeta]:
     """The activations stage: every prompt with the real model, then each control with its prompts.
 
-    The main prompt runs on every entity; the others on ``activations.variant_entities`` of them (one
-    seeded subsample, the same for every variant and control, so their comparisons are matched).
+    The real model's main prompt runs on every entity; the other prompts and the controls on
+    ``activations.variant_entities`` of them (one seeded subsample, the same for every variant and
+    control, so that their comparisons are matched).
     Stores go to ``out_dir/<dataset>/<model tag>/<prompt>/``.
     """
     table, _ = read_entities(Path(entities_dir) / f"{dataset}.parquet")
@@ -297,7 +298,7 @@ def dataset_activations(
                 spec = prompt_spec(dataset, variant, ds_config, cfg.random_prefix_tokens)
                 if spec is None:
                     continue
-                rows = table if variant == "main" else variant_table
+                rows = table if (control, variant) == (None, "main") else variant_table
                 prompts = tokenize_prompts(loaded.tokenizer, rows["id"], rows["text"], spec, seed=params.seed)
                 for r in prompts.rejections:
                     log.warning("%s/%s: entity %s (%r) rejected: %s", dataset, variant, r.id, r.text, r.reason)

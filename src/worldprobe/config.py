@@ -225,8 +225,9 @@ class ActivationsConfig(Section):
     threads: int = Field(2, gt=0)
     store_dtype: Literal["float32", "float16"] = "float32"
     variant_entities: int | None = Field(
-        5000, gt=1, description="every prompt but main (of the model and of its controls) runs on this seeded "
-        "subsample of the entities, drawn with the split's train/test proportions; null = every entity")
+        5000, gt=1, description="every prompt but the real model's main one (variants, and the "
+        "controls' prompts) runs on this seeded subsample of the entities, drawn with the split's train/test "
+        "proportions; null = every entity")
 
     @model_validator(mode="after")
     def _whole_batches(self) -> ActivationsConfig:
