@@ -9,6 +9,7 @@ our last layer (the raw residual after the last block) is compared through the m
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -150,3 +151,31 @@ def test_dataset_activations_writes_every_prompt_and_the_control(tmp_path):
         ActivationStore(tmp_path / "acts" / "world" / tag / "main").layer(2),
         ActivationStore(tmp_path / "acts" / "world" / f"{tag}~random_weights" / "main").layer(2),
     )
+
+
+def test_prompt_variants_run_on_one_seeded_subsample_that_keeps_the_split(tmp_path):
+    from worldprobe.activations import dataset_activations
+
+    model_dir = save_tiny_model(tmp_path / "tiny", "llama", seed=1)
+    write_place_entities(tmp_path / "entities" / "world.parquet")
+    params = load_params()
+    params = params.model_copy(
+        update={
+            "model": ModelConfig(name=str(model_dir)),
+            "activations": params.activations.model_copy(
+                update={"prompts": ["main", "all_caps", "empty"], "control_prompts": ["main", "empty"],
+                        "batch_size": 3, "variant_entities": 4}
+            ),
+        }
+    )
+    metas = dataset_activations(params, "world", tmp_path / "entities", tmp_path / "models", tmp_path / "acts")
+    table = pd.read_parquet(tmp_path / "entities" / "world.parquet").set_index("id")
+    by_run = {(m.control, m.prompt): m for m in metas}
+    assert by_run[None, "main"].n_entities == by_run["random_weights", "main"].n_entities == len(table)
+    assert by_run[None, "main"].subsample is None
+    tag = str(model_dir).strip("/").replace("/", "--")
+    held = [set(ActivationStore(tmp_path / "acts" / "world" / t / p).ids)
+            for t, p in ((tag, "all_caps"), (tag, "empty"), (f"{tag}~random_weights", "empty"))]
+    assert held[0] == held[1] == held[2] and len(held[0]) == 4  # one subsample for every variant and control
+    assert sorted(table.loc[sorted(held[0]), "split"]) == ["test", "test", "train", "train"]
+    assert {by_run[k].subsample for k in [(None, "all_caps"), (None, "empty"), ("random_weights", "empty")]} == {4}

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tests.fixtures.probe_data import probe_data
 from worldprobe.config import ProbesConfig
@@ -31,3 +32,29 @@ def test_surface_control_switches_to_kfold_above_max_loo_rows():
     assert isinstance(probe, SparseRidgeKFold) and pred.shape == (int(data.test.sum()), 1)
     assert surface_control(data, small)[0].selection == "KFold(5)"
     assert surface_control(data, cfg)[0].selection is None  # leave-one-out below the threshold
+
+
+def test_prompt_variants_on_a_subsample_are_compared_with_main_on_the_same_entities(tmp_path):
+    from tests.fixtures.probe_data import write_store
+    from worldprobe.config import ValidityConfig
+    from worldprobe.probing import probe_dataset
+    from worldprobe.runs import ON_SUBSAMPLE, load_runs
+
+    n = 300
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(n, 6))
+    data = probe_data(n, seed=7, year=1700 + 80 * X[:, 0] + rng.normal(0, 5, n), block=rng.integers(0, 4, n))
+    layers = np.stack([rng.normal(size=(n, 6)), X]).astype("float32")
+    sub = np.sort(rng.choice(n, 120, replace=False))
+    write_store(tmp_path / "tiny" / "main", data.ids, layers)
+    write_store(tmp_path / "tiny" / "empty", data.ids[sub], layers[:, sub], prompt="empty", subsample=120)
+    write_store(tmp_path / "tiny~random_weights" / "main", data.ids, layers[::-1].copy(), control="random_weights")
+    data, runs, _ = load_runs(tmp_path, data)
+    metrics = probe_dataset(data, runs, CFG, ValidityConfig(n_boot=100), seed=0).metrics
+    main, empty, matched = (metrics.runs["tiny"][p] for p in ("main", "empty", "main" + ON_SUBSAMPLE))
+    assert (main.n_train, main.n_test) == (int(data.train.sum()), int(data.test.sum()))
+    assert (matched.n_train, matched.n_test) == (empty.n_train, empty.n_test)
+    assert empty.n_train + empty.n_test == 120
+    assert matched.best.r2 == pytest.approx(empty.best.r2)  # same activations, same entities
+    assert metrics.controls.random_weights.model_tag == "tiny~random_weights"
+    assert set(metrics.validity.verdicts) == {"surface", "layer0", "random_weights"}

@@ -3,7 +3,7 @@ import pytest
 
 from tests.fixtures.probe_data import probe_data, write_store
 from worldprobe.records import StoreError
-from worldprobe.runs import load_runs
+from worldprobe.runs import load_runs, on_covered, random_weights_run
 
 
 def test_load_runs_drops_and_reports_entities_without_activations(tmp_path):
@@ -40,3 +40,26 @@ def test_split_groups_keep_their_rows_together_and_ungrouped_rows_alone():
         probe_data(16, complexid=["a"] * 16, split=split).grouped_by(SplitGroup(column="complexid", own_group_values=[]))
     with pytest.raises(StoreError, match="no split-group column 'creator'"):
         data.grouped_by(SplitGroup(column="creator", own_group_values=[]))
+
+
+
+def test_a_prompt_variant_on_a_subsample_keeps_every_entity_and_reads_only_its_own(tmp_path):
+    data = probe_data(60)
+    acts = np.random.default_rng(1).normal(size=(2, 60, 4)).astype("float32")
+    write_store(tmp_path / "tiny" / "main", data.ids, acts)
+    write_store(tmp_path / "tiny~random_weights" / "main", data.ids, acts + 1, control="random_weights")
+    sub = np.arange(60)[::3]  # the variant holds every third entity, in reverse store order
+    write_store(tmp_path / "tiny" / "empty", data.ids[sub][::-1], acts[:, sub][:, ::-1], prompt="empty", subsample=20)
+    kept, runs, report = load_runs(tmp_path, data)
+    assert report.n_dropped == 0 and len(kept.ids) == 60  # a subsample store drops nothing
+    main, empty = (next(r for r in runs if (r.model_tag, r.prompt) == ("tiny", p)) for p in ("main", "empty"))
+    assert main.complete and not empty.complete and empty.covered.sum() == 20
+    with pytest.raises(StoreError, match="holds 20 of 60 entities"):
+        empty.layer(1)
+    sub_data, sub_run = on_covered(kept, empty)
+    np.testing.assert_array_equal(sub_data.ids, data.ids[sub])
+    np.testing.assert_array_equal(sub_run.layer(1), acts[1, sub])
+    same_data, same_main = on_covered(kept, main, empty.covered)  # the headline on the variant's entities
+    np.testing.assert_array_equal(same_main.layer(0), acts[0, sub])
+    assert on_covered(kept, main) == (kept, main)
+    assert random_weights_run(runs, main).control == "random_weights"
