@@ -33,7 +33,8 @@ if __name__ == "__main__":
     random_weights = None
     if rw is not None:
         run = next(r for r in runs if (r.model_tag, r.prompt) == (rw.model_tag, rw.prompt))
-        random_weights = (run, rw.best_layer)
+        # on the prompt variants' subsample, the control would meet only a fraction of the labelled sample
+        random_weights = (run, rw.best_layer) if run.complete else None
     with compute_threads(params.probes.threads):
         report = familiarity_probes(data, runs, main, best_layer_of(probe_metrics, data, main), random_weights,
                                     labels, mode, params.probes, params.familiarity,

@@ -23,20 +23,23 @@ from .metrics import score
 from .outputs import CurveCrossing, CurvePoint, LearningCurve
 from .probing import fit_linear, surface_predictions
 from .records import StoreError
-from .runs import ProbeData, Run, main_run, random_weights_run
+from .runs import ProbeData, Run, main_run, on_covered, random_weights_run
 
 CONTROLS = ("surface", "random_weights")
 
 
-def nested_subsamples(train: np.ndarray, sizes: list[int | str], seed: int) -> list[np.ndarray]:
+def nested_subsamples(train: np.ndarray, sizes: list[int | str], seed: int, first: np.ndarray | None = None) -> list[np.ndarray]:
     """Boolean masks of the first n rows of one seeded permutation of the train rows, for each size.
 
     ``all`` is every train row; sizes above the train size are skipped; each mask contains every
-    smaller one (nested), so a curve's points differ only by the rows added.
+    smaller one (nested), so a curve's points differ only by the rows added. ``first``: rows that come
+    first in the order (shuffled among themselves, then the rest shuffled), so that every size up to
+    their number stays inside them: the random-weights control's subsample, itself a seeded random draw.
     """
-    rows = np.flatnonzero(train)
-    order = np.random.default_rng(seed).permutation(rows)
-    ns = sorted({len(rows) if s == "all" else int(s) for s in sizes if s == "all" or int(s) <= len(rows)})
+    rng = np.random.default_rng(seed)
+    first = np.zeros(len(train), dtype=bool) if first is None else first
+    order = np.concatenate([rng.permutation(np.flatnonzero(train & first)), rng.permutation(np.flatnonzero(train & ~first))])
+    ns = sorted({len(order) if s == "all" else int(s) for s in sizes if s == "all" or int(s) <= len(order)})
     masks = []
     for n in ns:
         mask = np.zeros(len(train), dtype=bool)
@@ -82,13 +85,18 @@ def crossing(ns: list[int], probe: list[float | None], control: list[float | Non
 def learning_curve(data: ProbeData, runs: list[Run], cfg: ProbesConfig, curve_cfg: LearningCurveConfig, seed: int,
                    model_name: str | None = None) -> LearningCurve:
     main = main_run(runs, model_name)
-    masks = nested_subsamples(data.train, curve_cfg.sizes, seed)
+    rw_run = random_weights_run(runs, main)
+    masks = nested_subsamples(data.train, curve_cfg.sizes, seed, first=None if rw_run is None else rw_run.covered)
     if not masks:
         raise StoreError(f"no learning-curve size fits the {int(data.train.sum())} train entities: {curve_cfg.sizes}")
     ns = [int(m.sum()) for m in masks]
     probe = _best_layer_scores(main, data, cfg, masks)
-    rw_run = random_weights_run(runs, main)
-    rw = _best_layer_scores(rw_run, data, cfg, masks) if rw_run is not None else [(None, None)] * len(masks)
+    rw = [(None, None)] * len(masks)
+    if rw_run is not None:  # on the sizes inside its subsample: the same train rows as the probe's
+        inside = [i for i, m in enumerate(masks) if not (m & ~rw_run.covered).any()]
+        rw_data, rw_covered = on_covered(data, rw_run)
+        for i, scores in zip(inside, _best_layer_scores(rw_covered, rw_data, cfg, [masks[i][rw_run.covered] for i in inside])):
+            rw[i] = scores
     y_test, surface = data.y[data.test], []
     for mask in tqdm(masks, desc="curve surface", leave=False, file=sys.stderr):
         pred = surface_predictions(data, cfg, train=mask)[0]
@@ -112,7 +120,9 @@ def learning_curve(data: ProbeData, runs: list[Run], cfg: ProbesConfig, curve_cf
             "random_weights": crossing(ns, probe_r2, [p.random_weights_r2 for p in points]),
         },
         note="nested seeded subsamples of the train split (each contains every smaller one), every arm scored on "
-             "the whole test split; probe and random weights at each n's own best layer by train leave-one-out R²; "
+             "the whole test split, but random weights, which hold only the prompt variants' subsample: trained on the "
+             "same rows as the probe up to the subsample's train size (none beyond) and scored on its test rows; "
+             "probe and random weights at each n's own best layer by train leave-one-out R²; "
              "stays_above_from: the smallest n from which the probe's R² exceeds the control's at every larger n",
     )
 

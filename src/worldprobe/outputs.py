@@ -138,6 +138,7 @@ class PairedDifference(Output):
     diff: float
     ci_low: float
     ci_high: float
+    n: int | None = None  # test entities both predict (fewer than all for a control run on a subsample)
 
 
 class WithinBlock(Output):

@@ -105,6 +105,15 @@ def surface_control(data: ProbeData, cfg: ProbesConfig) -> tuple[SurfaceControl,
     return SurfaceControl(**_ridge_fit(probe, scores, data.targets), n_features=int(n_features)), pred
 
 
+def _on_test_rows(preds: np.ndarray, covered_test: np.ndarray) -> np.ndarray:
+    """Predictions (layers x covered test rows x t) placed on every test row, NaN where the run holds none."""
+    if covered_test.all():
+        return preds
+    full = np.full((preds.shape[0], len(covered_test), preds.shape[2]), np.nan)
+    full[:, covered_test] = preds
+    return full
+
+
 @dataclass
 class ProbeResults:
     metrics: ProbeMetrics
@@ -132,7 +141,7 @@ def probe_dataset(
         _warn_edges(f"{run.model_tag}/{run.prompt}", record)
         out_runs.setdefault(run.model_tag, {})[run.prompt] = record
         if run is main or run is rw:
-            kept[id(run)] = preds
+            kept[id(run)] = _on_test_rows(preds, run.covered[data.test])
     subsampled = [r for r in runs if not r.complete]
     if subsampled:  # the headline on the variants' entities too: prompts compared at matched n
         shared = np.logical_and.reduce([r.covered for r in subsampled])

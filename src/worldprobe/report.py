@@ -181,7 +181,9 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
         "the embeddings), with a 95 % bootstrap interval (resampling whole held-out groups where the split holds "
         "groups out: art creators, NYC complexes; test entities elsewhere), beside three controls on the same "
         "split: a TF-IDF probe on the entity string (surface), the embedding layer (layer 0) and the same "
-        "architecture with random weights. Regenerate with `dvc repro report`; view the curves with "
+        "architecture with random weights (run, like the prompt variants, on a seeded subsample of the entities: "
+        "`activations.variant_entities`; its R² is on that subsample's test entities). Regenerate with "
+        "`dvc repro report`; view the curves with "
         "`dvc plots show` and compare runs with `dvc plots diff`.",
         "",
         "| dataset | target | train / test | best layer | R² [95 % CI] | Spearman | prox. error "
@@ -207,7 +209,8 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
         )
     lines += [
         "",
-        "Δ is probe R² minus control R² on the same test entities, with the 95 % interval of a paired bootstrap "
+        "Δ is probe R² minus control R² on the same test entities (for random weights, the test entities of its "
+        "subsample), with the 95 % interval of a paired bootstrap "
         "(both scored on every resample; whole split groups resampled where the split holds groups out). A control "
         "is beaten when the interval lies above 0, beats the probe when it lies below 0; otherwise neither is "
         "established.",

@@ -125,8 +125,9 @@ def on_covered(data: ProbeData, run: Run, covered: np.ndarray | None = None) -> 
 
 def random_weights_run(runs: list[Run], main: Run) -> Run | None:
     """The random-weights control compared with the headline: its run of the main prompt where there is
-    one, else its first run that holds every entity (``None`` where the control was not run)."""
-    random = [r for r in runs if r.control == "random_weights" and r.complete]
+    one, else its first run (``None`` where the control was not run). It may hold only the prompt
+    variants' subsample (``activations.variant_entities``)."""
+    random = [r for r in runs if r.control == "random_weights"]
     return next((r for r in random if r.prompt == main.prompt), random[0]) if random else None
 
 

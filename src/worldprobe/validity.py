@@ -89,10 +89,13 @@ def r2_interval(weights: np.ndarray, y: np.ndarray, pred: np.ndarray) -> tuple[f
 
 
 def paired_difference(weights: np.ndarray, y: np.ndarray, pred: np.ndarray, other: np.ndarray) -> PairedDifference:
-    """R²(``pred``) - R²(``other``) on the test entities, with the percentile interval of the same
-    difference on every resample (both predictors scored on the same resampled entities)."""
+    """R²(``pred``) - R²(``other``) on the test entities both predict (a control run on a subsample
+    leaves NaN elsewhere), with the percentile interval of the same difference on every resample (both
+    predictors scored on the same resampled entities)."""
+    both = np.isfinite(_columns(pred)).all(1) & np.isfinite(_columns(other)).all(1)
+    y, pred, other, weights = y[both], pred[both], other[both], weights[:, both]
     low, high = _interval(weighted_r2(weights, y, pred) - weighted_r2(weights, y, other))
-    return PairedDifference(diff=_r2(y, pred) - _r2(y, other), ci_low=low, ci_high=high)
+    return PairedDifference(diff=_r2(y, pred) - _r2(y, other), ci_low=low, ci_high=high, n=int(both.sum()))
 
 
 # --------------------------------------------------------------------------- group reference
@@ -133,12 +136,25 @@ def _centred(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     return (frame - frame.groupby(blocks).transform("mean")).to_numpy()
 
 
+def _within(y: np.ndarray, pred: np.ndarray, blocks: np.ndarray, min_test: int) -> tuple[float | None, float | None]:
+    """Within-block Spearman and R² of one predictor on the rows it predicts (a control run on a
+    subsample leaves NaN elsewhere), over the blocks with at least ``min_test`` of those rows."""
+    rows = np.isfinite(_columns(pred)).all(1)
+    sizes = pd.Series(blocks[rows]).value_counts()
+    keep = rows & np.isin(blocks, sizes.index[sizes >= min_test])
+    if keep.sum() < 2:
+        return None, None
+    y_c, pred_c = _centred(y[keep], blocks[keep]), _centred(pred[keep], blocks[keep])
+    return _spearman(y_c, pred_c), finite_or_none(_r2(y_c, pred_c))
+
+
 def within_block(
     y: np.ndarray, predictions: Mapping[str, np.ndarray], blocks: np.ndarray, block_name: str, min_test: int,
     weights: np.ndarray | None = None,
 ) -> WithinBlock:
     """Spearman and R² of targets and predictions centred on each block's test mean, pooled over the
-    blocks with at least ``min_test`` test entities; per predictor (``None`` where undefined). With
+    blocks with at least ``min_test`` test entities; per predictor (``None`` where undefined; a control
+    run on a subsample: on its own rows, :func:`_within`). With
     bootstrap ``weights``, also the interval of the ``probe``'s within-block Spearman (each resample
     re-centred on its own block means)."""
     blocks = np.asarray(blocks).astype(str)
@@ -146,10 +162,8 @@ def within_block(
     keep = np.isin(blocks, sizes.index[sizes >= min_test])
     spearman, r2, interval = {}, {}, {}
     if keep.sum() >= 2:
-        y_c = _centred(y[keep], blocks[keep])
         for name, pred in predictions.items():
-            pred_c = _centred(pred[keep], blocks[keep])
-            spearman[name], r2[name] = _spearman(y_c, pred_c), finite_or_none(_r2(y_c, pred_c))
+            spearman[name], r2[name] = _within(y, pred, blocks, min_test)
         if weights is not None and spearman.get("probe") is not None:
             rows = np.flatnonzero(keep)
             rho = [_spearman(_centred(y[i], blocks[i]), _centred(predictions["probe"][i], blocks[i]))
