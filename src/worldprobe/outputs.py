@@ -404,6 +404,7 @@ class SummaryControls(Output):
 
     surface: float | None
     layer0: float | None
+    layer0_token_mean: float | None = None  # absent in summaries written before this control
     random_weights: float | None
 
 
