@@ -1,7 +1,8 @@
 """Stage probes: a ridge probe on every layer of every activation store of one dataset, with controls.
 
 Usage: python stages/probes.py <dataset>
-Reads data/entities/<dataset>.parquet and data/activations/<dataset>/*/*/; writes
+Reads data/entities/<dataset>.parquet, data/activations/<dataset>/*/*/ and the model's tokenizer and
+input embeddings (models/<model.name>, for the layer-0 token-mean control); writes
 metrics/probes/<dataset>.json and plots/probes/<dataset>/{layers,predictions}.csv
 (shapes: worldprobe.outputs).
 """
@@ -13,7 +14,9 @@ from worldprobe.config import load_params
 from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
 from worldprobe.probing import probe_dataset
+from worldprobe.runs import main_run
 from worldprobe.threads import compute_threads
+from worldprobe.token_mean import headline_token_means
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
@@ -22,7 +25,10 @@ if __name__ == "__main__":
     params = load_params()
     data, runs, dropped = probe_inputs(dataset, params)
     with compute_threads(params.probes.threads):
-        result = probe_dataset(data, runs, params.probes, params.validity, params.seed, params.model.name, dropped)
+        token_mean = headline_token_means(params, dataset, data.ids, data.table["text"].tolist(),
+                                          main_run(runs, params.model.name).prompt)
+        result = probe_dataset(data, runs, params.probes, params.validity, params.seed, params.model.name, dropped,
+                               token_mean)
     result.metrics.save(Path("metrics/probes") / f"{dataset}.json")
     with atomic_path(Path("plots/probes") / dataset, directory=True) as out:
         result.layers.to_csv(out / "layers.csv", index=False)

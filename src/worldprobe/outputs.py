@@ -116,7 +116,9 @@ class RandomWeightsControl(Output):
 
 class Controls(Output):
     surface: SurfaceControl  # TF-IDF of the entity string
-    layer0: LayerRecord  # the main run's embedding layer
+    layer0: LayerRecord  # the main run's embedding layer, read at the prompt's last token
+    # the embeddings averaged over the entity's own tokens (worldprobe.token_mean); absent in metrics written before it
+    layer0_token_mean: LayerRecord | None = None
     random_weights: RandomWeightsControl | None  # None where the control was not run
 
 
@@ -403,6 +405,7 @@ class SummaryControls(Output):
 
     surface: float | None
     layer0: float | None
+    layer0_token_mean: float | None = None  # absent in summaries written before this control
     random_weights: float | None
 
 

@@ -147,7 +147,7 @@ def depth_grid(series: dict[str, pd.DataFrame], model: str, path: Path) -> None:
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False, sharex=True)
     styles = {"random_weights": dict(color="0.3", ls="--"), "surface": dict(color="tab:green", ls=":"),
-              "layer0": dict(color="tab:purple", ls="-.")}
+              "layer0": dict(color="tab:purple", ls="-."), "layer0_token_mean": dict(color="tab:orange", ls="-.")}
     for ax, (dataset, frame) in zip(axes.flat, series.items(), strict=False):
         for column in frame.columns.drop(["layer", "rel_depth"]):
             if frame[column].isna().all():

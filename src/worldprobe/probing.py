@@ -1,5 +1,6 @@
 """The probes stage: a ridge probe on every layer of every activation store of one dataset, the best
-layer chosen on the train split, and the surface-form, layer-0 and random-weights controls."""
+layer chosen on the train split, and the surface-form, layer-0 (last token and entity token mean) and
+random-weights controls."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .outputs import (
     SurfaceControl,
 )
 from .probes import RidgeLOO, SparseRidgeKFold, alpha_grid, surface_vectorizer
+from .records import StoreError
 from .runs import ON_SUBSAMPLE, ProbeData, Run, main_run, on_covered, random_weights_run
 from .validity import assess
 
@@ -62,16 +64,21 @@ def fit_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, train: np.ndar
     return _ridge(cfg, cfg.standardize).fit(X[train], data.y[train], groups=data.groups_of(train))
 
 
+def probe_layer(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, layer: int, rel_depth: float
+                ) -> tuple[LayerRecord, np.ndarray]:
+    """The ridge probe on the features ``X`` of one layer (all rows): its record and test predictions (n_test x t)."""
+    probe = fit_linear(X, data, cfg)
+    pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
+    scores = score(data.y[data.test], pred, data.kind, data.targets)
+    return LayerRecord(layer=layer, rel_depth=rel_depth, **_ridge_fit(probe, scores, data.targets)), pred
+
+
 def probe_run(run: Run, data: ProbeData, cfg: ProbesConfig) -> tuple[RunRecord, np.ndarray]:
     """Ridge probe on every layer of one store; returns the run record and test predictions (layers x n_test x t)."""
     layers, preds = [], []
     for layer in tqdm(range(run.n_layers), desc=f"{run.model_tag}/{run.prompt}", leave=False, file=sys.stderr):
-        X = run.layer(layer)
-        probe = fit_linear(X, data, cfg)
-        pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
-        scores = score(data.y[data.test], pred, data.kind, data.targets)
-        layers.append(LayerRecord(layer=layer, rel_depth=layer / max(run.n_layers - 1, 1),
-                                  **_ridge_fit(probe, scores, data.targets)))
+        record, pred = probe_layer(run.layer(layer), data, cfg, layer, layer / max(run.n_layers - 1, 1))
+        layers.append(record)
         preds.append(pred)
     best = int(np.argmax([rec.train_loo_r2 for rec in layers]))
     record = RunRecord(control=run.control, model=run.store.meta.model, d_model=run.store.meta.d_model,
@@ -121,6 +128,15 @@ class ProbeResults:
     predictions: pd.DataFrame
 
 
+def token_mean_rows(token_mean: pd.DataFrame, data: ProbeData) -> np.ndarray:
+    """The rows of ``token_mean`` (indexed by entity id) in ``data``'s order; every entity must have one."""
+    rows = token_mean.index.get_indexer(data.ids)
+    if (rows < 0).any():
+        raise StoreError(f"{int((rows < 0).sum())} entities have no layer-0 token mean "
+                         f"(ids {data.ids[rows < 0][:5].tolist()}...)")
+    return token_mean.to_numpy()[rows]
+
+
 def _warn_edges(name: str, record: RunRecord) -> None:
     edge = [rec.layer for rec in record.layers if rec.alpha_at_grid_edge]
     if edge:
@@ -129,8 +145,10 @@ def _warn_edges(name: str, record: RunRecord) -> None:
 
 def probe_dataset(
     data: ProbeData, runs: list[Run], cfg: ProbesConfig, validity_cfg: ValidityConfig, seed: int,
-    model_name: str | None = None, dropped: DroppedEntities | None = None
+    model_name: str | None = None, dropped: DroppedEntities | None = None, token_mean: pd.DataFrame | None = None
 ) -> ProbeResults:
+    """``token_mean``: the layer-0 token-mean features (:mod:`worldprobe.token_mean`), one row per entity
+    id; probed as one more layer 0 and judged as a control beside the last-token one (``None``: not run)."""
     main = main_run(runs, model_name)
     rw = random_weights_run(runs, main)
     out_runs: dict[str, dict[str, RunRecord]] = {}
@@ -149,15 +167,19 @@ def probe_dataset(
         out_runs[main.model_tag][f"{main.prompt}{ON_SUBSAMPLE}"] = probe_run(sub_main, sub_data, cfg)[0]
     main_record = out_runs[main.model_tag][main.prompt]
 
-    random_weights = None
+    random_weights = token_mean_record = None
     surface, surface_pred = surface_control(data, cfg)
     predictions = {"probe": kept[id(main)][main_record.best_layer], "surface": surface_pred, "layer0": kept[id(main)][0]}
+    if token_mean is not None:
+        token_mean_record, predictions["layer0_token_mean"] = probe_layer(
+            token_mean_rows(token_mean, data), data, cfg, layer=0, rel_depth=0.0)
     if rw is not None:
         rec = out_runs[rw.model_tag][rw.prompt]
         random_weights = RandomWeightsControl(model_tag=rw.model_tag, prompt=rw.prompt, best_layer=rec.best_layer,
                                               best=rec.best)
         predictions["random_weights"] = kept[id(rw)][rec.best_layer]
-    controls = Controls(surface=surface, layer0=main_record.layers[0], random_weights=random_weights)
+    controls = Controls(surface=surface, layer0=main_record.layers[0], layer0_token_mean=token_mean_record,
+                        random_weights=random_weights)
     checks = assess(data, predictions, main.layer(main_record.best_layer),
                     lambda X, d: fit_linear(X, d, cfg), validity_cfg, selection_rule(data, cfg), seed)
 

@@ -179,23 +179,24 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
         "",
         f"Model: {models}. Test-split R² of a ridge probe at the best layer (layer / last block; layer 0 is "
         "the embeddings), with a 95 % bootstrap interval (resampling whole held-out groups where the split holds "
-        "groups out: art creators, NYC complexes; test entities elsewhere), beside three controls on the same "
-        "split: a TF-IDF probe on the entity string (surface), the embedding layer (layer 0) and the same "
-        "architecture with random weights (run, like the prompt variants, on a seeded subsample of the entities: "
-        "`activations.variant_entities`; its R² is on that subsample's test entities). Regenerate with "
-        "`dvc repro report`; view the curves with "
-        "`dvc plots show` and compare runs with `dvc plots diff`.",
+        "groups out: art creators, NYC complexes; test entities elsewhere), beside four controls on the same "
+        "split: a TF-IDF probe on the entity string (surface), the embedding layer (layer 0) at the prompt's last "
+        "token (for headlines the final period, the same for every entity) and averaged over the entity's own "
+        "tokens (token mean), and the same architecture with random weights (run, like the prompt variants, on a "
+        "seeded subsample of the entities, `activations.variant_entities`; its R² is on that subsample's test "
+        "entities). Regenerate with `dvc repro report`; view the curves with `dvc plots show` and compare runs "
+        "with `dvc plots diff`.",
         "",
         "| dataset | target | train / test | best layer | R² [95 % CI] | Spearman | prox. error "
-        "| surface | layer 0 | random weights | MLP R² |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| surface | layer 0, last token | layer 0, token mean | random weights | MLP R² |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         m, c = r.main, r.main.controls
         lines.append(
             f"| {_title(r.name)} | {r.target_note} | {r.n_train:,} / {r.n_test:,} | {_layer(m)} "
             f"| {_f(m.r2)} [{_f(r.r2_ci[0])}, {_f(r.r2_ci[1])}] | {_f(m.spearman)} | {_f(m.prox_error)} "
-            f"| {_f(c.surface)} | {_f(c.layer0)} | {_f(c.random_weights)} | {_f(m.mlp_r2)} |"
+            f"| {_f(c.surface)} | {_f(c.layer0)} | {_f(c.layer0_token_mean)} | {_f(c.random_weights)} | {_f(m.mlp_r2)} |"
         )
     lines += ["", "### Does the probe beat each control?", ""]
     for r in results:

@@ -70,7 +70,9 @@ def summarize_dataset(
 
     ``n_layers`` counts layer 0 (the embeddings), as the probes stage does; the best layer is its
     choice (``best_layer_criterion``). Controls are test R² on the same split: ``surface`` the TF-IDF
-    probe on the entity string, ``layer0`` the same run's embedding layer, ``random_weights`` the
+    probe on the entity string, ``layer0`` the same run's embedding layer at the prompt's last token,
+    ``layer0_token_mean`` the embeddings averaged over the entity's own tokens in the headline prompt
+    (like ``surface``, one per dataset; ``None`` where not run), ``random_weights`` the
     best layer of the same architecture with random weights and the same prompt (``None`` where that
     was not run). The headline run also gets, where given, ``mlp_r2`` and ``holdout`` from the
     generalization stage; from the probes stage's validity checks ``r2_ci_low``/``r2_ci_high``,
@@ -80,6 +82,7 @@ def summarize_dataset(
     ``learning_curve_crossings``.
     """
     surface = probes.controls.surface.r2
+    token_mean = probes.controls.layer0_token_mean
     headline = (probes.main.model_tag, probes.main.prompt)
     summary: dict[str, dict[str, SummaryEntry]] = {}
     for model in probes.real_models():
@@ -104,7 +107,7 @@ def summarize_dataset(
                 spearman=run.best.spearman,
                 prox_error=run.best.prox_error,
                 controls=SummaryControls(
-                    surface=surface, layer0=run.r2_at(0),
+                    surface=surface, layer0=run.r2_at(0), layer0_token_mean=None if token_mean is None else token_mean.r2,
                     random_weights=None if random_run is None else random_run.best.r2,
                 ),
                 **extra,
@@ -134,7 +137,8 @@ def depth_series(probes: ProbeMetrics) -> pd.DataFrame:
 
     Columns: ``layer, rel_depth``, the headline prompt, the other prompts, then the controls, which
     are always present (empty where not measured) so that the plot definitions in dvc.yaml hold:
-    ``random_weights`` (same prompt, per layer), and ``surface`` and ``layer0`` as flat lines.
+    ``random_weights`` (same prompt, per layer), and ``surface``, ``layer0`` and ``layer0_token_mean``
+    as flat lines.
     """
     model, main_prompt = probes.main.model_tag, probes.main.prompt
 
@@ -150,6 +154,8 @@ def depth_series(probes: ProbeMetrics) -> pd.DataFrame:
     frame["random_weights"] = curve(random_run)["r2"] if random_run is not None else None
     frame["surface"] = probes.controls.surface.r2
     frame["layer0"] = main["r2"].get(0)
+    token_mean = probes.controls.layer0_token_mean
+    frame["layer0_token_mean"] = None if token_mean is None else token_mean.r2
     return frame.reset_index()
 
 

@@ -10,8 +10,9 @@ from enum import Enum
 
 from .outputs import PairedDifference, SummaryControls
 
-CONTROLS = tuple(SummaryControls.model_fields)  # surface, layer0, random_weights
-CONTROL_NAMES = {"surface": "surface form (TF-IDF)", "layer0": "layer 0 (embeddings)", "random_weights": "random weights"}
+CONTROLS = tuple(SummaryControls.model_fields)  # surface, layer0, layer0_token_mean, random_weights
+CONTROL_NAMES = {"surface": "surface form (TF-IDF)", "layer0": "layer 0 (last token)",
+                 "layer0_token_mean": "layer 0 (entity token mean)", "random_weights": "random weights"}
 
 
 class Outcome(Enum):

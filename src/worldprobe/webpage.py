@@ -33,7 +33,7 @@ from .io import OutputError, atomic_path
 from .outputs import SpacetimeSummary, SummaryEntry
 from .registry import DATASETS
 from .report import SUMMARY_PATH
-from .verdicts import CONTROL_NAMES, Outcome, judge
+from .verdicts import CONTROL_NAMES, CONTROLS, Outcome, judge
 
 PAGE_PATH = Path("reports/index.html")
 VEGA_LITE_VERSION = "6.4"  # the bundle and the specs' schema must agree
@@ -137,7 +137,7 @@ def depth_chart(inputs: PageInputs) -> list[Chart]:
     )
     return [Chart("depth", "Test R² by relative depth, probe against the controls", "Click a legend entry to "
                   "highlight one series (shift-click for several); hover a point for its value. Surface form and "
-                  "layer 0 do not depend on depth, so they are flat lines.", spec)]
+                  "the layer-0 controls do not depend on depth, so they are flat lines.", spec)]
 
 
 def _frame(outline: str, rings: list[np.ndarray]) -> tuple[float, float, float, float]:
@@ -464,7 +464,7 @@ def summary_table(inputs: PageInputs) -> str:
     if summary is None:
         return ""
     head = ["dataset", "model", "best layer", "test R² [95 % CI]", "Spearman", "prox. error",
-            *(CONTROL_NAMES[c] for c in CONTROL_NAMES), "MLP R²"]
+            *(CONTROL_NAMES[c] for c in CONTROLS), "MLP R²"]
     body = []
     for ds, model, runs in _main_runs(summary, inputs.datasets):
         m = runs["main"]

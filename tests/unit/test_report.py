@@ -35,6 +35,7 @@ def test_summary_has_the_documented_shape(tmp_path, snapshot_dir):
         assert set(main["controls"]) == set(CONTROLS)
         assert main["controls"]["surface"] == 0.1
         assert main["controls"]["layer0"] == probes["runs"][MODEL]["main"]["layers"][0]["r2"]
+        assert main["controls"]["layer0_token_mean"] == probes["controls"]["layer0_token_mean"]["r2"]
         assert main["controls"]["random_weights"] == pytest.approx(0.05)
         assert main["mlp_r2"] == pytest.approx(main["r2"] + 0.01)
         assert main["r2_ci_low"] < main["r2"] < main["r2_ci_high"]
@@ -68,6 +69,8 @@ def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surfa
     text = (tmp_path / "reports" / "results.md").read_text()
     assert re.search(rf"surface form \(TF-IDF\) {surface:.3f} \(Δ [-+]\d\.\d+ \[[-+0-9., ]+\]\): \*\*{expected}\*\*", text)
     assert re.search(r"random weights 0\.050 \(Δ [^)]*\): \*\*beats\*\*", text)
+    assert re.search(r"layer 0 \(last token\) [-0-9.]+ \(Δ [^)]*\): \*\*beats\*\*; layer 0 \(entity token mean\) ", text)
+    assert "| surface | layer 0, last token | layer 0, token mean | random weights | MLP R² |" in text
     assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
     assert "| Art and entertainment | 100 / 400 / 1,200 |" in text  # the learning curve at matched n
 
@@ -87,7 +90,7 @@ def test_results_md_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapsho
     build_report(["world", "people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     text = (tmp_path / "reports" / "results.md").read_text()
     world = next(line for line in text.splitlines() if line.startswith("| World places | country"))
-    assert "| 0.900 | 0.880 | +0.010 [-0.010, +0.030] | 0.200 / 0.100 / — / — | 0.050 |" in world
+    assert "| 0.900 | 0.880 | +0.010 [-0.010, +0.030] | 0.200 / 0.100 / — / — / — | 0.050 |" in world
     people = next(line for line in text.splitlines() if line.startswith("| Historical figures | decade"))
     assert "| — | — | — |" in people  # no group reference for a block cut from the target
     assert "Historical figures from 1500: n = 260, R² -2.500, Spearman 0.400" in text
@@ -123,9 +126,11 @@ def test_depth_table_has_one_column_per_curve(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"world": "place"})
     build_report(["world"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     depth = pd.read_csv(tmp_path / "plots/spacetime/world/depth.csv")
-    assert list(depth.columns) == ["layer", "rel_depth", "main", "empty", "random_weights", "surface", "layer0"]
+    assert list(depth.columns) == ["layer", "rel_depth", "main", "empty", "random_weights", "surface", "layer0",
+                                   "layer0_token_mean"]
     assert list(depth["layer"]) == list(range(N_LAYERS + 1))
     assert (depth["surface"] == 0.1).all() and (depth["layer0"] == depth.loc[0, "main"]).all()
+    assert depth["layer0_token_mean"].to_numpy() == pytest.approx([2 * depth.loc[0, "main"]] * len(depth), rel=1e-5)
     kinds = pd.read_csv(tmp_path / "plots/spacetime/probe_kinds.csv")
     assert list(kinds["label"]) == ["world linear", "world MLP"]
     pca = pd.read_csv(tmp_path / "plots/spacetime/pca.csv")
@@ -141,9 +146,14 @@ def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir
     del probes["runs"][f"{MODEL}~random_weights"]
     probes["controls"]["random_weights"] = None
     del probes["validity"]["verdicts"]["random_weights"]
+    probes["controls"]["layer0_token_mean"] = None
+    del probes["validity"]["verdicts"]["layer0_token_mean"]
     write_json(path, probes)
     build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     depth = pd.read_csv(tmp_path / "plots/spacetime/people/depth.csv")
-    assert depth["random_weights"].isna().all()  # the column stays, so dvc.yaml's plot definition holds
-    assert read_json(tmp_path / "metrics/spacetime/summary.json")["people"][MODEL]["main"]["controls"]["random_weights"] is None
-    assert "random weights —: **not measured**" in (tmp_path / "reports/results.md").read_text()
+    # the columns stay, so dvc.yaml's plot definitions hold
+    assert depth["random_weights"].isna().all() and depth["layer0_token_mean"].isna().all()
+    controls = read_json(tmp_path / "metrics/spacetime/summary.json")["people"][MODEL]["main"]["controls"]
+    assert controls["random_weights"] is None and controls["layer0_token_mean"] is None
+    results = (tmp_path / "reports/results.md").read_text()
+    assert "random weights —: **not measured**" in results and "layer 0 (entity token mean) —: **not measured**" in results

@@ -2,7 +2,7 @@ from tests.fixtures.spacetime import MODEL
 from worldprobe.outputs import PairedDifference
 from worldprobe.verdicts import Outcome, beyond_block_sentence, judge, plain_verdict
 
-CONTROLS = {"surface": 0.6, "layer0": 0.5, "random_weights": 0.1}
+CONTROLS = {"surface": 0.6, "layer0": 0.5, "layer0_token_mean": 0.55, "random_weights": 0.1}
 
 
 def _d(low: float, high: float) -> PairedDifference:
@@ -12,7 +12,8 @@ def _d(low: float, high: float) -> PairedDifference:
 def test_judge_reads_the_paired_interval_of_each_difference():
     verdicts = {v.control: v.outcome for v in
                 judge({"surface": _d(-0.2, -0.05), "layer0": _d(-0.02, 0.03), "random_weights": _d(0.3, 0.5)}, CONTROLS)}
-    assert verdicts == {"surface": Outcome.BEATEN, "layer0": Outcome.NOT_ESTABLISHED, "random_weights": Outcome.BEATS}
+    assert verdicts == {"surface": Outcome.BEATEN, "layer0": Outcome.NOT_ESTABLISHED,
+                        "layer0_token_mean": Outcome.NOT_MEASURED, "random_weights": Outcome.BEATS}
     missing = judge({"layer0": _d(0.1, 0.2), "random_weights": _d(0.1, 0.2)}, {**CONTROLS, "surface": None})
     assert missing[0].outcome is Outcome.NOT_MEASURED and missing[1].control_r2 == 0.5
 
@@ -20,9 +21,11 @@ def test_judge_reads_the_paired_interval_of_each_difference():
 def test_plain_verdict_claims_a_representation_only_when_every_control_is_beaten():
     all_beaten = judge({c: _d(0.01, 0.2) for c in CONTROLS}, CONTROLS)
     assert plain_verdict("place", MODEL, all_beaten).startswith("The probe beats every control")
-    surface_wins = judge({"surface": _d(-0.3, -0.1), "layer0": _d(-0.01, 0.1), "random_weights": _d(0.1, 0.2)}, CONTROLS)
+    surface_wins = judge({"surface": _d(-0.3, -0.1), "layer0": _d(-0.01, 0.1), "layer0_token_mean": _d(0.1, 0.2),
+                          "random_weights": _d(0.1, 0.2)}, CONTROLS)
     text = plain_verdict("place", MODEL, surface_wins)
-    assert text.startswith("Not established") and "surface form" in text and "layer 0" in text
+    assert text.startswith("Not established") and "surface form" in text and "layer 0 (last token)" in text
+    assert "it does beat layer 0 (entity token mean), random weights" in text
 
 
 def test_beyond_block_sentence_follows_the_paired_interval():

@@ -22,6 +22,9 @@ def test_probes_find_the_planted_layers_and_nothing_in_noise(outputs):
         else:
             assert layer["r2"] < 0.05 and 0.35 < layer["prox_error"] < 0.65  # chance
     assert world["controls"]["layer0"]["r2"] < 0.05
+    # the tiny model's embeddings of random strings, averaged over each entity's tokens: nothing to read
+    token_mean = world["controls"]["layer0_token_mean"]
+    assert token_mean["layer"] == 0 and token_mean["r2"] < 0.05
     rw = world["controls"]["random_weights"]
     assert rw["model_tag"] == "tiny~random_weights" and rw["best"]["r2"] < 0.05
     assert world["runs"]["tiny~random_weights"]["main"]["control"] == "random_weights"
@@ -31,7 +34,7 @@ def test_probes_find_the_planted_layers_and_nothing_in_noise(outputs):
 
     v = world["validity"]
     assert v["selection"] == "leave-one-out" and v["resampling"] == "test entities" and v["split_group"] is None
-    assert v["verdicts"]["layer0"]["ci_low"] > 0.5 and v["verdicts"]["random_weights"]["ci_low"] > 0.5
+    assert all(v["verdicts"][c]["ci_low"] > 0.5 for c in ("layer0", "layer0_token_mean", "random_weights"))
     assert v["r2_ci_low"] < run["best"]["r2"] < v["r2_ci_high"]
     assert v["group_mean_r2"] < 0.05 and v["r2_beyond_group"]["ci_low"] > 0.5  # random blocks: all from the code
     assert v["within_block"]["spearman"]["probe"] > 0.8 and v["within_block"]["block"] == "block"
@@ -53,8 +56,10 @@ def test_plot_tables(outputs):
     assert len(preds) == world["n_test"]
     assert {"id", "text", "longitude", "latitude", "pred_longitude", "pred_latitude", "block", "entity_type"} <= set(preds)
     # the controls' test predictions sit beside the probe's, and reproduce their metrics
-    for control, record in (("surface", world["controls"]["surface"]), ("layer0", world["controls"]["layer0"]),
-                            ("random_weights", world["controls"]["random_weights"]["best"])):
+    controls = world["controls"]
+    for control, record in (("surface", controls["surface"]), ("layer0", controls["layer0"]),
+                            ("layer0_token_mean", controls["layer0_token_mean"]),
+                            ("random_weights", controls["random_weights"]["best"])):
         r2 = [r2_score(preds[t], preds[f"{control}_pred_{t}"]) for t in ("longitude", "latitude")]
         assert sum(r2) / 2 == pytest.approx(record["r2"], abs=1e-6)
     assert preds["split_group"].tolist() == preds["id"].tolist()  # an entity split: each entity its own group
