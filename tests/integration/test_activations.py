@@ -153,7 +153,7 @@ def test_dataset_activations_writes_every_prompt_and_the_control(tmp_path):
     )
 
 
-def test_prompt_variants_run_on_one_seeded_subsample_that_keeps_the_split(tmp_path):
+def test_variants_and_controls_run_on_one_seeded_subsample_that_keeps_the_split(tmp_path):
     from worldprobe.activations import dataset_activations
 
     model_dir = save_tiny_model(tmp_path / "tiny", "llama", seed=1)
@@ -171,11 +171,10 @@ def test_prompt_variants_run_on_one_seeded_subsample_that_keeps_the_split(tmp_pa
     metas = dataset_activations(params, "world", tmp_path / "entities", tmp_path / "models", tmp_path / "acts")
     table = pd.read_parquet(tmp_path / "entities" / "world.parquet").set_index("id")
     by_run = {(m.control, m.prompt): m for m in metas}
-    assert by_run[None, "main"].n_entities == by_run["random_weights", "main"].n_entities == len(table)
-    assert by_run[None, "main"].subsample is None
+    assert by_run[None, "main"].n_entities == len(table) and by_run[None, "main"].subsample is None
     tag = str(model_dir).strip("/").replace("/", "--")
-    held = [set(ActivationStore(tmp_path / "acts" / "world" / t / p).ids)
-            for t, p in ((tag, "all_caps"), (tag, "empty"), (f"{tag}~random_weights", "empty"))]
-    assert held[0] == held[1] == held[2] and len(held[0]) == 4  # one subsample for every variant and control
+    others = [(tag, "all_caps"), (tag, "empty"), (f"{tag}~random_weights", "main"), (f"{tag}~random_weights", "empty")]
+    held = [set(ActivationStore(tmp_path / "acts" / "world" / t / p).ids) for t, p in others]
+    assert all(h == held[0] for h in held) and len(held[0]) == 4  # one subsample for every variant and control
     assert sorted(table.loc[sorted(held[0]), "split"]) == ["test", "test", "train", "train"]
-    assert {by_run[k].subsample for k in [(None, "all_caps"), (None, "empty"), ("random_weights", "empty")]} == {4}
+    assert {m.subsample for k, m in by_run.items() if k != (None, "main")} == {4}

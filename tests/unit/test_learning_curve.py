@@ -60,3 +60,25 @@ def test_curve_rises_with_n_on_a_synthetic_signal_and_the_controls_stay_below(tm
     table = curve_table(curve)
     assert list(table.columns[:4]) == ["n_train", "r2", "surface_r2", "random_weights_r2"]
     assert table["r2"].tolist() == r2
+
+
+def test_a_random_weights_control_on_a_subsample_trains_on_the_probes_rows_up_to_its_size(tmp_path):
+    n, d = 600, 12
+    rng = np.random.default_rng(1)
+    signal = rng.normal(size=(n, d))
+    data = probe_data(n, seed=1, year=1700 + 100 * signal[:, 0] + rng.normal(0, 20, n))
+    write_store(tmp_path / "tiny" / "main", data.ids, np.stack([signal, signal]).astype("float32"))
+    sub = np.sort(rng.choice(n, 200, replace=False))
+    write_store(tmp_path / "tiny~random_weights" / "main", data.ids[sub], rng.normal(size=(2, 200, d)).astype("float32"),
+                control="random_weights", subsample=200)
+    data, runs, _ = load_runs(tmp_path, data)
+    covered = np.isin(data.ids, data.ids[sub])
+    masks = nested_subsamples(data.train, [20, 100, "all"], seed=0, first=covered)
+    n_first = int((data.train & covered).sum())
+    assert not (masks[1] & ~covered).any() and masks[-1].sum() == data.train.sum()  # inside the subsample first
+    assert nested_subsamples(data.train, [20, 100], seed=0, first=np.ones(n, bool))[1].tolist() == \
+        nested_subsamples(data.train, [20, 100], seed=0)[1].tolist()  # no subsample: the order of old
+    curve = learning_curve(data, runs, CFG, LearningCurveConfig(sizes=[20, 100, n_first, "all"]), seed=0)
+    rw = [p.random_weights_r2 for p in curve.points]
+    assert all(r is not None for r in rw[:3]) and rw[3] is None  # none beyond the subsample
+    assert curve.crossings["random_weights"].full_n == n_first

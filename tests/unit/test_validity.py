@@ -145,3 +145,19 @@ def test_a_split_group_column_that_straddles_the_split_is_refused():
 
     with pytest.raises(StoreError, match="straddle"):
         data.grouped_by(SplitGroup(column="block", own_group_values=[]))
+
+
+def test_a_control_on_a_subsample_is_compared_on_the_test_entities_it_predicts():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=300)
+    w = bootstrap_weights(None, 300, 300, seed=0)
+    probe, control = y + rng.normal(0, 0.3, 300), y + rng.normal(0, 0.6, 300)
+    partial = np.where(np.arange(300) % 3 == 0, control, np.nan)  # the control holds every third entity
+    d = paired_difference(w, y, probe, partial)
+    rows = np.arange(300) % 3 == 0
+    assert d.n == 100 and d.diff == pytest.approx(r2_score(y[rows], probe[rows]) - r2_score(y[rows], control[rows]))
+    assert d.ci_low > 0
+    assert paired_difference(w, y, probe, control).n == 300
+    blocks = np.repeat(np.arange(10), 30).astype(str)
+    within = within_block(y, {"probe": probe, "control": partial}, blocks, "block", min_test=5)
+    assert within.spearman["control"] is not None and within.spearman["control"] < within.spearman["probe"]

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.tiny_lm import save_tiny_model
 from worldprobe.familiarity_probes import FamiliarityProbeReport, KnowledgeProbe, MatchedN
 from worldprobe.io import read_json, write_json
 from worldprobe.records import ActivationMeta, ActivationWriter, EntityTableInfo, write_entities
@@ -40,6 +41,7 @@ def _params(root, familiarity="all"):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"]["datasets"] = {"world": {**params["data"]["datasets"]["world"], "familiarity": familiarity}}
     params["familiarity"]["bootstrap"] = 200
+    params["model"]["name"] = str(root / "tiny_model")  # the probes stage reads its embeddings (token-mean control)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
@@ -75,6 +77,7 @@ def workspace(tmp_path_factory):
     labels.to_parquet(root / "data/familiarity/world.parquet")
     write_json(root / "metrics/familiarity/world.json", {"fraction_known_test": float(known[split == "test"].mean()),
                                                          "chance_known": 0.34})
+    save_tiny_model(root / "tiny_model", "gemma3")
     _params(root)
     with pytest.MonkeyPatch.context() as mp:
         _run(root, "probes", mp, "world")
