@@ -1,17 +1,23 @@
-"""Benchmark: worldprobe's activation extractor vs the original study's way, on the same entities.
+"""Benchmark: worldprobe's activation extractor, in float32 and bfloat16, vs the original study's way.
 
-Naive baseline (as in Gurnee & Tegmark's ``save_activations.py``): batches in table order, padded to
-the batch's longest prompt, a full forward of the causal LM (LM head included) with
-``output_hidden_states=True``, then the last real token of each row is gathered. The extractor:
-length-sorted right-padded batches, shared-prefix KV cache, hooks that keep one position, no final
-norm or LM head. Both arms run interleaved, one batch of each in turn, so that a shared, loaded
-machine slows them alike; the ratios are the robust figures.
+Three arms on the same world places (main prompt), interleaved one batch of each in turn, so that a
+shared, loaded machine slows them alike; the ratios are the robust figures.
+
+* naive float32, as in Gurnee & Tegmark's ``save_activations.py``: batches in table order, padded to
+  the batch's longest prompt, a full forward of the causal LM (LM head included) with
+  ``output_hidden_states=True``, then the last real token of each row is gathered;
+* worldprobe float32 and worldprobe bfloat16 (the model loaded a second time with
+  ``model.dtype: bfloat16``): length-sorted right-padded batches, shared-prefix KV cache, hooks that
+  keep one position, no final norm or LM head.
 
 GFLOP/s counts the matmul FLOPs actually performed (padding included): per token and block the
 q/k/v/o and MLP projections, plus QK^T and AV over the visible keys; the LM head for the naive arm.
-The machine's peak is a large square float32 matmul timed on the same thread count.
+Each arm's peak is a square matmul in its dtype timed on the same thread count (on a CPU without
+AVX512-BF16 or AMX torch emulates bfloat16, and that peak shows it). The bfloat16 residuals are
+compared with the float32 ones entity by entity: ‖a_bf16 − a_f32‖ / ‖a_f32‖ per layer.
 
 Usage: python benchmarks/activations.py [--n 384] [--batch-size 32] [--threads 2] [--models-dir models]
+                                        [--entities data/entities/world.parquet]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Iterator
 
 # Sleeping (not spinning) OpenMP workers: on a shared machine, spinning threads wait for a time slice
 # at every small op; measured on 2 busy cores, 2-thread extraction went from 11 to 48 entities/s.
@@ -26,24 +33,31 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
-import pandas as pd
 import torch
 
 from worldprobe.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts
 from worldprobe.config import ModelConfig
 from worldprobe.models import load_model
 from worldprobe.prompts import prompt_spec
+from worldprobe.records import read_entities
+
+Batches = Iterator[tuple[np.ndarray, torch.Tensor, float]]  # (rows, activations, matmul FLOPs) per batch
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+def matmul_peak_gflops(dtype: torch.dtype, n: int = 1024, budget_s: float = 1.0) -> float:
+    """Best rate of an n x n matmul in ``dtype``, over at least two calls and about ``budget_s``.
+
+    Called as the model's projections call it, ``F.linear`` (x @ Wᵀ): on an AVX2-only CPU torch runs
+    that layout in bfloat16 about 13x faster than a plain ``a @ b``. Time-bounded rather than a fixed
+    count because an emulated bfloat16 matmul of this size takes a fraction of a second or more.
+    """
+    x, w = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    times: list[float] = []
+    while len(times) < 2 or sum(times) < budget_s:  # the first call also warms up
+        tick = time.perf_counter()
+        torch.nn.functional.linear(x, w)
+        times.append(time.perf_counter() - tick)
+    return 2 * n**3 / min(times) / 1e9
 
 
 def flops_per_token(config, kv_len: float, lm_head: bool) -> float:
@@ -59,64 +73,99 @@ def flops_per_token(config, kv_len: float, lm_head: bool) -> float:
     return total + (2 * d * c.vocab_size if lm_head else 0)
 
 
-def naive_batch(model, tokenizer, tokens: list[list[int]]) -> tuple[torch.Tensor, float]:
-    """The original study's forward on one batch: padded (right, as for Llama-2), full LM, all hidden states."""
-    width = max(len(t) for t in tokens)
+def batch_flops(config, lengths: np.ndarray, prefix: int, lm_head: bool = False) -> float:
+    """Matmul FLOPs of one right-padded batch of prompts of ``lengths`` tokens, the first ``prefix``
+    of them read from a key/value cache (each row computes the batch's longest own length)."""
+    width = int(lengths.max()) - prefix
+    return len(lengths) * width * flops_per_token(config, prefix + (width + 1) / 2, lm_head)
+
+
+def naive_batches(model, tokenizer, tokens: list[list[int]], batch_size: int) -> Batches:
+    """The original study's forward: table order, right-padded (as for Llama-2), full LM, all hidden states."""
     pad = tokenizer.pad_token_id or 0
-    ids = torch.tensor([t + [pad] * (width - len(t)) for t in tokens])
-    mask = (torch.arange(width)[None] < torch.tensor([len(t) for t in tokens])[:, None]).long()
-    out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True, use_cache=False)
-    last = mask.sum(1) - 1
-    acts = torch.stack([h[torch.arange(len(tokens)), last] for h in out.hidden_states])
-    flops = len(tokens) * width * flops_per_token(model.config, (width + 1) / 2, lm_head=True)
-    return acts, flops
+    for start in range(0, len(tokens), batch_size):
+        batch = tokens[start : start + batch_size]
+        lengths = np.array([len(t) for t in batch])
+        width = int(lengths.max())
+        ids = torch.tensor([t + [pad] * (width - len(t)) for t in batch])
+        mask = (torch.arange(width)[None] < torch.from_numpy(lengths)[:, None]).long()
+        out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True, use_cache=False)
+        last = mask.sum(1) - 1
+        acts = torch.stack([h[torch.arange(len(batch)), last] for h in out.hidden_states])
+        yield np.arange(start, start + len(batch)), acts, batch_flops(model.config, lengths, 0, lm_head=True)
+
+
+def extractor_batches(extractor: LastTokenExtractor, tokens: list[list[int]], batch_size: int) -> Batches:
+    """The extractor's own batches (longest first, the shared prefix computed once in the first)."""
+    prefix = shared_prefix_length(tokens)
+    lengths = np.array([len(t) for t in tokens])
+    for rows, acts in extractor.run(tokens, batch_size=batch_size):
+        yield rows, acts, batch_flops(extractor.loaded.model.config, lengths[rows], prefix)
+
+
+def interleaved(arms: dict[str, Batches], n: int, batch_size: int):
+    """One batch of each arm in turn: per arm the seconds, the FLOPs and every layer's activations
+    (float32, ``(layers, n, d_model)``, rows in token order; copied out of the timed section)."""
+    seconds, flops, acts = dict.fromkeys(arms, 0.0), dict.fromkeys(arms, 0.0), {}
+    for _ in range(0, n, batch_size):
+        for name, batches in arms.items():
+            tick = time.perf_counter()
+            rows, out, batch = next(batches)
+            seconds[name] += time.perf_counter() - tick
+            flops[name] += batch
+            if name not in acts:
+                acts[name] = np.empty((out.shape[0], n, out.shape[2]), dtype=np.float32)
+            acts[name][:, rows] = out.float().cpu().numpy()
+    return seconds, flops, acts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="gemma-3-270m")
     parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--snapshot", default="../shared/snapshot/world_place.csv.gz")
-    parser.add_argument("--n", type=int, default=384, help="entities (world places, seeded sample)")
+    parser.add_argument("--entities", default="data/entities/world.parquet")
+    parser.add_argument("--n", type=int, default=384, help="entities (seeded sample of the table)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    places = pd.read_csv(args.snapshot).sample(args.n, random_state=0)
-    texts = places["name"].astype(str).tolist()  # raw names are fine for timing
-    loaded = load_model(ModelConfig(name=args.model), args.models_dir)
-    prompts = tokenize_prompts(loaded.tokenizer, range(len(texts)), texts, prompt_spec("world", "main"))
-    tokens = prompts.tokens
-    prefix = shared_prefix_length(tokens)
-    extractor = LastTokenExtractor(loaded)
-    peak = matmul_peak_gflops()
+    table, _ = read_entities(args.entities)
+    sample = table.sample(min(args.n, len(table)), random_state=0)
+    models = {dtype: load_model(ModelConfig(name=args.model, dtype=dtype), args.models_dir)
+              for dtype in ("float32", "bfloat16")}
+    tokens = tokenize_prompts(models["float32"].tokenizer, sample["id"], sample["text"], prompt_spec("world", "main")).tokens
+    extractors = {dtype: LastTokenExtractor(loaded) for dtype, loaded in models.items()}
+    peaks = {dtype: matmul_peak_gflops(getattr(torch, dtype)) for dtype in models}
 
-    fast_time = naive_time = fast_flops = naive_flops = 0.0
+    naive = models["float32"]
     with torch.inference_mode():
-        naive_batch(loaded.model, loaded.tokenizer, tokens[:4])  # warm both arms up
-        list(extractor.run(tokens[:4], batch_size=4))
-        # one batch of each arm in turn: the extractor's (globally length-sorted, prefix computed in its
-        # first batch) and the naive one (table order), so machine load hits both alike
-        fast = extractor.run(tokens, batch_size=args.batch_size)
-        for start in range(0, len(tokens), args.batch_size):
-            tick = time.perf_counter()
-            rows, _ = next(fast)
-            fast_time += time.perf_counter() - tick
-            width = max(len(tokens[r]) for r in rows) - prefix
-            fast_flops += len(rows) * width * flops_per_token(loaded.model.config, prefix + (width + 1) / 2, False)
-            tick = time.perf_counter()
-            naive_flops += naive_batch(loaded.model, loaded.tokenizer, tokens[start : start + args.batch_size])[1]
-            naive_time += time.perf_counter() - tick
-    n = len(tokens)
-    print(f"model {args.model}, {n} world places, main prompt, mean {np.mean([len(t) for t in tokens]):.1f} tokens "
-          f"({prefix} shared), batch {args.batch_size}, {args.threads} threads")
-    print(f"matmul peak ({args.threads} threads, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}): {peak:.1f} GFLOP/s")
-    for name, seconds, flops in (("naive", naive_time, naive_flops), ("extractor", fast_time, fast_flops)):
-        rate = flops / seconds / 1e9
-        print(f"{name:>9}: {n / seconds:7.1f} entities/s  {rate:6.1f} GFLOP/s  ({rate / peak:.0%} of matmul peak)  "
-              f"{flops / n / 1e9:.2f} GFLOP/entity")
-    print(f"speed-up: {naive_time / fast_time:.1f}x")
+        next(naive_batches(naive.model, naive.tokenizer, tokens[:4], 4))  # warm every arm up
+        for e in extractors.values():
+            list(e.run(tokens[:4], batch_size=4))
+        arms = {"naive float32": naive_batches(naive.model, naive.tokenizer, tokens, args.batch_size)} | {
+            f"worldprobe {dtype}": extractor_batches(e, tokens, args.batch_size) for dtype, e in extractors.items()
+        }
+        seconds, flops, acts = interleaved(arms, len(tokens), args.batch_size)
+
+    n, prefix = len(tokens), shared_prefix_length(tokens)
+    print(f"model {args.model}, {n} entities of {args.entities}, main prompt, mean {np.mean([len(t) for t in tokens]):.1f} "
+          f"tokens ({prefix} shared), batch {args.batch_size}, {args.threads} threads, "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+    print(f"matmul peak ({args.threads} threads): " + ", ".join(f"{d} {p:.1f} GFLOP/s" for d, p in peaks.items()))
+    print(f"{'arm':>19}  entities/s  GFLOP/s  % of its dtype's peak  GFLOP/entity")
+    for name in arms:
+        rate = flops[name] / seconds[name] / 1e9
+        peak = peaks[name.split()[-1]]  # each arm's name ends with its dtype
+        print(f"{name:>19}  {n / seconds[name]:10.1f}  {rate:7.1f}  {rate / peak:21.0%}  {flops[name] / n / 1e9:12.2f}")
+    for dtype in extractors:
+        print(f"worldprobe {dtype} / naive float32: {seconds['naive float32'] / seconds[f'worldprobe {dtype}']:.1f}x")
+
+    f32, bf16 = acts["worldprobe float32"], acts["worldprobe bfloat16"]
+    rel = np.linalg.norm(bf16 - f32, axis=2) / np.linalg.norm(f32, axis=2)  # (layers, entities)
+    print(f"bfloat16 vs float32 residuals, ‖a_bf16 − a_f32‖ / ‖a_f32‖ over the {n} entities: layer, median, max")
+    for layer, errors in enumerate(rel):
+        print(f"  {layer:2d}  {np.median(errors):.2e}  {errors.max():.2e}")
 
 
 if __name__ == "__main__":

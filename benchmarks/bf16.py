@@ -1,22 +1,19 @@
-"""Benchmark: bfloat16 against float32 extraction, speed and scientific equivalence, side by side.
+"""Benchmark: is bfloat16 extraction scientifically equivalent to float32? (Its speed, against float32
+and the naive baseline on the same entities: ``benchmarks/activations.py``.)
 
-Speed: the same extractor on the same world places (main prompt), one model in float32 and one in
-bfloat16 (weights and matmuls; residuals are written to the store as float32), batches interleaved
-so that machine load hits both arms alike.
+On every entity of each dataset: the bfloat16 residuals of the main prompt (weights and matmuls in
+bfloat16, residuals float32 as the store writes them) against the committed float32 store
+``data/activations/<ds>/<model tag>/main`` (per-layer relative error ‖a_bf16 − a_f32‖ / ‖a_f32‖),
+and the ridge probe's test R² at every layer fitted on each (the probes stage's own fit). bfloat16
+can be the default only if every layer's |ΔR²| ≤ 0.005 (issue #12).
 
-Equivalence, on every entity of each dataset: the bfloat16 residuals of the main prompt against the
-committed float32 store ``data/activations/<ds>/<model tag>/main`` (per-layer relative error
-‖a_bf16 − a_f32‖ / ‖a_f32‖), and the ridge probe's test R² at every layer fitted on each (the probes
-stage's own fit). bfloat16 can be the default only if every layer's |ΔR²| ≤ 0.005 (issue #12).
-
-Usage: python benchmarks/bf16.py [--datasets world people] [--n-timing 512] [--threads 2]
+Usage: python benchmarks/bf16.py [--datasets world people] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see benchmarks/activations.py
 
@@ -43,18 +40,6 @@ def extract(extractor: LastTokenExtractor, tokens: list[list[int]], batch_size: 
     return out
 
 
-def timing(extractors: dict[str, LastTokenExtractor], tokens: list[list[int]], batch_size: int) -> dict[str, float]:
-    """Seconds per arm over the same batches, one batch of each arm in turn."""
-    seconds = dict.fromkeys(extractors, 0.0)
-    runs = {name: e.run(tokens, batch_size=batch_size, progress=False) for name, e in extractors.items()}
-    for _ in range(0, len(tokens), batch_size):
-        for name, batches in runs.items():
-            tick = time.perf_counter()
-            next(batches)
-            seconds[name] += time.perf_counter() - tick
-    return seconds
-
-
 def test_r2(X: np.ndarray, data: ProbeData, params) -> float:
     pred = fit_linear(X, data, params.probes).predict(X[data.test]).reshape(-1, len(data.targets))
     return score(data.y[data.test], pred, data.kind, data.targets).r2
@@ -63,27 +48,15 @@ def test_r2(X: np.ndarray, data: ProbeData, params) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["world", "people"])
-    parser.add_argument("--n-timing", type=int, default=512, help="world places timed (both arms)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     params = load_params()
-    extractors = {dtype: LastTokenExtractor(load_model(ModelConfig(name=params.model.name, dtype=dtype)))
-                  for dtype in ("float32", "bfloat16")}
-    tokenizer = extractors["float32"].loaded.tokenizer
+    extractor = LastTokenExtractor(load_model(ModelConfig(name=params.model.name, dtype="bfloat16")))
+    tokenizer = extractor.loaded.tokenizer
 
     with torch.inference_mode():
-        table, _ = read_entities("data/entities/world.parquet")
-        sample = table.sample(min(args.n_timing, len(table)), random_state=0)
-        tokens = tokenize_prompts(tokenizer, sample["id"], sample["text"], prompt_spec("world", "main")).tokens
-        for e in extractors.values():
-            list(e.run(tokens[:4], batch_size=4, progress=False))  # warm-up
-        seconds = timing(extractors, tokens, args.batch_size)
-        print(f"speed ({len(tokens)} world places, main prompt, batch {args.batch_size}, {args.threads} threads): "
-              + ", ".join(f"{k} {len(tokens) / v:.1f} entities/s" for k, v in seconds.items())
-              + f"; bfloat16 is {seconds['float32'] / seconds['bfloat16']:.2f}x float32")
-
         verdict = True
         for dataset in args.datasets:
             data = ProbeData.from_table(*read_entities(f"data/entities/{dataset}.parquet"))
@@ -92,7 +65,7 @@ def main() -> None:
             spec = prompt_spec(dataset, "main", params.data.datasets.get(dataset))
             prompts = tokenize_prompts(tokenizer, data.table["id"], data.table["text"], spec, seed=params.seed)
             assert list(prompts.ids.astype(str)) == list(data.ids), "entity order differs from the store's"
-            bf16 = extract(extractors["bfloat16"], prompts.tokens, args.batch_size)
+            bf16 = extract(extractor, prompts.tokens, args.batch_size)
             print(f"\n{dataset}: {len(data.ids)} entities; layer, relative error, test R2 float32 / bfloat16 / diff")
             worst = 0.0
             for layer in range(reference.n_layers):
