@@ -8,6 +8,7 @@
 #                                                  stage's wall time, the total and the machine's load
 #   bash benchmarks/pipeline_stages.sh --resume    after an interrupted --all: plain `dvc repro` (the
 #                                                  stages not yet done), appended to the same log
+#   ... --all|--resume <target> ...                only these stages and what they need (dvc targets)
 #
 # --all rewrites the study's outputs in place (the committed results, recomputed) and keeps its log
 # in benchmarks/pipeline_all.log; the load average counts this run's own threads (2 on 2 idle cores).
@@ -31,13 +32,17 @@ if [ "${1:-}" != "--all" ] && [ "${1:-}" != "--resume" ]; then
   exit 0
 fi
 
+mode=$1
+shift
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(report familiarity_report intervene)
 log=benchmarks/pipeline_all.log
 loads=$(mktemp)
 ( while sleep 15; do cut -d' ' -f1 /proc/loadavg; done >> "$loads" ) &
 sampler=$!
 trap 'kill $sampler 2>/dev/null; rm -f "$loads"' EXIT
 force=-f offset=0
-if [ "$1" = "--resume" ]; then
+if [ "$mode" = "--resume" ]; then
   # go on counting from where the log stopped (the pause is not counted); drop the old summary
   force= offset=$(awk '$1 ~ /^[0-9]+$/ { t = $1 } END { print t + 0 }' "$log")
   awk '/^# /, 0' "$log" | awk '$1 ~ /^[0-9]+$/ || /^# /' | grep -v " END$" > "$log.tmp" && mv "$log.tmp" "$log"
@@ -47,7 +52,7 @@ else
 fi
 start=$(( $(ms) - offset ))
 # each line of DVC's output stamped with the milliseconds since the start; a stage runs until the next begins
-if ! dvc repro $force report familiarity_report intervene 2>&1 | while IFS= read -r line; do
+if ! dvc repro $force "${targets[@]}" 2>&1 | while IFS= read -r line; do
   echo "$(( $(ms) - start )) $line"
 done | tee -a "$log" | grep --line-buffered "Running stage"; then
   echo "dvc repro failed: see $log" >&2

@@ -135,7 +135,8 @@ def _dtype(cfg: ModelConfig) -> torch.dtype:
 
 def cpu_lacks_bf16() -> bool:
     """True on a Linux CPU without bf16 matrix instructions (AVX512-BF16 or AMX), where torch emulates
-    bfloat16 matmuls: measured on an AVX2-only EPYC, 0.29 GFLOP/s against 72 in float32."""
+    bfloat16 matmuls: on an AVX2-only EPYC the extractor ran ~5x slower than in float32
+    (``benchmarks/activations.py``)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -246,8 +247,8 @@ def load_model(
                 "(or `python stages/prepare_model.py`)"
             )
     if cfg.dtype == "bfloat16" and cfg.device == "cpu" and cpu_lacks_bf16():
-        log.warning("model.dtype bfloat16 on a CPU without AVX512-BF16 or AMX: hundreds of times slower "
-                    "than float32 here; set model.dtype: float32")
+        log.warning("model.dtype bfloat16 on a CPU without AVX512-BF16 or AMX: several times slower than "
+                    "float32 here; set model.dtype: float32")
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
     if control is None:
         model = AutoModelForCausalLM.from_pretrained(

@@ -48,7 +48,7 @@ def test_variants_and_random_weights_on_a_subsample_are_compared_on_the_same_ent
     sub = np.sort(rng.choice(n, 120, replace=False))
     write_store(tmp_path / "tiny" / "main", data.ids, layers)
     write_store(tmp_path / "tiny" / "empty", data.ids[sub], layers[:, sub], prompt="empty", subsample=120)
-    write_store(tmp_path / "tiny~random_weights" / "main", data.ids[sub], layers[::-1, sub].copy(),
+    write_store(tmp_path / "tiny~random_weights" / "main", data.ids[sub], rng.normal(size=(2, 120, 6)).astype("float32"),
                 control="random_weights", subsample=120)
     data, runs, _ = load_runs(tmp_path, data)
     metrics = probe_dataset(data, runs, CFG, ValidityConfig(n_boot=100), seed=0).metrics
