@@ -126,21 +126,22 @@ def test_store_rejections_and_determinism(tiny, tmp_path):
         assert np.array_equal(a.layer(layer), b.layer(layer))
 
 
-def test_dataset_activations_writes_every_prompt_and_the_control(tmp_path):
+def _world_activations(tmp_path, **activations):
+    """The activations stage's library on a tiny model and the world fixture, with these ``activations`` settings."""
     from worldprobe.activations import dataset_activations
 
     model_dir = save_tiny_model(tmp_path / "tiny", "llama", seed=1)  # seed 0 would equal the control
     write_place_entities(tmp_path / "entities" / "world.parquet")
     params = load_params()
-    params = params.model_copy(
-        update={
-            "model": ModelConfig(name=str(model_dir)),
-            "activations": params.activations.model_copy(
-                update={"prompts": ["main", "all_caps", "no_period"], "control_prompts": ["main"], "batch_size": 3}
-            ),
-        }
-    )
+    params = params.model_copy(update={"model": ModelConfig(name=str(model_dir)),
+                                       "activations": params.activations.model_copy(update=activations)})
     metas = dataset_activations(params, "world", tmp_path / "entities", tmp_path / "models", tmp_path / "acts")
+    return model_dir, metas
+
+
+def test_dataset_activations_writes_every_prompt_and_the_control(tmp_path):
+    model_dir, metas = _world_activations(tmp_path, prompts=["main", "all_caps", "no_period"], control_prompts=["main"],
+                                          batch_size=3)
     tag = str(model_dir).strip("/").replace("/", "--")
     found = sorted(str(p.relative_to(tmp_path / "acts")) for p in (tmp_path / "acts").glob("*/*/*"))
     assert found == [f"world/{tag}/all_caps", f"world/{tag}/main", f"world/{tag}~random_weights/main"]
@@ -154,21 +155,8 @@ def test_dataset_activations_writes_every_prompt_and_the_control(tmp_path):
 
 
 def test_variants_and_controls_run_on_one_seeded_subsample_that_keeps_the_split(tmp_path):
-    from worldprobe.activations import dataset_activations
-
-    model_dir = save_tiny_model(tmp_path / "tiny", "llama", seed=1)
-    write_place_entities(tmp_path / "entities" / "world.parquet")
-    params = load_params()
-    params = params.model_copy(
-        update={
-            "model": ModelConfig(name=str(model_dir)),
-            "activations": params.activations.model_copy(
-                update={"prompts": ["main", "all_caps", "empty"], "control_prompts": ["main", "empty"],
-                        "batch_size": 3, "variant_entities": 4}
-            ),
-        }
-    )
-    metas = dataset_activations(params, "world", tmp_path / "entities", tmp_path / "models", tmp_path / "acts")
+    model_dir, metas = _world_activations(tmp_path, prompts=["main", "all_caps", "empty"],
+                                          control_prompts=["main", "empty"], batch_size=3, variant_entities=4)
     table = pd.read_parquet(tmp_path / "entities" / "world.parquet").set_index("id")
     by_run = {(m.control, m.prompt): m for m in metas}
     assert by_run[None, "main"].n_entities == len(table) and by_run[None, "main"].subsample is None

@@ -76,17 +76,23 @@ def test_pca_curve_equals_sklearn_pca_then_ridgecv():
     assert curve[-1].r2 == full.r2 and curve[2].r2 > 0.9 > curve[0].r2 - 0.5
 
 
-def test_cross_prompt_centring_removes_a_constant_prompt_offset(tmp_path):
+@pytest.mark.parametrize("subsample", [None, 150])
+def test_cross_prompt_centring_removes_a_constant_prompt_offset(tmp_path, subsample):
+    """``empty`` is ``main`` shifted by a constant, on every entity or on a subsample of them: the prompts
+    are compared on the entities both hold, and centring undoes the shift."""
     n, d = 300, 8
     rng = np.random.default_rng(6)
     X = rng.normal(size=(n, d))
     data = probe_data(n, seed=6, year=1700 + 80 * X[:, 0] + rng.normal(0, 5, n))
     layers = np.stack([X, X]).astype("float32")
+    held = np.arange(n) if subsample is None else np.sort(rng.choice(n, subsample, replace=False))
     write_store(tmp_path / "tiny" / "main", data.ids, layers)
-    write_store(tmp_path / "tiny" / "empty", data.ids, layers + 5.0, prompt="empty")  # same geometry, shifted
+    write_store(tmp_path / "tiny" / "empty", data.ids[held], layers[:, held] + 5.0, prompt="empty", subsample=subsample)
     data, runs, _ = load_runs(tmp_path, data)
     main = next(r for r in runs if r.prompt == "main")
-    rows = {(r.train_prompt, r.test_prompt, r.variant): r for r in cross_prompt(runs, main, 1, data, CFG).rows}
+    result = cross_prompt(runs, main, 1, data, CFG)
+    assert (result.n_train, result.n_test) == (int(data.train[held].sum()), int(data.test[held].sum()))
+    rows = {(r.train_prompt, r.test_prompt, r.variant): r for r in result.rows}
     own = rows["main", "main", "raw"].r2
     assert own > 0.9
     assert rows["main", "empty", "raw"].r2 < own - 0.5  # the offset ruins the raw transfer
@@ -162,20 +168,3 @@ def test_pca_raw_all_fits_the_pca_on_every_entity_unscaled():
     assert (ours.fit, ours.fit_rows) == ("standardized_train", int(data.train.sum()))
     # standardised, the two high-variance columns no longer dominate: the raw PCA keeps the signal column
     assert curve.curve[0].r2 > 0.5 > ours.curve[0].r2
-
-
-def test_cross_prompt_compares_prompts_on_the_entities_every_prompt_holds(tmp_path):
-    n, d = 300, 8
-    rng = np.random.default_rng(8)
-    X = rng.normal(size=(n, d))
-    data = probe_data(n, seed=8, year=1700 + 80 * X[:, 0] + rng.normal(0, 5, n))
-    layers = np.stack([X, X]).astype("float32")
-    sub = np.sort(rng.choice(n, 150, replace=False))
-    write_store(tmp_path / "tiny" / "main", data.ids, layers)
-    write_store(tmp_path / "tiny" / "empty", data.ids[sub], layers[:, sub] + 5.0, prompt="empty", subsample=150)
-    data, runs, _ = load_runs(tmp_path, data)
-    main = next(r for r in runs if r.prompt == "main")
-    result = cross_prompt(runs, main, 1, data, CFG)
-    assert result.n_train + result.n_test == 150 and result.n_test == int(data.test[sub].sum())
-    rows = {(r.train_prompt, r.test_prompt, r.variant): r for r in result.rows}
-    assert rows["main", "empty", "centred"].r2 == pytest.approx(rows["main", "main", "raw"].r2, abs=1e-4)
