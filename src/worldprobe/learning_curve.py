@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .config import LearningCurveConfig, ProbesConfig
-from .metrics import score
+from .metrics import finite_or_none, mean_r2
 from .outputs import CurveCrossing, CurvePoint, LearningCurve
 from .probing import fit_linear, surface_predictions
 from .records import StoreError
@@ -61,8 +61,7 @@ def _best_layer_scores(
             probe = fit_linear(X, data, cfg, train=mask)
             pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
             loo[i, layer] = probe.loo_r2_.mean()
-            value = score(y_test, pred, data.kind, data.targets).r2
-            r2[i, layer] = np.nan if value is None else value
+            r2[i, layer] = mean_r2(y_test, pred)
     best = loo.argmax(axis=1)
     return [(int(b), None if np.isnan(r2[i, b]) else float(r2[i, b])) for i, b in enumerate(best)]
 
@@ -100,7 +99,7 @@ def learning_curve(data: ProbeData, runs: list[Run], cfg: ProbesConfig, curve_cf
     y_test, surface = data.y[data.test], []
     for mask in tqdm(masks, desc="curve surface", leave=False, file=sys.stderr):
         pred = surface_predictions(data, cfg, train=mask)[0]
-        surface.append(score(y_test, pred, data.kind, data.targets).r2)
+        surface.append(finite_or_none(mean_r2(y_test, pred)))
     points = [
         CurvePoint(n_train=n, r2=p[1], best_layer=p[0], surface_r2=s, random_weights_r2=w[1],
                    random_weights_best_layer=w[0])
