@@ -5,7 +5,7 @@ space/time neurons of the next block's MLP."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from .outputs import (
 from .probes import MLPProbe, RidgeLOO, alpha_grid, mlp_input_projections
 from .probing import best_layer_criterion, fit_linear
 from .records import StoreError
-from .runs import ProbeData, Run, main_run, on_covered
+from .runs import ProbeData, Run, main_run
 
 
 def best_layer_of(probe_metrics: ProbeMetrics, data: ProbeData, run: Run) -> int:
@@ -155,7 +155,9 @@ def holdout(
 def _on_shared_entities(data: ProbeData, runs: list[Run]) -> tuple[ProbeData, list[Run]]:
     """The data and runs restricted to the entities every run holds (the prompt variants' subsample)."""
     shared = np.logical_and.reduce([r.covered for r in runs])
-    return data.subset(shared) if not shared.all() else data, [on_covered(data, r, shared)[1] for r in runs]
+    if shared.all():
+        return data, runs
+    return data.subset(shared), [replace(r, rows=r.rows[shared]) for r in runs]  # one subset, not one per run
 
 
 def cross_prompt(runs: list[Run], main: Run, layer: int, data: ProbeData, cfg: ProbesConfig) -> CrossPrompt:
