@@ -39,6 +39,9 @@ PAGE_PATH = Path("reports/index.html")
 VEGA_LITE_VERSION = "6.4"  # the bundle and the specs' schema must agree
 DVC_VEGA_LITE_VERSION = "5.21"  # DVC's plot templates are Vega-Lite 5 specs
 DIGITS = 4  # inlined numbers are rounded: plenty for a chart, and the page stays small
+# test entities drawn per scatter chart: above it a seeded sample (the page stays a few MB and hovering
+# stays smooth); every prediction is in plots/probes/<dataset>/predictions.csv
+MAX_POINTS = 2000
 EARTH_RADIUS_KM = 6371.0088
 # vega-embed's menu: exporting the chart works offline; the source and editor links would leave the page
 EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
@@ -75,6 +78,19 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts, numbers rounded, missing values as null."""
     rounded = frame.round(DIGITS).astype(object)
     return rounded.where(pd.notna(rounded), None).to_dict(orient="records")
+
+
+def _drawn(pred: pd.DataFrame) -> pd.DataFrame:
+    """The test entities a scatter chart draws: all of them, or a seeded sample of ``MAX_POINTS`` in table order."""
+    return pred if len(pred) <= MAX_POINTS else pred.sample(n=MAX_POINTS, random_state=0).sort_index()
+
+
+def _counted(drawn: pd.DataFrame, pred: pd.DataFrame, dataset: str) -> str:
+    """The caption's count of what a chart draws, naming the table that holds the rest."""
+    if len(drawn) == len(pred):
+        return f"{len(pred):,} test entities"
+    return (f"{len(drawn):,} of the {len(pred):,} test entities (a seeded random sample; every prediction is in "
+            f"plots/probes/{dataset}/predictions.csv)")
 
 
 def _title(dataset: str) -> str:
@@ -173,9 +189,10 @@ def _great_circle_km(frame: pd.DataFrame) -> np.ndarray:
 def map_charts(inputs: PageInputs) -> list[Chart]:
     """Each place dataset's test entities at their true position, with a line to where the probe puts them."""
     charts = []
-    for ds, pred in inputs.predictions().items():
-        if "pred_longitude" not in pred:
+    for ds, every in inputs.predictions().items():
+        if "pred_longitude" not in every:
             continue
+        pred = _drawn(every)
         outline = plots.outline_for(ds)
         rings = plots.outline_rings(outline, inputs.shapes_dir)
         x0, x1, y0, y1 = _frame(outline, rings)
@@ -251,7 +268,7 @@ def map_charts(inputs: PageInputs) -> list[Chart]:
         }
         charts.append(Chart(
             f"map_{ds}", f"{_title(ds)}: where the probe puts the test entities",
-            f"{len(points):,} test entities: black at their true position, red at the probe's prediction, joined by a "
+            f"{_counted(pred, every, ds)}: black at their true position, red at the probe's prediction, joined by a "
             "line. Hover a point for the place and both positions; scroll to zoom, drag to pan, double-click to reset.",
             spec,
         ))
@@ -261,9 +278,10 @@ def map_charts(inputs: PageInputs) -> list[Chart]:
 def year_charts(inputs: PageInputs) -> list[Chart]:
     """Predicted against true year of each time dataset's test entities, with the identity line."""
     charts = []
-    for ds, pred in inputs.predictions().items():
-        if "pred_year" not in pred:
+    for ds, every in inputs.predictions().items():
+        if "pred_year" not in every:
             continue
+        pred = _drawn(every)
         points = pred.drop(columns=["id"]).assign(error_years=(pred["pred_year"] - pred["year"]).abs())
         lo, hi = float(points[["year", "pred_year"]].min().min()), float(points[["year", "pred_year"]].max().max())
         several_types = "entity_type" in points and points["entity_type"].nunique() > 1
@@ -302,7 +320,7 @@ def year_charts(inputs: PageInputs) -> list[Chart]:
         }
         charts.append(Chart(
             f"years_{ds}", f"{_title(ds)}: predicted against true year",
-            f"{len(points):,} test entities; the dashed line is a perfect prediction. Hover for the entity; scroll to "
+            f"{_counted(pred, every, ds)}; the dashed line is a perfect prediction. Hover for the entity; scroll to "
             "zoom, drag to pan, double-click to reset.",
             spec,
         ))

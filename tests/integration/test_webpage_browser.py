@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from tests.conftest import REPO
-from tests.unit.test_webpage import CHARTS, page  # noqa: F401  (the page fixture)
+from tests.unit.test_webpage import CHARTS, page, specs_of  # noqa: F401  (the page fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -46,14 +46,14 @@ def test_page_renders_offline_in_chromium(browser, page):  # noqa: F811
     )
     items = {key: tab.evaluate("k => document.querySelectorAll('#' + k + ' g.role-mark > *').length", key) for key in CHARTS}
     assert all(count > 0 for count in items.values()), items
-    n_world = sum(1 for _ in open(REPO / "plots/probes/world/predictions.csv")) - 1
-    # the world map: one dot per test entity at its true and at its predicted position
-    assert tab.evaluate("document.querySelectorAll('#map_world g.mark-symbol > path').length") == 2 * n_world
+    # the world map: one dot per drawn test entity at its true and at its predicted position
+    drawn_ids = [p["id"] for p in specs_of(path.read_text())["map_world"]["layer"][1]["data"]["values"]]
+    assert tab.evaluate("document.querySelectorAll('#map_world g.mark-symbol > path').length") == 2 * len(drawn_ids)
     assert errors == []
     assert requests == [path.as_uri()], "the page requested more than itself"
 
-    # hover the true position farthest from any other, so that no neighbour's dot lies over it
-    world = pd.read_csv(REPO / "plots/probes/world/predictions.csv")
+    # hover the drawn true position farthest from any other, so that no neighbour's dot lies over it
+    world = pd.read_csv(REPO / "plots/probes/world/predictions.csv").set_index("id").loc[drawn_ids].reset_index()
     distances, _ = cKDTree(world[["longitude", "latitude"]]).query(world[["longitude", "latitude"]], k=2)
     loneliest = int(distances[:, 1].argmax())
     tab.locator("#map_world g.mark-symbol").nth(1).locator("path").nth(loneliest).hover(force=True)

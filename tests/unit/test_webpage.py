@@ -7,12 +7,13 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import REPO
 from worldprobe.config import load_params
 from worldprobe.io import OutputError
-from worldprobe.webpage import write_results_page
+from worldprobe.webpage import MAX_POINTS, write_results_page
 
 DATASETS = list(load_params(REPO / "params.yaml").data.datasets)
 CHARTS = ["depth", "learning_curve", "map_world", "map_us", "map_nyc", "years_people", "years_art", "years_headlines",
@@ -36,9 +37,13 @@ def test_every_chart_of_the_results_is_on_the_page(page):
     assert [c.key for c in charts] == CHARTS
     specs = specs_of(path.read_text())
     assert list(specs) == sorted(CHARTS)  # JSON keys sorted: the page is byte-stable
-    for ds in ("world", "us", "nyc"):  # every test entity is drawn, none subsampled
-        n_test = sum(1 for _ in open(REPO / f"plots/probes/{ds}/predictions.csv")) - 1
-        assert len(specs[f"map_{ds}"]["layer"][1]["data"]["values"]) == n_test
+    captions = {c.key: c.caption for c in charts}
+    for ds in ("world", "us", "nyc"):  # every test entity up to MAX_POINTS, above it a sample that says so
+        test = pd.read_csv(REPO / f"plots/probes/{ds}/predictions.csv")
+        drawn = specs[f"map_{ds}"]["layer"][1]["data"]["values"]
+        assert len(drawn) == min(len(test), MAX_POINTS)
+        assert {p["id"] for p in drawn} <= set(test["id"])
+        assert captions[f"map_{ds}"].startswith(f"{len(drawn):,} " + ("test" if len(drawn) == len(test) else f"of the {len(test):,}"))
     assert path.stat().st_size < 4_000_000
     for key in ("map_nyc", "years_art"):  # the probe's predictions only: the controls' stay in predictions.csv
         fields = set().union(*(row.keys() for row in specs[key]["layer"][1]["data"]["values"]))
