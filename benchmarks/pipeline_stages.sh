@@ -8,17 +8,20 @@
 #                                                  stage's wall time, the total and the machine's load
 #   bash benchmarks/pipeline_stages.sh --resume    after an interrupted --all: plain `dvc repro` (the
 #                                                  stages not yet done), appended to the same log
-#   ... --all|--resume <target> ...                only these stages and what they need (dvc targets)
+#   bash benchmarks/pipeline_stages.sh --stale     plain `dvc repro` in a new log: the stages a change
+#                                                  made stale, each timed (LOG=... names the log)
+#   ... --all|--resume|--stale <target> ...        only these stages and what they need (dvc targets)
 #
 # --all rewrites the study's outputs in place (the committed results, recomputed) and keeps its log
-# in benchmarks/pipeline_all.log; the load average counts this run's own threads (2 on 2 idle cores).
+# in $LOG (default benchmarks/pipeline_all.log); the load average counts this run's own threads (2 on
+# 2 idle cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs() { printf '%6d.%01d s' $(( $1 / 1000 )) $(( $1 % 1000 / 100 )); }
 
-if [ "${1:-}" != "--all" ] && [ "${1:-}" != "--resume" ]; then
+if [ "${1:-}" != "--all" ] && [ "${1:-}" != "--resume" ] && [ "${1:-}" != "--stale" ]; then
   dataset=${1:-world}
   total=0
   for stage in activations probes generalization; do
@@ -36,12 +39,13 @@ mode=$1
 shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(report familiarity_report intervene)
-log=benchmarks/pipeline_all.log
+log=${LOG:-benchmarks/pipeline_all.log}
 loads=$(mktemp)
 ( while sleep 15; do cut -d' ' -f1 /proc/loadavg; done >> "$loads" ) &
 sampler=$!
 trap 'kill $sampler 2>/dev/null; rm -f "$loads"' EXIT
 force=-f offset=0
+[ "$mode" = "--stale" ] && force=
 if [ "$mode" = "--resume" ]; then
   # go on counting from where the log stopped (the pause is not counted); drop the old summary
   force= offset=$(awk '$1 ~ /^[0-9]+$/ { t = $1 } END { print t + 0 }' "$log")

@@ -268,18 +268,19 @@ def label_entities(readout_for: Callable[[str, str], FewShotReadout], table: pd.
     texts = rows["text"].astype(str).tolist()
     ok = readout.usable(texts)  # a prompt the readout refuses (blank, merged last token): a counted unknown
     asked = [t for t, good in zip(texts, ok) if good]
+    surprisal = np.empty(len(asked))  # filled by the answer's own passes
     if kind == "place":
         scores = np.full((len(texts), len(candidates)), np.nan)
-        scores[ok] = readout.score_candidates(asked, candidates, normalize=cfg.score)
+        scores[ok] = readout.score_candidates(asked, candidates, normalize=cfg.score, surprisal=surprisal)
         out = place_labels(scores, gold[labelled].tolist(), candidates, dataset, cfg.top_k)
         out["answer_error"] = np.nan
     else:
-        answers = iter(readout.generate(asked, max_new_tokens=cfg.max_new_tokens))
+        answers = iter(readout.generate(asked, max_new_tokens=cfg.max_new_tokens, surprisal=surprisal))
         out = year_labels([next(answers) if good else None for good in ok], gold[labelled].tolist(),
                           cfg.tolerance(dataset))
         out["known_top_k"] = out["known"]
     out["surprisal"] = np.nan
-    out.loc[ok, "surprisal"] = readout.entity_surprisal(asked)
+    out.loc[ok, "surprisal"] = surprisal
     for col in ("id", "split", "text", "entity_type", "popularity"):
         out[col] = rows[col].to_numpy()
     out["popularity"] = out["popularity"].astype(float)

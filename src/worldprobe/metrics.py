@@ -8,8 +8,10 @@ Metrics (test split unless named otherwise)
   two targets (``spearman_per_target``).
 * ``prox_error`` - proximity error, per entity i: the fraction of the *other* test entities j whose
   *prediction* lies closer to i's *true* position than i's own prediction does; the mean over i is
-  reported (chance ≈ 0.5). Distance: great-circle (``sklearn.metrics.pairwise.haversine_distances``
-  on ``[lat, lon]`` in radians) for places, absolute difference for years.
+  reported (chance ≈ 0.5). Distance: great-circle (the haversine distance on ``[lat, lon]``) for
+  places, absolute difference for years. The great-circle angle between two points is a decreasing
+  function of the dot product of their unit vectors, so places are compared by that dot product:
+  one small matrix product per block of rows instead of a haversine per pair, the same ordering.
 * ``prox_error_paper_swapped`` (places only) - the same, but with ``[lon, lat]`` passed where the
   haversine expects ``[lat, lon]``, as the authors' code does; only for comparison with the paper.
 * ``mae`` - mean great-circle distance in km (places) or mean absolute error in years (time);
@@ -27,7 +29,6 @@ import math
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 from sklearn.metrics import r2_score
-from sklearn.metrics.pairwise import haversine_distances
 
 from .outputs import Scores
 
@@ -37,6 +38,12 @@ _CHUNK = 2048  # rows of a pairwise distance matrix computed at once (bounds mem
 
 def _lonlat_to_latlon_radians(lonlat: np.ndarray) -> np.ndarray:
     return np.radians(np.asarray(lonlat, dtype=np.float64)[:, ::-1])
+
+
+def _unit_vectors(latlon: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` points on the unit sphere of ``[lat, lon]`` rows (radians; any values, as the haversine takes them)."""
+    lat, lon = latlon[:, 0], latlon[:, 1]
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
 
 
 def great_circle_km(true_lonlat: np.ndarray, pred_lonlat: np.ndarray) -> np.ndarray:
@@ -64,23 +71,23 @@ def proximity_error(
         if y_true.shape[1:] != (2,) or y_pred.shape != y_true.shape:
             raise ValueError(f"places need (n, 2) [lon, lat] arrays, got {y_true.shape} and {y_pred.shape}")
         to_rad = np.radians if swapped else _lonlat_to_latlon_radians
-        true_r, pred_r = to_rad(y_true), to_rad(y_pred)
+        true_u, pred_u = _unit_vectors(to_rad(y_true)), _unit_vectors(to_rad(y_pred))
 
-        def dist(i):
-            return haversine_distances(true_r[i], pred_r)
+        def closeness(i):  # cosine of the great-circle angle: larger is closer
+            return true_u[i] @ pred_u.T
     elif kind == "time":
         t, p = y_true.reshape(n), y_pred.reshape(n)
 
-        def dist(i):
-            return np.abs(t[i, None] - p[None, :])
+        def closeness(i):
+            return -np.abs(t[i, None] - p[None, :])
     else:
         raise ValueError(f"unknown dataset kind {kind!r}")
     out = np.empty(len(rows))
     for start in range(0, len(rows), _CHUNK):
         i = rows[start : start + _CHUNK]
-        d = dist(i)
-        own = d[np.arange(len(i)), i]
-        out[start : start + _CHUNK] = (d < own[:, None]).sum(1) / (n - 1)  # own column is never < itself
+        c = closeness(i)
+        own = c[np.arange(len(i)), i]
+        out[start : start + _CHUNK] = (c > own[:, None]).sum(1) / (n - 1)  # own column is never > itself
     return out
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -68,16 +69,25 @@ def _check_features(X, accept_sparse: bool = True):
 class _Spectrum:
     """Eigendecomposition of a centred (and optionally standardised) training design: ``K = Q'Q``-style
     with eigenvalues ``lam``, ``vecs``, and ``Q`` such that the ridge prediction for new rows is
-    ``features(X_new) @ (Q'y / (lam + alpha))`` (``cov``: ``Q = Xs V``; ``gram``: ``Q = U``)."""
+    ``features(X_new) @ (Q'y / (lam + alpha))`` (``cov``: ``Q = Xs V``; ``gram``: ``Q = U``).
+    ``Q`` (n x d in ``cov`` mode, as costly as the covariance itself) is formed only where the
+    leave-one-out needs it; fits and grouped folds need only ``Q'y`` (:meth:`project`)."""
 
     mean: np.ndarray
     scale: np.ndarray
     mode: str
     lam: np.ndarray
     vecs: np.ndarray
-    Q: np.ndarray
     X: object  # the training rows (sparse: for the centred cross-Gram)
     Xs: np.ndarray | None  # dense standardised training rows
+
+    @cached_property
+    def Q(self) -> np.ndarray:
+        return self.Xs @ self.vecs if self.mode == "cov" else self.vecs
+
+    def project(self, Y: np.ndarray) -> np.ndarray:
+        """``Q'Y``, without forming ``Q``."""
+        return self.vecs.T @ (self.Xs.T @ Y) if self.mode == "cov" else self.vecs.T @ Y
 
     @classmethod
     def of(cls, X, standardize: bool) -> _Spectrum:
@@ -99,8 +109,7 @@ class _Spectrum:
             K = Xs.T @ Xs if mode == "cov" else Xs @ Xs.T
         lam, vecs = np.linalg.eigh(K)
         lam = np.clip(lam, 0.0, None)  # rounding leaves tiny negative eigenvalues of a PSD matrix
-        Q = Xs @ vecs if mode == "cov" else vecs
-        return cls(mean, scale, mode, lam, vecs, Q, X, Xs)
+        return cls(mean, scale, mode, lam, vecs, X, Xs)
 
     def features(self, X_new) -> np.ndarray:
         if self.mode == "cov":
@@ -157,8 +166,8 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
 
         sp = _Spectrum.of(X, self.standardize)
         self.mean_, self.scale_, self.mode_ = sp.mean, sp.scale, sp.mode
-        lam, vecs, Q = sp.lam, sp.vecs, sp.Q
-        QtY = Q.T @ Yz  # r x t
+        lam, vecs = sp.lam, sp.vecs
+        QtY = sp.project(Yz)  # r x t
         if groups is None:
             mse = self._loo_mse(sp, Yz, QtY, alphas)
             self.selection_ = "leave-one-out"
@@ -221,7 +230,7 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
         for fit_rows, held in GroupKFold(n_splits=self.n_folds).split(Yz, groups=groups):
             sp = _Spectrum.of(X[fit_rows], self.standardize)
             y_mean = Yz[fit_rows].mean(0)
-            shrunk = (sp.Q.T @ (Yz[fit_rows] - y_mean))[:, None, :] / (sp.lam[:, None, None] + alphas[None, :, None])
+            shrunk = sp.project(Yz[fit_rows] - y_mean)[:, None, :] / (sp.lam[:, None, None] + alphas[None, :, None])
             pred = (sp.features(X[held]) @ shrunk.reshape(len(sp.lam), A * t)).reshape(len(held), A, t) + y_mean
             sq += ((pred - Yz[held][:, None, :]) ** 2).sum(0)
         return sq / len(Yz)
@@ -294,13 +303,43 @@ class _MLP(torch.nn.Module):
         return self.net(x)
 
 
+class _MLPGrid(torch.nn.Module):
+    """``k`` copies of one initialised :class:`_MLP` as batched matrix products, trained side by side:
+    at a probe's size the per-step overheads, not the FLOPs, dominate, so k networks cost about one."""
+
+    def __init__(self, net: _MLP, k: int):
+        super().__init__()
+        first, second = net.net[0], net.net[2]
+
+        def stacked(t: torch.Tensor) -> torch.nn.Parameter:
+            return torch.nn.Parameter(t.detach().expand(k, *t.shape).clone())
+
+        self.w1, self.b1 = stacked(first.weight.T), stacked(first.bias[None])
+        self.w2, self.b2 = stacked(second.weight.T), stacked(second.bias[None])
+
+    def forward(self, x):  # (B, d_in) -> (k, B, d_out)
+        return torch.relu(x @ self.w1 + self.b1) @ self.w2 + self.b2
+
+    def network(self, i: int) -> _MLP:
+        """Network ``i`` on its own."""
+        net = _MLP(self.w1.shape[1], self.w1.shape[2], self.w2.shape[2])
+        with torch.no_grad():
+            net.net[0].weight.copy_(self.w1[i].T)
+            net.net[0].bias.copy_(self.b1[i, 0])
+            net.net[2].weight.copy_(self.w2[i].T)
+            net.net[2].bias.copy_(self.b2[i, 0])
+        return net
+
+
 class MLPProbe(RegressorMixin, BaseEstimator):
     """One hidden ReLU layer, AdamW, early stopping on a seeded validation share of the train rows.
 
     Features are standardised and targets z-scored on the rows it trains on. For each weight decay
-    of ``cfg.weight_decays`` a fresh network trains until the validation MSE has not improved for
-    ``cfg.patience`` epochs and keeps its best-validation weights; the decay with the lowest
-    validation MSE wins. Fitted attributes: ``weight_decay_``, ``weight_decay_at_edge_`` (the chosen decay
+    of ``cfg.weight_decays`` a network (the same seeded initialisation and minibatch order for each)
+    trains until the validation MSE has not improved for ``cfg.patience`` epochs and keeps its
+    best-validation weights; the decay with the lowest validation MSE wins. The networks train side
+    by side (:class:`_MLPGrid`), each on its own loss, decay and stopping epoch, as if one after another.
+    Fitted attributes: ``weight_decay_``, ``weight_decay_at_edge_`` (the chosen decay
     is the smallest or largest of the grid, so the grid may be too narrow), ``val_mse_`` (per decay, z-scored
     units), ``epochs_`` (per decay, epochs run), ``best_epoch_`` (per decay), ``network_``.
     """
@@ -309,31 +348,41 @@ class MLPProbe(RegressorMixin, BaseEstimator):
         self.cfg = cfg
         self.random_state = random_state
 
-    def _train_one(self, Xt, Yt, Xv, Yv, weight_decay: float, seed: int):
-        cfg = self.cfg
+    def _train(self, Xt, Yt, Xv, Yv, weight_decays: list[float], seed: int):
+        """``(grid at each network's best epoch, best validation MSEs, epochs run, best epochs)``."""
+        cfg, k = self.cfg, len(weight_decays)
         torch.manual_seed(seed)
-        net = _MLP(Xt.shape[1], cfg.hidden, Yt.shape[1])
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=weight_decay, fused=True)
+        grid = _MLPGrid(_MLP(Xt.shape[1], cfg.hidden, Yt.shape[1]), k)
+        params = list(grid.parameters())
+        opt = torch.optim.Adam(params, lr=cfg.lr, fused=True)
+        # AdamW's decoupled decay, per network: p <- p (1 - lr wd) before each Adam step
+        shrink = 1 - cfg.lr * torch.tensor(weight_decays, dtype=torch.float32)
         gen = torch.Generator().manual_seed(seed)
-        best_loss, best_state, best_epoch, since_best, epoch = np.inf, None, 0, 0, 0
+        best_loss, best_epoch, stopped = np.full(k, np.inf), np.zeros(k, dtype=int), np.zeros(k, dtype=int)
+        best = [p.detach().clone() for p in params]
         for epoch in range(1, cfg.max_epochs + 1):
-            net.train()
             for idx in torch.randperm(len(Xt), generator=gen).split(cfg.batch_size):
                 opt.zero_grad()
-                loss = torch.nn.functional.mse_loss(net(Xt[idx]), Yt[idx])
-                loss.backward()
+                ((grid(Xt[idx]) - Yt[idx]) ** 2).mean(dim=(1, 2)).sum().backward()  # network i: its own MSE
+                with torch.no_grad():
+                    for p in params:
+                        p.mul_(shrink.view(k, *[1] * (p.dim() - 1)))
                 opt.step()
-            net.eval()
             with torch.no_grad():
-                val = torch.nn.functional.mse_loss(net(Xv), Yv).item()
-            if val < best_loss:
-                best_loss, best_state, best_epoch, since_best = val, copy.deepcopy(net.state_dict()), epoch, 0
-            else:
-                since_best += 1
-                if since_best >= cfg.patience:
-                    break
-        net.load_state_dict(best_state)
-        return net, best_loss, epoch, best_epoch
+                val = ((grid(Xv) - Yv) ** 2).mean(dim=(1, 2)).numpy()
+            running = stopped == 0  # a stopped network trains on with the rest, its best weights kept aside
+            better = running & (val < best_loss)
+            for kept, p in zip(best, params):
+                kept[better] = p.detach()[better]
+            best_loss[better], best_epoch[better] = val[better], epoch
+            stopped[running & (epoch - best_epoch >= cfg.patience)] = epoch
+            if stopped.all():
+                break
+        stopped[stopped == 0] = epoch
+        with torch.no_grad():
+            for kept, p in zip(best, params):
+                p.copy_(kept)
+        return grid, best_loss, stopped, best_epoch
 
     def fit(self, X, y):
         X = _check_features(X, accept_sparse=False)
@@ -350,15 +399,15 @@ class MLPProbe(RegressorMixin, BaseEstimator):
         Yz = torch.as_tensor((Y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         order = np.random.default_rng(self.random_state).permutation(len(X))
         val, train = torch.as_tensor(order[:n_val]), torch.as_tensor(order[n_val:])
-        self.val_mse_, self.epochs_, self.best_epoch_ = {}, {}, {}
-        best = None
-        for wd in self.cfg.weight_decays:
-            net, loss, epochs, best_epoch = self._train_one(Xz[train], Yz[train], Xz[val], Yz[val], wd, self.random_state)
-            self.val_mse_[wd], self.epochs_[wd], self.best_epoch_[wd] = loss, epochs, best_epoch
-            if best is None or loss < best[1]:
-                best = (wd, loss, net)
-        self.weight_decay_, _, self.network_ = best
-        self.weight_decay_at_edge_ = self.weight_decay_ in (min(self.cfg.weight_decays), max(self.cfg.weight_decays))
+        decays = list(self.cfg.weight_decays)
+        grid, losses, epochs, best_epochs = self._train(Xz[train], Yz[train], Xz[val], Yz[val], decays,
+                                                        self.random_state)
+        self.val_mse_ = {wd: float(v) for wd, v in zip(decays, losses)}
+        self.epochs_ = {wd: int(e) for wd, e in zip(decays, epochs)}
+        self.best_epoch_ = {wd: int(e) for wd, e in zip(decays, best_epochs)}
+        best = int(np.argmin(losses))  # the first of equal losses, in grid order
+        self.weight_decay_, self.network_ = decays[best], grid.network(best)
+        self.weight_decay_at_edge_ = self.weight_decay_ in (min(decays), max(decays))
         self.n_features_in_ = X.shape[1]
         return self
 

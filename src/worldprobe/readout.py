@@ -224,8 +224,23 @@ class FewShotReadout:
 
         return self.blocks[layer - 1].register_forward_hook(hook)
 
+    def _passes(self, entities: Sequence[str], edit: ResidualEdit | None, capture: int | None = None,
+                surprisal: np.ndarray | None = None):
+        """Question passes over ``entities``, batch by batch: yields ``(rows, cache, value)`` (see :meth:`_question_pass`).
+
+        ``surprisal``: an ``(n_entities,)`` array to fill with :meth:`entity_surprisal` from the same passes.
+        """
+        tokens, last, inside = self._prompts(entities)
+        # surprisal reads the position before the entity's first token: it must not lie in the shared prefix
+        shared = self._shared_length(tokens, last if surprisal is None else [i[0] - 1 for i in inside])
+        deltas = self._deltas(edit, len(entities))
+        for rows in self._batches(tokens, last):
+            into = None if surprisal is None else (inside, surprisal)
+            yield rows, *self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas, capture, into)
+
     def _question_pass(
-        self, tokens, rows, shared: int, last, edit_layer: int, deltas: torch.Tensor | None, capture: int | None = None
+        self, tokens, rows, shared: int, last, edit_layer: int, deltas: torch.Tensor | None, capture: int | None = None,
+        surprisal: tuple[list[list[int]], np.ndarray] | None = None,
     ):
         """Run the prompts of ``rows`` (one batch of :meth:`_batches`), edited if asked.
 
@@ -233,15 +248,21 @@ class FewShotReadout:
         prompt (conditions of one entity share them); from the entity's last token on, every row
         runs with its own edit. Returns ``(cache, logits at the last position)``, or with ``capture``
         ``(cache, store layer `capture` at the entity's last token)`` (the forward stops there).
+        ``surprisal``: ``(entity token positions per prompt, array)``: each row's entity surprisal is
+        written into the array, read from this pass's hidden states before the entity's last token.
         """
         heads = [tuple(tokens[r][shared : last[r]]) for r in rows]
         unique = sorted(set(heads))
+        order = torch.tensor([unique.index(h) for h in heads], device=self.device)
         cache = self._fresh_cache(shared, len(unique))
         if heads[0]:
-            self.loaded.model.base_model(
+            hidden = self.loaded.model.base_model(
                 input_ids=torch.tensor(unique, device=self.device), cache=cache, use_cache=True
-            )
-        cache.batch_select_indices(torch.tensor([unique.index(h) for h in heads], device=self.device))
+            ).last_hidden_state
+            if surprisal is not None:
+                inside, into = surprisal
+                into[rows] = self._surprisal(hidden[order], [tokens[r] for r in rows], [inside[r] for r in rows], shared)
+        cache.batch_select_indices(order)
         ids = torch.tensor([tokens[r][last[r] :] for r in rows], device=self.device)
         handles = []
         if deltas is not None:  # the entity's last token is position 0 of this pass
@@ -296,6 +317,7 @@ class FewShotReadout:
         *,
         normalize: Literal["sum", "mean", "distinct"] = "mean",
         edit: ResidualEdit | None = None,
+        surprisal: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(n_entities, n_candidates)`` log-probabilities of each candidate's tokens as the continuation.
 
@@ -304,15 +326,13 @@ class FewShotReadout:
         penalised); ``distinct``: the log-probability of the candidate's shortest token prefix that no
         other candidate shares ("United Kingdom" -> "United", "Kingdom"; "Japan" -> "Japan"): once a
         name is unambiguous among the candidates its rest adds little but cost, and a softmax over
-        these scores is the model's choice among the candidates.
+        these scores is the model's choice among the candidates. ``surprisal``: an ``(n_entities,)``
+        array filled with :meth:`entity_surprisal` from the same passes (no second pass).
         """
         if normalize not in ("sum", "mean", "distinct"):
             raise ReadoutError(f"normalize must be 'sum', 'mean' or 'distinct', got {normalize!r}")
         full = self.candidate_tokens(candidates)
         cand_ids = [c[: _distinct_length(c, full)] for c in full] if normalize == "distinct" else full
-        tokens, last, _ = self._prompts(entities)
-        shared = self._shared_length(tokens, last)
-        deltas = self._deltas(edit, len(entities))
         # continuations to run: each multi-token candidate's tokens but its last, deduplicated; then
         # for every (continuation, step) the candidate tokens whose log-probability is read there
         needed = {tuple(c[:-1]) for c in cand_ids if len(c) > 1}
@@ -324,8 +344,7 @@ class FewShotReadout:
                 for step in range(1, len(c)):
                     reads.setdefault((k, step - 1), []).append((j, c[step]))
         out = np.empty((len(entities), len(candidates)))
-        for rows in self._batches(tokens, last):
-            cache, logits = self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas)
+        for rows, cache, logits in self._passes(entities, edit, surprisal=surprisal):
             first = torch.log_softmax(logits, dim=-1)  # (B, vocab)
             scores = first[:, [c[0] for c in cand_ids]].double()  # (B, C)
             if conts:
@@ -363,15 +382,15 @@ class FewShotReadout:
         return hidden.view(n_rows, K, width, -1)
 
     @torch.inference_mode()
-    def generate(self, entities: Sequence[str], *, max_new_tokens: int, edit: ResidualEdit | None = None) -> list[str]:
-        """Greedy continuation text per entity, cut at the first newline (the few-shot answer's end)."""
-        tokens, last, _ = self._prompts(entities)
-        shared = self._shared_length(tokens, last)
-        deltas = self._deltas(edit, len(entities))
+    def generate(self, entities: Sequence[str], *, max_new_tokens: int, edit: ResidualEdit | None = None,
+                 surprisal: np.ndarray | None = None) -> list[str]:
+        """Greedy continuation text per entity, cut at the first newline (the few-shot answer's end).
+
+        ``surprisal``: as in :meth:`score_candidates`.
+        """
         eos = self.loaded.tokenizer.eos_token_id
         texts = [""] * len(entities)
-        for rows in self._batches(tokens, last):
-            cache, logits = self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas)
+        for rows, cache, logits in self._passes(entities, edit, surprisal=surprisal):
             generated = [[] for _ in rows]
             done = np.zeros(len(rows), bool)
             for _ in range(max_new_tokens):
@@ -408,12 +427,8 @@ class FewShotReadout:
         return self._per_row(entities, edit, capture=layer, fn=lambda hidden: hidden)
 
     def _per_row(self, entities, edit, capture, fn) -> np.ndarray:
-        tokens, last, _ = self._prompts(entities)
-        shared = self._shared_length(tokens, last)
-        deltas = self._deltas(edit, len(entities))
         out = None
-        for rows in self._batches(tokens, last):
-            _, value = self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas, capture)
+        for rows, _, value in self._passes(entities, edit, capture):
             value = fn(value).double().cpu().numpy()
             if out is None:
                 out = np.empty((len(entities), value.shape[1]))
@@ -423,13 +438,18 @@ class FewShotReadout:
     @torch.inference_mode()
     def entity_surprisal(self, entities: Sequence[str]) -> np.ndarray:
         """Mean negative log-probability (nats) of each entity's own tokens in the question prompt."""
-        tokens, last, inside = self._prompts(entities)
-        shared = self._shared_length(tokens, [i[0] - 1 for i in inside])  # logits of the token before the entity too
         out = np.empty(len(entities))
-        for rows in self._batches(tokens, last):
-            ids = torch.tensor([tokens[r][shared:] for r in rows], device=self.device)
-            logits = self.loaded.model(input_ids=ids, cache=self._fresh_cache(shared, len(rows)), use_cache=True).logits
-            logp = torch.log_softmax(logits.float(), dim=-1)  # index j predicts token shared + j + 1
-            for i, r in enumerate(rows):
-                out[r] = -np.mean([logp[i, p - 1 - shared, tokens[r][p]].item() for p in inside[r]])
+        for _ in self._passes(entities, None, capture=0, surprisal=out):  # capture 0: nothing after the entity runs
+            pass
         return out
+
+    def _surprisal(self, hidden: torch.Tensor, tokens, inside, shared: int) -> np.ndarray:
+        """Mean NLL of each row's entity tokens from its final-norm hidden states from position ``shared`` on.
+
+        The LM head runs only at the positions read (the one before each entity token), not at every position.
+        """
+        row = [i for i, positions in enumerate(inside) for _ in positions]
+        at = [p - 1 - shared for positions in inside for p in positions]
+        target = [tokens[i][p] for i, positions in enumerate(inside) for p in positions]
+        logp = torch.log_softmax(self._logits(hidden[row, at]), dim=-1)[torch.arange(len(row)), target]
+        return np.bincount(row, weights=-logp.double().cpu().numpy()) / [len(p) for p in inside]

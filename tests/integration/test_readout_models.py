@@ -166,6 +166,19 @@ def test_entity_surprisal_is_the_mean_nll_of_the_entity_tokens(tiny):
         assert value == pytest.approx(-np.mean([logp[p - 1, ids[p]].item() for p in inside]), rel=1e-5)
 
 
+def test_surprisal_read_from_the_answer_passes_equals_its_own_pass(tiny):
+    """Familiarity reads surprisal from the scoring or generating passes; answers stay as without it."""
+    readout = FewShotReadout(tiny, PREFIX, QUESTION, batch_size=3)
+    alone = readout.entity_surprisal(ENTITIES)
+    from_scores, from_texts = np.full(len(ENTITIES), np.nan), np.full(len(ENTITIES), np.nan)
+    scores = readout.score_candidates(ENTITIES, CANDIDATES, surprisal=from_scores)
+    texts = readout.generate(ENTITIES, max_new_tokens=3, surprisal=from_texts)
+    np.testing.assert_allclose(from_scores, alone, rtol=1e-5)
+    np.testing.assert_allclose(from_texts, alone, rtol=1e-5)
+    np.testing.assert_allclose(scores, readout.score_candidates(ENTITIES, CANDIDATES), rtol=1e-6)
+    assert texts == readout.generate(ENTITIES, max_new_tokens=3)
+
+
 def test_entity_position_comes_from_offsets_and_merges_are_refused(tiny):
     readout = FewShotReadout(tiny, PREFIX, QUESTION)
     ids, last, inside = readout._prompt("Lake Titicaca")

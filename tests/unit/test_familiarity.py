@@ -104,19 +104,17 @@ class FakeReadout:
         if self.refuse in entities:
             raise ReadoutError("refused")
 
-    def score_candidates(self, entities, candidates, normalize):
+    def score_candidates(self, entities, candidates, normalize, surprisal):
         self._check(entities)
+        surprisal[:] = 2.5
         # knows the even-numbered places are in France, thinks the rest are in Japan
         return np.array([[0.0 if (c == "France") == (int(e.split()[1]) % 2 == 0) else -1.0 for c in candidates]
                          for e in entities])
 
-    def generate(self, entities, max_new_tokens):
+    def generate(self, entities, max_new_tokens, surprisal):
         self._check(entities)
+        surprisal[:] = 2.5
         return ["18" + e.split()[1][-2:].zfill(2) for e in entities]
-
-    def entity_surprisal(self, entities):
-        self._check(entities)
-        return np.full(len(entities), 2.5)
 
 
 def test_label_entities_with_a_readout_that_refuses_a_prompt():

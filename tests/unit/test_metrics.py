@@ -36,6 +36,24 @@ def test_proximity_error_place_by_hand_and_the_papers_swapped_order():
     np.testing.assert_array_equal(proximity_error(true, pred, "place", swapped=True), [1.0, 0.0])
 
 
+@pytest.mark.parametrize("scale", ["world", "city"])
+@pytest.mark.parametrize("swapped", [False, True])
+def test_place_proximity_error_is_the_haversine_ordering(scale, swapped):
+    """Compared by unit-vector dot products, counted as a haversine for every pair would count them,
+    from continents apart down to metres apart (a city's predictions), and for the paper's swapped order."""
+    from sklearn.metrics.pairwise import haversine_distances
+
+    rng = np.random.default_rng(1)
+    n, spread = 500, (60.0 if scale == "world" else 0.05)
+    true = np.c_[rng.uniform(-74.0, -73.9, n), rng.uniform(40.6, 40.8, n)] if scale == "city" else \
+        np.c_[rng.uniform(-180, 180, n), rng.uniform(-85, 85, n)]
+    pred = true + rng.normal(0, spread, true.shape)
+    to_rad = np.radians if swapped else (lambda a: np.radians(a[:, ::-1]))
+    d = haversine_distances(to_rad(true), to_rad(pred))
+    expected = (d < np.diag(d)[:, None]).sum(1) / (n - 1)
+    np.testing.assert_array_equal(proximity_error(true, pred, "place", swapped=swapped), expected)
+
+
 def test_score_keys_and_perfect_predictions():
     rng = np.random.default_rng(0)
     places = np.c_[rng.uniform(-180, 180, 50), rng.uniform(-80, 80, 50)]

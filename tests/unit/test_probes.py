@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -129,13 +131,50 @@ def test_mlp_probe_stops_early_keeps_best_and_learns_a_nonlinear_target():
     np.testing.assert_array_equal(again.predict(X[500:]), mlp.predict(X[500:]))
 
 
+def _adamw_alone(Xt, Yt, Xv, Yv, cfg, weight_decay, seed):
+    """One network trained on its own with torch's AdamW, as the probe did before training the grid side by side."""
+    from worldprobe.probes import _MLP
+
+    torch.manual_seed(seed)
+    net = _MLP(Xt.shape[1], cfg.hidden, Yt.shape[1])
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(cfg.max_epochs):
+        for idx in torch.randperm(len(Xt), generator=gen).split(cfg.batch_size):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(net(Xt[idx]), Yt[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            losses.append(torch.nn.functional.mse_loss(net(Xv), Yv).item())
+    return losses
+
+
+def test_mlp_grid_trains_each_decay_as_if_alone():
+    cfg = FAST_MLP.model_copy(update={"weight_decays": [0.01, 3.0, 300.0], "max_epochs": 12, "patience": 3})
+    rng = np.random.default_rng(4)
+    X = torch.as_tensor(rng.normal(size=(300, 5)), dtype=torch.float32)
+    Y = X[:, :1] ** 2 + 0.1 * torch.as_tensor(rng.normal(size=(300, 1)), dtype=torch.float32)
+    grid, best_loss, epochs, best_epoch = MLPProbe(cfg)._train(X[:250], Y[:250], X[250:], Y[250:], cfg.weight_decays, 0)
+    for i, wd in enumerate(cfg.weight_decays):
+        alone = _adamw_alone(X[:250], Y[:250], X[250:], Y[250:], cfg, wd, seed=0)
+        best = int(np.argmin(alone[: epochs[i]]))
+        assert best_epoch[i] == best + 1 and best_loss[i] == pytest.approx(alone[best], rel=1e-4)
+        assert epochs[i] == min(best + 1 + cfg.patience, cfg.max_epochs)
+        with torch.no_grad():  # the network kept is the one at its best epoch
+            got = torch.nn.functional.mse_loss(grid.network(i)(X[250:]), Y[250:]).item()
+        assert got == pytest.approx(best_loss[i], rel=1e-5)
+    assert len(set(np.round(best_loss, 6))) == 3  # the decays did differ
+
+
 @pytest.mark.parametrize("best, at_edge", [(0.01, True), (1.0, False), (100.0, True)])
 def test_mlp_weight_decay_flagged_at_the_edge_of_its_grid(monkeypatch, best, at_edge):
     """Validation loss made to be lowest at ``best``: the flag is set exactly when that is the grid's end."""
-    def fake_train(self, Xt, Yt, Xv, Yv, weight_decay, seed):
-        return None, (np.log10(weight_decay) - np.log10(best)) ** 2, 1, 1
+    def fake_train(self, Xt, Yt, Xv, Yv, weight_decays, seed):
+        losses = (np.log10(weight_decays) - np.log10(best)) ** 2
+        return SimpleNamespace(network=lambda i: None), losses, np.ones(len(losses)), np.ones(len(losses))
 
-    monkeypatch.setattr(MLPProbe, "_train_one", fake_train)
+    monkeypatch.setattr(MLPProbe, "_train", fake_train)
     cfg = FAST_MLP.model_copy(update={"weight_decays": [1.0, 0.01, 100.0, 0.1, 10.0]})  # order does not matter
     mlp = MLPProbe(cfg).fit(np.random.default_rng(0).normal(size=(50, 3)), np.arange(50.0))
     assert mlp.weight_decay_ == best and mlp.weight_decay_at_edge_ is at_edge
