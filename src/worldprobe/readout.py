@@ -234,8 +234,8 @@ class FewShotReadout:
         # surprisal reads the position before the entity's first token: it must not lie in the shared prefix
         shared = self._shared_length(tokens, last if surprisal is None else [i[0] - 1 for i in inside])
         deltas = self._deltas(edit, len(entities))
+        into = None if surprisal is None else (inside, surprisal)
         for rows in self._batches(tokens, last):
-            into = None if surprisal is None else (inside, surprisal)
             yield rows, *self._question_pass(tokens, rows, shared, last, edit.layer if edit else 0, deltas, capture, into)
 
     def _question_pass(
