@@ -35,10 +35,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 import torch
 
-from worldprobe.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts
 from worldprobe.config import ModelConfig
-from worldprobe.models import load_model
-from worldprobe.prompts import prompt_spec
+from worldprobe.lm.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts
+from worldprobe.lm.models import load_model
+from worldprobe.lm.prompts import prompt_spec
 from worldprobe.records import read_entities
 
 Batches = Iterator[tuple[np.ndarray, torch.Tensor, float]]  # (rows, activations, matmul FLOPs) per batch

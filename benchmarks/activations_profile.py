@@ -1,6 +1,6 @@
 """Profile: where the time of one activations stage goes (``python stages/activations.py <dataset>``).
 
-Runs the stage's own code, :func:`worldprobe.activations.dataset_activations` with params.yaml (the
+Runs the stage's own code, :func:`worldprobe.lm.activations.dataset_activations` with params.yaml (the
 local backend), its stores going to a temporary directory, and times for each model and prompt it extracts:
 
 * tokenisation (``tokenize_prompts``);
@@ -33,12 +33,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the stage sets it (see
 
 import numpy as np
 import torch
-
 from activations import batch_flops, matmul_peak_gflops  # benchmarks/activations.py
-from worldprobe import activations as extraction
-from worldprobe.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts, write_activations
+
 from worldprobe.config import load_params
-from worldprobe.models import model_tag
+from worldprobe.lm import activations as extraction
+from worldprobe.lm.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts, write_activations
+from worldprobe.lm.models import model_tag
 from worldprobe.records import ActivationWriter, read_entities, write_entities
 from worldprobe.threads import compute_threads
 

@@ -20,14 +20,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see benchmarks/activation
 import numpy as np
 import torch
 
-from worldprobe.activations import LastTokenExtractor, tokenize_prompts
 from worldprobe.config import ModelConfig, load_params
-from worldprobe.metrics import score
-from worldprobe.models import load_model
-from worldprobe.probing import fit_linear
-from worldprobe.prompts import prompt_spec
+from worldprobe.lm.activations import LastTokenExtractor, tokenize_prompts
+from worldprobe.lm.models import load_model
+from worldprobe.lm.prompts import prompt_spec
 from worldprobe.records import read_entities
-from worldprobe.runs import ProbeData, load_runs, main_run
+from worldprobe.spacetime.inputs import ProbeData, load_runs, main_run
+from worldprobe.spacetime.metrics import score
+from worldprobe.spacetime.probes import fit_linear
 
 R2_TOLERANCE = 0.005
 

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from worldprobe.config import load_params
-from worldprobe.familiarity import Question, candidate_set, choose_entities, gold_answers, year_text
-from worldprobe.models import load_model
-from worldprobe.readout import FewShotReadout
+from worldprobe.familiarity.labels import Question, candidate_set, choose_entities, gold_answers, year_text
+from worldprobe.lm.models import load_model
+from worldprobe.lm.readout import FewShotReadout
 from worldprobe.records import read_entities
 
 

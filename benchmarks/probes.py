@@ -23,11 +23,11 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 
 from worldprobe.config import ProbesConfig
-from worldprobe.probing import probe_run
-from worldprobe.runs import ProbeData, load_runs
-from worldprobe.probes import alpha_grid
-from worldprobe.threads import compute_threads
+from worldprobe.estimators import alpha_grid
 from worldprobe.records import ActivationMeta, ActivationWriter, EntityTableInfo, read_entities
+from worldprobe.spacetime.inputs import ProbeData, load_runs
+from worldprobe.spacetime.probes import probe_run
+from worldprobe.threads import compute_threads
 
 
 def synthetic(root: Path, n: int, d: int, layers: int, seed: int = 0) -> tuple[ProbeData, Path]:

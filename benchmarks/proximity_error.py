@@ -5,7 +5,7 @@ holdout, learning-curve point and familiarity split scores it, so it was the lar
 the probe stages (43 % of ``probes@us``, profiled). Both arms count, for each entity, the other
 entities whose prediction lies closer to its true place than its own prediction; the first with
 ``sklearn.metrics.pairwise.haversine_distances`` per pair (the former implementation), the second as
-:func:`worldprobe.metrics.proximity_error` now does. Arms alternate, repeats times; the counts must
+:func:`worldprobe.spacetime.metrics.proximity_error` now does. Arms alternate, repeats times; the counts must
 be identical.
 
 Usage: python benchmarks/proximity_error.py [--n 7917] [--repeats 3] [--threads 2]
@@ -19,7 +19,7 @@ import time
 import numpy as np
 from sklearn.metrics.pairwise import haversine_distances
 
-from worldprobe.metrics import proximity_error
+from worldprobe.spacetime.metrics import proximity_error
 from worldprobe.threads import compute_threads
 
 CHUNK = 2048

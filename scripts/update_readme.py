@@ -10,7 +10,7 @@ from pathlib import Path
 
 from worldprobe.io import atomic_path
 from worldprobe.readme import rebase_links, splice_results
-from worldprobe.report import RESULTS_PATH
+from worldprobe.spacetime.report import RESULTS_PATH
 
 README = Path("README.md")
 

@@ -13,8 +13,8 @@ import sys
 # Must be set before torch loads its OpenMP runtime; an explicit OMP_WAIT_POLICY wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from worldprobe.activations import dataset_activations
 from worldprobe.config import load_params
+from worldprobe.lm.activations import dataset_activations
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":

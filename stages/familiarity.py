@@ -2,7 +2,7 @@
 
 Usage: python stages/familiarity.py <dataset>
 Reads data/entities/<dataset>.parquet and the model; writes data/familiarity/<dataset>.parquet (one row
-per labelled entity) and metrics/familiarity/<dataset>.json (see worldprobe.familiarity).
+per labelled entity) and metrics/familiarity/<dataset>.json (see worldprobe.familiarity.labels).
 """
 
 import os
@@ -14,10 +14,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in the activations sta
 import torch  # noqa: E402
 
 from worldprobe.config import load_params  # noqa: E402
-from worldprobe.familiarity import label_entities, summarize, write_labels  # noqa: E402
-from worldprobe.models import load_model  # noqa: E402
-from worldprobe.readout import FewShotReadout  # noqa: E402
-from worldprobe.records import read_entities  # noqa: E402
+from worldprobe.familiarity.labels import label_entities, summarize
+from worldprobe.lm.models import load_model  # noqa: E402
+from worldprobe.lm.readout import FewShotReadout  # noqa: E402
+from worldprobe.records import read_entities, write_labels
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

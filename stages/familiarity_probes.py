@@ -4,19 +4,19 @@ against random subsets of the same size, and a knowledge probe (KEEN) per layer.
 Usage: python stages/familiarity_probes.py <dataset>
 Reads data/entities, data/activations/<dataset>, data/familiarity/<dataset>.parquet and
 metrics/probes/<dataset>.json (best layers); writes metrics/familiarity_probes/<dataset>.json and
-plots/familiarity/<dataset>/*.csv (see worldprobe.familiarity_probes).
+plots/familiarity/<dataset>/*.csv (see worldprobe.familiarity.probes).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.familiarity_probes import familiarity_probes, read_labels, report_tables
-from worldprobe.generalization import best_layer_of
-from worldprobe.inputs import probe_inputs
+from worldprobe.familiarity.probes import familiarity_probes, report_tables
 from worldprobe.io import atomic_path
-from worldprobe.outputs import ProbeMetrics
-from worldprobe.runs import main_run
+from worldprobe.records import read_labels
+from worldprobe.spacetime.generalization import best_layer_of
+from worldprobe.spacetime.inputs import main_run, probe_inputs
+from worldprobe.spacetime.outputs import ProbeMetrics
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ plots/familiarity/summary.csv and plots/familiarity/figures/familiarity.png.
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.familiarity_probes import FamiliarityProbeReport
-from worldprobe.familiarity_report import familiarity_figure, markdown_report, summary_table
+from worldprobe.familiarity.probes import FamiliarityProbeReport
+from worldprobe.familiarity.report import familiarity_figure, markdown_report, summary_table
 from worldprobe.io import atomic_path, read_json
 
 if __name__ == "__main__":

@@ -4,18 +4,18 @@ probes and space/time neurons, all at the main run's best layer (chosen by the p
 Usage: python stages/generalization.py <dataset>
 Reads data/entities, data/activations/<dataset>, metrics/probes/<dataset>.json and the model
 (models/<model.name>); writes metrics/generalization/<dataset>.json and
-plots/generalization/<dataset>/*.csv (shapes: worldprobe.outputs).
+plots/generalization/<dataset>/*.csv (shapes: worldprobe.spacetime.outputs).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.generalization import generalize
-from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
-from worldprobe.models import load_model
-from worldprobe.outputs import Holdout, ProbeMetrics
+from worldprobe.lm.models import load_model
+from worldprobe.spacetime.generalization import generalize
+from worldprobe.spacetime.inputs import probe_inputs
+from worldprobe.spacetime.outputs import Holdout, ProbeMetrics
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ import logging
 import sys
 from pathlib import Path
 
+from worldprobe.causal.directions import UNITS
+from worldprobe.causal.intervention import dose_response_figure, run_intervention
 from worldprobe.config import load_params
-from worldprobe.directions import UNITS
-from worldprobe.intervention import dose_response_figure, run_intervention
+from worldprobe.figures import save_figure
 from worldprobe.io import atomic_path
-from worldprobe.plots import save_figure
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":

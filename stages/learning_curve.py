@@ -3,16 +3,16 @@ same nested seeded subsamples of the train split (learning_curve.sizes), scored 
 
 Usage: python stages/learning_curve.py <dataset>
 Reads data/entities/<dataset>.parquet and data/activations/<dataset>; writes
-metrics/learning_curve/<dataset>.json and plots/learning_curve/<dataset>.csv (shapes: worldprobe.outputs).
+metrics/learning_curve/<dataset>.json and plots/learning_curve/<dataset>.csv (shapes: worldprobe.spacetime.outputs).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
-from worldprobe.learning_curve import curve_table, learning_curve
+from worldprobe.spacetime.inputs import probe_inputs
+from worldprobe.spacetime.learning_curve import curve_table, learning_curve
 from worldprobe.threads import compute_threads
 
 if __name__ == "__main__":

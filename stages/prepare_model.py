@@ -6,7 +6,7 @@ Usage: python stages/prepare_model.py
 import logging
 
 from worldprobe.config import load_params
-from worldprobe.models import prepare_model
+from worldprobe.lm.models import prepare_model
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -4,19 +4,18 @@ Usage: python stages/probes.py <dataset>
 Reads data/entities/<dataset>.parquet, data/activations/<dataset>/*/*/ and the model's tokenizer and
 input embeddings (models/<model.name>, for the layer-0 token-mean control); writes
 metrics/probes/<dataset>.json and plots/probes/<dataset>/{layers,predictions}.csv
-(shapes: worldprobe.outputs).
+(shapes: worldprobe.spacetime.outputs).
 """
 
 import sys
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.inputs import probe_inputs
 from worldprobe.io import atomic_path
-from worldprobe.probing import probe_dataset
-from worldprobe.runs import main_run
+from worldprobe.lm.token_mean import headline_token_means
+from worldprobe.spacetime.inputs import main_run, probe_inputs
+from worldprobe.spacetime.probes import probe_dataset
 from worldprobe.threads import compute_threads
-from worldprobe.token_mean import headline_token_means
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

@@ -7,8 +7,8 @@ Usage: python stages/report.py
 from pathlib import Path
 
 from worldprobe.config import load_params
-from worldprobe.report import build_report
-from worldprobe.webpage import write_results_page
+from worldprobe.spacetime.report import build_report
+from worldprobe.spacetime.webpage import write_results_page
 
 
 def main() -> None:

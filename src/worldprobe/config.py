@@ -25,8 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .registry import DATASETS
 
-
-
 # json_schema_extra markers, read by unstated_settings
 NO_RESULT_EFFECT = {"affects_results": False}
 FILE_SOURCE_ONLY = {"applies_to": "source: file"}
@@ -86,7 +84,7 @@ class DatasetConfig(Section):
     )
     familiarity: Literal["all", "known", "unknown"] = Field(
         "all", description="probe only the entities the model knows (known), does not know (unknown), or all; "
-        "the probes and generalization stages filter by the familiarity stage's labels (worldprobe.familiarity)"
+        "the probes and generalization stages filter by the familiarity stage's labels (worldprobe.familiarity.labels)"
     )
 
     @model_validator(mode="after")
@@ -211,7 +209,7 @@ class RayConfig(Section):
     )
 
 
-PromptName = Literal["main", "empty", "random", "all_caps", "no_period"]  # the variants worldprobe.prompts builds
+PromptName = Literal["main", "empty", "random", "all_caps", "no_period"]  # the variants worldprobe.lm.prompts builds
 
 
 class ActivationsConfig(Section):
@@ -351,7 +349,7 @@ class LearningCurveConfig(Section):
 
 
 class SplitGroup(Section):
-    """The column whose values a dataset's train/test split keeps together (``worldprobe.validity``)."""
+    """The column whose values a dataset's train/test split keeps together (``worldprobe.spacetime.validity``)."""
 
     column: str = Field(description="entity-table column; rows sharing a value are all train or all test")
     own_group_values: list[str] = Field(
@@ -359,7 +357,7 @@ class SplitGroup(Section):
 
 
 class ValidityConfig(Section):
-    """What the headline probe adds beyond its controls and the dataset's blocks (``worldprobe.validity``)."""
+    """What the headline probe adds beyond its controls and the dataset's blocks (``worldprobe.spacetime.validity``)."""
 
     split_groups: dict[str, SplitGroup] = Field(
         {"nyc": SplitGroup(column="complexid", own_group_values=["0"]),
@@ -378,7 +376,7 @@ class ValidityConfig(Section):
 
 
 class FamiliarityConfig(Section):
-    """Does the model know the entity? A few-shot question per dataset (``worldprobe.familiarity``)."""
+    """Does the model know the entity? A few-shot question per dataset (``worldprobe.familiarity.labels``)."""
 
     shots: int = Field(3, ge=0, description="few-shot examples in the shared prompt prefix, drawn (seeded) from "
                        "train entities that are never labelled, each with a different answer")

@@ -3,7 +3,7 @@
 Everything a stage declares as an output is written to a temporary sibling first and moved into place
 with ``os.replace`` only once complete, so a rerun (or DVC) never trusts a partial file. Every JSON a
 stage writes is an :class:`Output` (a frozen pydantic model) with ``save``/``load``; the models live
-in :mod:`worldprobe.outputs` and :mod:`worldprobe.karel.outputs`.
+in :mod:`worldprobe.spacetime.outputs` and :mod:`worldprobe.karel.outputs`.
 """
 
 from __future__ import annotations

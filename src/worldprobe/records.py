@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io import atomic_path
+from .io import Output, atomic_path
 
 PLACE_TARGETS = ("longitude", "latitude")  # the paper's order
 TIME_TARGETS = ("year",)
@@ -179,3 +179,67 @@ class ActivationWriter:
             self._ctx.__exit__(StoreError, unfinished, None)  # discards the temporary directory
             raise unfinished
         return self._ctx.__exit__(exc_type, exc, tb)
+
+
+# --------------------------------------------------------------------------- familiarity labels
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no familiarity labels (run the familiarity stage first)")
+    labels = pd.read_parquet(path)
+    labels["id"] = labels["id"].astype(str)
+    return labels
+
+
+def known_flags(ids: np.ndarray, labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled, known) masks aligned to ``ids``; unlabelled entities are neither."""
+    flag = pd.Series(labels["known"].to_numpy(bool), index=labels["id"]).reindex(ids)
+    labelled = flag.notna().to_numpy()
+    return labelled, labelled & flag.fillna(False).to_numpy(bool)
+
+
+def write_labels(path: str | Path, labels: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        labels.to_parquet(tmp, index=False)
+
+
+# --------------------------------------------------------------------------- build report
+
+
+class RowsOut(Output):
+    train: int
+    test: int
+    total: int
+
+
+class PopularityReport(Output):
+    source: str | None
+    min_popularity: float
+    missing_in_output: int
+
+
+class DataReport(Output):
+    """Counts of one build: ``rows_in`` always equals the removals plus ``rows_out.total``."""
+
+    dataset: str
+    kind: Literal["place", "time"]
+    target: str
+    rows_in: int
+    rejected: dict[str, int]  # by reason, every reason listed
+    rejected_total: int
+    duplicates_removed: int
+    filtered: dict[str, int]  # by filter rule, every rule listed
+    filtered_total: int
+    subsampled: int
+    rows_out: RowsOut
+    split_rule: str
+    popularity: PopularityReport
+    groups: list[str]
+
+
+class DroppedEntities(Output):
+    n_dropped: int
+    by_store: dict[str, int]
+    examples: list[str]

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from worldprobe.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts
 from worldprobe.config import ModelConfig
-from worldprobe.models import load_model, prepare_model
-from worldprobe.prompts import prompt_spec
+from worldprobe.lm.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts
+from worldprobe.lm.models import load_model, prepare_model
+from worldprobe.lm.prompts import prompt_spec
 
 CFG = ModelConfig(name="gemma-3-270m")
 

@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from worldprobe.config import ConfigError, load_params, parse_params
 from tests.conftest import REPO
+from worldprobe.config import ConfigError, load_params, parse_params
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ Karel profiles are overlays on ``default``."""
 import pytest
 import yaml
 
-from worldprobe.config import ConfigError, load_params, parse_params, unstated_settings
 from tests.conftest import REPO
+from worldprobe.config import ConfigError, load_params, parse_params, unstated_settings
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 import pytest
 
 from worldprobe.datasets.recipes import _RECIPES
-from worldprobe.prompts import MAIN_PREFIXES
+from worldprobe.lm.prompts import MAIN_PREFIXES
 from worldprobe.registry import DATASETS
-from worldprobe.report import DEVIATIONS, PAPER_HOLDOUT_70B, PAPER_MLP_R2_70B, PAPER_R2, REPLICATION_R2
 from worldprobe.sources import LIVE
 from worldprobe.sources.snapshot import RAW_COLUMNS, SNAPSHOT_FILES
+from worldprobe.spacetime.report import DEVIATIONS, PAPER_HOLDOUT_70B, PAPER_MLP_R2_70B, PAPER_R2, REPLICATION_R2
 
 
 @pytest.mark.parametrize("table", [_RECIPES, LIVE, RAW_COLUMNS, SNAPSHOT_FILES, MAIN_PREFIXES, PAPER_MLP_R2_70B,

@@ -17,8 +17,7 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 
 from ..config import DatasetConfig
 from ..io import atomic_path
-from ..outputs import DataReport, PopularityReport, RowsOut
-from ..records import EntityTableInfo, write_entities
+from ..records import DataReport, EntityTableInfo, PopularityReport, RowsOut, write_entities
 from ..sampling import derived_seed, subsample
 from . import text
 from .recipes import FILTER_REASONS, REJECT_REASONS, BuildError, Prepared, prepare

@@ -1,5 +1,5 @@
 """What the Karel stages hand each other: their JSON files as frozen pydantic models
-(:class:`worldprobe.outputs.Output`: ``save``/``load``, strict at load).
+(:class:`worldprobe.io.Output`: ``save``/``load``, strict at load).
 
 * ``data/karel/checkpoints/train.json`` - :class:`~worldprobe.karel.train.TrainSummary` (karel_train;
   defined beside the training so that a change here does not retrain)

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..plots import save_figure  # noqa: E402
+from ..figures import save_figure  # noqa: E402
 from .content import BASELINES  # noqa: E402
 from .probes import PROBE_KINDS  # noqa: E402
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from worldprobe.config import ConfigError, LiveConfig, Params
-from worldprobe.sources import dbpedia, nyc, nyt, us, wikidata
-from worldprobe.sources.files import read_user_file
-from worldprobe.sources.http import SourceError
-from worldprobe.sources.snapshot import read_snapshot
+from ..config import ConfigError, LiveConfig, Params
+from . import dbpedia, nyc, nyt, us, wikidata
+from .files import read_user_file
+from .http import SourceError
+from .snapshot import read_snapshot
 
 LIVE: dict[str, Callable[[LiveConfig], pd.DataFrame]] = {
     "world": dbpedia.world_places,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from worldprobe.config import LiveConfig
-from worldprobe.sources.http import SourceError
-from worldprobe.sources.pageviews import total_views
-from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
-from worldprobe.sources.sparql import SparqlEndpoint, resource_name
+from ..config import LiveConfig
+from .http import SourceError
+from .pageviews import total_views
+from .snapshot import LIVE_COLUMNS, raw_table
+from .sparql import SparqlEndpoint, resource_name
 
 PREFIXES = """PREFIX dbo: <http://dbpedia.org/ontology/>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>

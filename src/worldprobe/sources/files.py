@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from worldprobe.config import DatasetConfig
-from worldprobe.sources.snapshot import read_text_table
+from ..config import DatasetConfig
+from .snapshot import read_text_table
 
 READERS = {".csv": ",", ".tsv": "\t", ".txt": ","}
 # the pull stages depend on this folder, so DVC reruns them when a user's file changes

@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from worldprobe.config import LiveConfig
+from ..config import LiveConfig
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _SECRET = re.compile(r"((?:api[-_]?key|apikey|access[-_]?token|token)(?:=|%3D|'\s*:\s*'))[^&\s'\"]+", re.I)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from worldprobe.config import LiveConfig
-from worldprobe.sources.http import HttpClient, JsonlCache, SourceError
-from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
+from ..config import LiveConfig
+from .http import HttpClient, JsonlCache, SourceError
+from .snapshot import LIVE_COLUMNS, raw_table
 
 BOROUGHS = {"1": "Manhattan", "2": "Bronx", "3": "Brooklyn", "4": "Queens", "5": "Staten Island",
             "8": "New Jersey"}

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from worldprobe.config import LiveConfig
-from worldprobe.sources.http import HttpClient, JsonlCache, SourceError, fetch_all
-from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
+from ..config import LiveConfig
+from .http import HttpClient, JsonlCache, SourceError, fetch_all
+from .snapshot import LIVE_COLUMNS, raw_table
 
 KEY_VARIABLE = "NYT_API_KEY"
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-from worldprobe.config import LiveConfig
-from worldprobe.sources.http import HttpClient, JsonlCache, SourceError, fetch_all
+from ..config import LiveConfig
+from .http import HttpClient, JsonlCache, SourceError, fetch_all
 
 
 def total_views(titles: Iterable[str], live: LiveConfig) -> dict[str, int | None]:

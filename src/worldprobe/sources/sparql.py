@@ -11,8 +11,8 @@ import hashlib
 from pathlib import Path
 from urllib.parse import unquote
 
-from worldprobe.config import LiveConfig
-from worldprobe.sources.http import HttpClient, JsonlCache, SourceError
+from ..config import LiveConfig
+from .http import HttpClient, JsonlCache, SourceError
 
 Row = dict[str, str | None]
 ACCEPT = {"Accept": "application/sparql-results+json"}

@@ -12,10 +12,10 @@ import io
 
 import pandas as pd
 
-from worldprobe.config import LiveConfig
-from worldprobe.sources.http import HttpClient, SourceError
-from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table, read_text_table
-from worldprobe.sources.wikidata import colleges
+from ..config import LiveConfig
+from .http import HttpClient, SourceError
+from .snapshot import LIVE_COLUMNS, raw_table, read_text_table
+from .wikidata import colleges
 
 # name column -> entity_type, checked in this order (uszips.csv also has a ``city`` column)
 NAME_COLUMNS = (("zip", "zip"), ("county_full", "county"), ("city", "city"))

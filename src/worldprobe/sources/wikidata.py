@@ -11,11 +11,11 @@ import re
 
 import pandas as pd
 
-from worldprobe.config import LiveConfig
-from worldprobe.sources.http import SourceError
-from worldprobe.sources.pageviews import total_views
-from worldprobe.sources.snapshot import LIVE_COLUMNS, raw_table
-from worldprobe.sources.sparql import SparqlEndpoint
+from ..config import LiveConfig
+from .http import SourceError
+from .pageviews import total_views
+from .snapshot import LIVE_COLUMNS, raw_table
+from .sparql import SparqlEndpoint
 
 PREFIXES = """PREFIX wd: <http://www.wikidata.org/entity/>
 PREFIX wdt: <http://www.wikidata.org/prop/direct/>

@@ -20,7 +20,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.conftest import REPO
 from tests.tiny_lm import save_tiny_model
-from worldprobe.familiarity import FamiliaritySummary
+from worldprobe.familiarity.labels import FamiliaritySummary
 from worldprobe.records import EntityTableInfo, write_entities
 
 PLACES = ["Paris", "Mount Everest", "Cape Town", "Lake Titicaca", "Rio de Janeiro", "Zürich"]

@@ -17,7 +17,7 @@ import yaml
 
 from tests.conftest import REPO
 from tests.tiny_lm import save_tiny_model
-from worldprobe.familiarity_probes import FamiliarityProbeReport, KnowledgeProbe, MatchedN
+from worldprobe.familiarity.probes import FamiliarityProbeReport, KnowledgeProbe, MatchedN
 from worldprobe.io import read_json, write_json
 from worldprobe.records import ActivationMeta, ActivationWriter, EntityTableInfo, write_entities
 

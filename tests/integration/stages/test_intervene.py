@@ -7,7 +7,6 @@ typed record with every control beside the probe, and the dose-response tables a
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,11 +15,11 @@ import yaml
 from tests.conftest import REPO
 from tests.integration.stages.conftest import run_stage
 from tests.tiny_lm import save_tiny_model
+from worldprobe.causal.directions import DirectionSet
+from worldprobe.causal.intervention import InterventionMetrics
 from worldprobe.config import AlphaGrid
-from worldprobe.directions import DirectionSet
-from worldprobe.intervention import InterventionMetrics
-from worldprobe.models import model_tag
-from worldprobe.probes import RidgeLOO, alpha_grid
+from worldprobe.estimators import RidgeLOO, alpha_grid
+from worldprobe.lm.models import model_tag
 from worldprobe.records import ActivationStore, EntityTableInfo, write_entities
 
 N = 120

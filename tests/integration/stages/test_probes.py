@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import r2_score
 
-from tests.integration.stages.conftest import N, N_LAYERS, SIGNAL_LAYERS
+from tests.integration.stages.conftest import N_LAYERS, SIGNAL_LAYERS, N
 from worldprobe.io import read_json
 
 

@@ -1,0 +1,580 @@
+"""The self-contained results page ``reports/index.html``: interactive Vega-Lite charts, readable offline.
+
+Vega, Vega-Lite and Vega-Embed come inlined from ``vl-convert-python``'s bundle, every data point is
+inlined in the specs, and the page loads nothing else (no CDN, no font, no image), so a clone opens it
+from disk without a network. ``tests/integration/test_webpage_browser.py`` checks that in Chromium.
+
+Inputs are the committed tables the other stages and the report stage write (``metrics/spacetime``,
+``plots/spacetime``, ``plots/probes``, ``plots/generalization``), so the page can be rebuilt from a
+clone without rerunning the pipeline. Each chart is one function in :data:`CHART_MAKERS` that
+returns its charts, or none when its input files are absent: adding a chart is adding a function.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_args
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import vl_convert
+from matplotlib.path import Path as MplPath
+from matplotlib.transforms import Affine2D
+
+from ..config import PromptName
+from ..io import OutputError, atomic_path
+from ..registry import DATASETS
+from . import plots
+from .outputs import SpacetimeSummary, SummaryEntry
+from .report import SUMMARY_PATH
+from .verdicts import CONTROL_NAMES, CONTROLS, Outcome, judge
+
+PAGE_PATH = Path("reports/index.html")
+VEGA_LITE_VERSION = "6.4"  # the bundle and the specs' schema must agree
+DVC_VEGA_LITE_VERSION = "5.21"  # DVC's plot templates are Vega-Lite 5 specs
+DIGITS = 4  # inlined numbers are rounded: plenty for a chart, and the page stays small
+# test entities drawn per scatter chart: above it a seeded sample (the page stays a few MB and hovering
+# stays smooth); every prediction is in plots/probes/<dataset>/predictions.csv
+MAX_POINTS = 2000
+EARTH_RADIUS_KM = 6371.0088
+# vega-embed's menu: exporting the chart works offline; the source and editor links would leave the page
+EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the page: ``key`` is its element id; ``spec`` a Vega-Lite specification with inline data."""
+
+    key: str
+    title: str
+    caption: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PageInputs:
+    root: Path
+    datasets: Sequence[str]
+    shapes_dir: Path
+
+    def table(self, relative: str) -> pd.DataFrame | None:
+        path = self.root / relative
+        return pd.read_csv(path) if path.is_file() else None
+
+    def predictions(self) -> dict[str, pd.DataFrame]:
+        """The probe's test predictions per dataset (the controls' columns and the split group left out)."""
+        found = {ds: self.table(f"plots/probes/{ds}/predictions.csv") for ds in self.datasets}
+        return {ds: frame.drop(columns=[c for c in frame if "_pred_" in c or c == "split_group"])
+                for ds, frame in found.items() if frame is not None}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts, numbers rounded, missing values as null."""
+    rounded = frame.round(DIGITS).astype(object)
+    return rounded.where(pd.notna(rounded), None).to_dict(orient="records")
+
+
+def _drawn(pred: pd.DataFrame) -> pd.DataFrame:
+    """The test entities a scatter chart draws: all of them, or a seeded sample of ``MAX_POINTS`` in table order."""
+    return pred if len(pred) <= MAX_POINTS else pred.sample(n=MAX_POINTS, random_state=0).sort_index()
+
+
+def _counted(drawn: pd.DataFrame, pred: pd.DataFrame, dataset: str) -> str:
+    """The caption's count of what a chart draws, naming the table that holds the rest."""
+    if len(drawn) == len(pred):
+        return f"{len(pred):,} test entities"
+    return (f"{len(drawn):,} of the {len(pred):,} test entities (a seeded random sample; every prediction is in "
+            f"plots/probes/{dataset}/predictions.csv)")
+
+
+def _title(dataset: str) -> str:
+    return DATASETS[dataset].title if dataset in DATASETS else dataset
+
+
+def _tooltip(frame: pd.DataFrame, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tooltip entries whose column ``frame`` has (a dataset of one's own may lack a group or entity type)."""
+    return [f for f in fields if f["field"] in frame]
+
+
+def _zoom() -> dict[str, Any]:
+    return {"name": "zoom", "select": "interval", "bind": "scales"}
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _series_panels(rows: pd.DataFrame, inputs: PageInputs, x: dict[str, Any], y_field: str, pick: str,
+                   tooltip: list[dict[str, Any]]) -> dict[str, Any]:
+    """One panel per dataset of test R² lines, one line per ``series``; clicking the legend highlights a series."""
+    return {
+        "data": {"values": _records(rows)},
+        "facet": {"field": "dataset", "type": "nominal", "title": None, "sort": [_title(d) for d in inputs.datasets]},
+        "columns": 3,
+        "spec": {
+            "width": 250,
+            "height": 170,
+            "params": [{"name": pick, "select": {"type": "point", "fields": ["series"]}, "bind": "legend"}],
+            "mark": {"type": "line", "point": {"size": 18}},
+            "encoding": {
+                "x": x,
+                "y": {"field": y_field, "type": "quantitative", "title": "test R²"},
+                "color": {"field": "series", "type": "nominal", "title": "click to highlight"},
+                "opacity": {"condition": {"param": pick, "value": 1}, "value": 0.1},
+                "tooltip": [{"field": "dataset"}, {"field": "series"}, *tooltip,
+                            {"field": y_field, "type": "quantitative", "format": ".3f", "title": "test R²"}],
+            },
+        },
+        "resolve": {"scale": {"y": "independent"}},
+    }
+
+
+def depth_chart(inputs: PageInputs) -> list[Chart]:
+    """Test R² by relative depth for every prompt and control, one panel per dataset (the README's grid)."""
+    frames = []
+    for ds in inputs.datasets:
+        depth = inputs.table(f"plots/spacetime/{ds}/depth.csv")
+        if depth is not None:
+            long = depth.melt(id_vars=["layer", "rel_depth"], var_name="series", value_name="r2").dropna()
+            frames.append(long.assign(dataset=_title(ds)))
+    if not frames:
+        return []
+    rows = pd.concat(frames, ignore_index=True)
+    names = {"main": "probe, main prompt", **CONTROL_NAMES}
+    rows["series"] = rows["series"].map(lambda s: names.get(s, f"probe, {s} prompt"))
+    spec = _series_panels(
+        rows, inputs, {"field": "rel_depth", "type": "quantitative", "title": "relative depth (layer / last block)"},
+        "r2", "series_pick", [{"field": "layer", "type": "quantitative"}],
+    )
+    return [Chart("depth", "Test R² by relative depth, probe against the controls", "Click a legend entry to "
+                  "highlight one series (shift-click for several); hover a point for its value. Surface form and "
+                  "the layer-0 controls do not depend on depth, so they are flat lines.", spec)]
+
+
+def _frame(outline: str, rings: list[np.ndarray]) -> tuple[float, float, float, float]:
+    if outline == "world":
+        return (-180.0, 180.0, -90.0, 90.0)
+    if outline == "us":
+        return plots.US_FRAME
+    points, pad = np.concatenate(rings), 0.02
+    return (points[:, 0].min() - pad, points[:, 0].max() + pad, points[:, 1].min() - pad, points[:, 1].max() + pad)
+
+
+def _outline_rows(rings: list[np.ndarray], px_per_degree: tuple[float, float]) -> list[dict[str, Any]]:
+    """Rings simplified to half a pixel at the chart's size (matplotlib's path simplification), one row per ring.
+
+    The full NYC outlines have 83k points (4 MB inline); simplified, a few thousand draw the same picture.
+    """
+    to_px = Affine2D().scale(*px_per_degree)
+    rows = []
+    with matplotlib.rc_context({"path.simplify_threshold": 0.5}):
+        for ring in rings:
+            cleaned = MplPath(ring).cleaned(transform=to_px, simplify=True)
+            xy = to_px.inverted().transform(cleaned.vertices[cleaned.codes != MplPath.STOP])
+            rows.append({"x": np.round(xy[:, 0], DIGITS).tolist(), "y": np.round(xy[:, 1], DIGITS).tolist()})
+    return rows
+
+
+def _great_circle_km(frame: pd.DataFrame) -> np.ndarray:
+    lat1, lon1, lat2, lon2 = (np.radians(frame[c].to_numpy(float)) for c in ("latitude", "longitude", "pred_latitude", "pred_longitude"))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def map_charts(inputs: PageInputs) -> list[Chart]:
+    """Each place dataset's test entities at their true position, with a line to where the probe puts them."""
+    charts = []
+    for ds, every in inputs.predictions().items():
+        if "pred_longitude" not in every:
+            continue
+        pred = _drawn(every)
+        outline = plots.outline_for(ds)
+        rings = plots.outline_rings(outline, inputs.shapes_dir)
+        x0, x1, y0, y1 = _frame(outline, rings)
+        width = 760
+        # equirectangular at the frame's mid-latitude: regional shapes stay recognisable
+        height = round(width * (y1 - y0) / ((x1 - x0) * math.cos(math.radians((y0 + y1) / 2))))
+        group = next((c for c in ("country", "state", "borough") if c in pred), None)
+        columns = ["id", "text", "entity_type", group, "longitude", "latitude", "pred_longitude", "pred_latitude", "prox_error"]
+        points = pred[[c for c in columns if c in pred]].assign(error_km=_great_circle_km(pred))
+        outline_rows = _outline_rows(rings, (width / (x1 - x0), height / (y1 - y0)))
+        x = {"type": "quantitative", "scale": {"domain": [x0, x1], "nice": False}, "title": "longitude"}
+        y = {"type": "quantitative", "scale": {"domain": [y0, y1], "nice": False}, "title": "latitude"}
+        hovered = {"param": "hover", "empty": False}
+        tooltip = _tooltip(points, [
+            {"field": "text", "type": "nominal", "title": "entity"},
+            {"field": "entity_type", "type": "nominal", "title": "type"},
+            {"field": group, "type": "nominal"},
+            {"field": "latitude", "format": ".3f", "title": "true latitude"},
+            {"field": "longitude", "format": ".3f", "title": "true longitude"},
+            {"field": "pred_latitude", "format": ".3f", "title": "predicted latitude"},
+            {"field": "pred_longitude", "format": ".3f", "title": "predicted longitude"},
+            {"field": "error_km", "format": ",.0f", "title": "error (km)"},
+            {"field": "prox_error", "format": ".3f", "title": "proximity error"},
+        ])
+        spec = {
+            "width": width,
+            "height": height,
+            "layer": [
+                {
+                    # one row per ring, flattened in the browser: the page carries each number once
+                    "data": {"values": outline_rows},
+                    "transform": [
+                        {"window": [{"op": "row_number", "as": "ring"}]},
+                        {"flatten": ["x", "y"]},
+                        {"window": [{"op": "row_number", "as": "j"}], "groupby": ["ring"]},
+                    ],
+                    "mark": {"type": "line", "color": "#9a9a9a", "strokeWidth": 0.6, "clip": True},
+                    "encoding": {"x": {"field": "x", **x}, "y": {"field": "y", **y}, "detail": {"field": "ring"},
+                                 "order": {"field": "j"}},
+                },
+                {
+                    "data": {"values": _records(points)},
+                    "layer": [
+                        {
+                            "mark": {"type": "rule", "color": "#d62728", "clip": True},
+                            "encoding": {
+                                "x": {"field": "longitude", **x}, "y": {"field": "latitude", **y},
+                                "x2": {"field": "pred_longitude"}, "y2": {"field": "pred_latitude"},
+                                "opacity": {"condition": {**hovered, "value": 0.95}, "value": 0.12},
+                                "strokeWidth": {"condition": {**hovered, "value": 2}, "value": 0.5},
+                            },
+                        },
+                        {
+                            "mark": {"type": "circle", "color": "#d62728", "size": 10, "clip": True},
+                            "encoding": {"x": {"field": "pred_longitude", **x}, "y": {"field": "pred_latitude", **y},
+                                         "opacity": {"condition": {**hovered, "value": 1}, "value": 0.35}},
+                        },
+                        {
+                            "params": [
+                                # not "nearest": its voronoi cells lose the text fields of the tooltip (Vega-Lite 6.4)
+                                {"name": "hover", "select": {"type": "point", "on": "pointerover", "fields": ["id"],
+                                                             "clear": "pointerout"}},
+                                _zoom(),
+                            ],
+                            "mark": {"type": "circle", "color": "black", "size": 14, "clip": True},
+                            "encoding": {"x": {"field": "longitude", **x}, "y": {"field": "latitude", **y},
+                                         "size": {"condition": {**hovered, "value": 90}, "value": 14},
+                                         "tooltip": tooltip},
+                        },
+                    ],
+                },
+            ],
+        }
+        charts.append(Chart(
+            f"map_{ds}", f"{_title(ds)}: where the probe puts the test entities",
+            f"{_counted(pred, every, ds)}: black at their true position, red at the probe's prediction, joined by a "
+            "line. Hover a point for the place and both positions; scroll to zoom, drag to pan, double-click to reset.",
+            spec,
+        ))
+    return charts
+
+
+def year_charts(inputs: PageInputs) -> list[Chart]:
+    """Predicted against true year of each time dataset's test entities, with the identity line."""
+    charts = []
+    for ds, every in inputs.predictions().items():
+        if "pred_year" not in every:
+            continue
+        pred = _drawn(every)
+        points = pred.drop(columns=["id"]).assign(error_years=(pred["pred_year"] - pred["year"]).abs())
+        lo, hi = float(points[["year", "pred_year"]].min().min()), float(points[["year", "pred_year"]].max().max())
+        several_types = "entity_type" in points and points["entity_type"].nunique() > 1
+        color = {"field": "entity_type", "type": "nominal", "title": "type"} if several_types else {"value": "#1f77b4"}
+        extra = [c for c in points.columns if c not in ("text", "entity_type", "year", "pred_year", "prox_error", "error_years")]
+        spec = {
+            "width": 560,
+            "height": 460,
+            "layer": [
+                {
+                    "data": {"values": [{"v": lo}, {"v": hi}]},
+                    "mark": {"type": "line", "color": "#888", "strokeDash": [4, 4]},
+                    "encoding": {"x": {"field": "v", "type": "quantitative"}, "y": {"field": "v", "type": "quantitative"}},
+                },
+                {
+                    "data": {"values": _records(points)},
+                    "params": [_zoom()],
+                    "mark": {"type": "circle", "size": 16, "opacity": 0.6},
+                    "encoding": {
+                        "x": {"field": "year", "type": "quantitative", "title": "true year", "scale": {"zero": False},
+                              "axis": {"format": "d"}},
+                        "y": {"field": "pred_year", "type": "quantitative", "title": "predicted year", "scale": {"zero": False},
+                              "axis": {"format": "d"}},
+                        "color": color,
+                        "tooltip": _tooltip(points, [
+                            {"field": "text", "title": "entity"}, {"field": "entity_type", "title": "type"},
+                            *({"field": c} for c in extra),
+                            {"field": "year", "format": ".1f", "title": "true year"},
+                            {"field": "pred_year", "format": ".1f", "title": "predicted year"},
+                            {"field": "error_years", "format": ".1f", "title": "error (years)"},
+                            {"field": "prox_error", "format": ".3f", "title": "proximity error"},
+                        ]),
+                    },
+                },
+            ],
+        }
+        charts.append(Chart(
+            f"years_{ds}", f"{_title(ds)}: predicted against true year",
+            f"{_counted(pred, every, ds)}; the dashed line is a perfect prediction. Hover for the entity; scroll to "
+            "zoom, drag to pan, double-click to reset.",
+            spec,
+        ))
+    return charts
+
+
+def _summary(inputs: PageInputs) -> dict[str, dict[str, dict[str, SummaryEntry]]] | None:
+    path = inputs.root / SUMMARY_PATH
+    return SpacetimeSummary.load(path).root if path.is_file() else None
+
+
+def _main_runs(summary: dict[str, dict[str, dict[str, SummaryEntry]]],
+               datasets: Sequence[str]) -> list[tuple[str, str, dict[str, SummaryEntry]]]:
+    """``(dataset, model, {prompt: metrics})`` for every dataset of the summary, in the params' order."""
+    return [(ds, model, runs) for ds in datasets if ds in summary for model, runs in summary[ds].items()]
+
+
+def bar_charts(inputs: PageInputs) -> list[Chart]:
+    """Best-layer test R²: per prompt, and linear against MLP probe."""
+    summary = _summary(inputs)
+    if summary is None:
+        return []
+    prompts, kinds = [], []
+    for ds, _, runs in _main_runs(summary, inputs.datasets):
+        prompts += [{"dataset": _title(ds), "prompt": p, "r2": m.r2, "layer": m.best_layer} for p, m in runs.items()]
+        main = runs.get("main")
+        kinds += [{"dataset": _title(ds), "probe": kind, "r2": r2}
+                  for kind, r2 in (("linear", main and main.r2), ("MLP", main and main.mlp_r2)) if r2 is not None]
+
+    def grouped(rows: list[dict[str, Any]], group: str, order: Sequence[str], title: str) -> dict[str, Any]:
+        return {
+            "data": {"values": _records(pd.DataFrame(rows))},
+            "width": 520,
+            "mark": "bar",
+            "encoding": {
+                "y": {"field": "dataset", "type": "nominal", "sort": [_title(d) for d in inputs.datasets], "title": None},
+                "yOffset": {"field": group, "sort": list(order)},
+                "x": {"field": "r2", "type": "quantitative", "title": title},
+                "color": {"field": group, "type": "nominal", "sort": list(order)},
+                "tooltip": [{"field": "dataset"}, {"field": group}, {"field": "r2", "format": ".3f", "title": "test R²"}],
+            },
+        }
+
+    return [
+        Chart("prompts", "Best-layer test R² per prompt", "The paper's prompt (main), the entity alone (empty) and "
+              "random tokens before it (random).", grouped(prompts, "prompt", get_args(PromptName), "test R² at the best layer")),
+        Chart("probe_kinds", "Linear against MLP probe at the best layer", "Test R² of the ridge probe and of a "
+              "one-hidden-layer MLP probe on the same activations.", grouped(kinds, "probe", ("linear", "MLP"), "test R²")),
+    ]
+
+
+def pca_chart(inputs: PageInputs) -> list[Chart]:
+    """Test R² of probes on the first k principal components of the best layer."""
+    pca = inputs.table("plots/spacetime/pca.csv")
+    if pca is None:
+        return []
+    rows = pca.melt(id_vars="k", var_name="dataset", value_name="r2").dropna()
+    rows["dataset"] = rows["dataset"].map(_title)
+    spec = {
+        "data": {"values": _records(rows)},
+        "width": 560,
+        "height": 320,
+        "params": [{"name": "pick", "select": {"type": "point", "fields": ["dataset"]}, "bind": "legend"}],
+        "mark": {"type": "line", "point": True},
+        "encoding": {
+            "x": {"field": "k", "type": "quantitative", "scale": {"type": "log"}, "title": "principal components"},
+            "y": {"field": "r2", "type": "quantitative", "title": "test R²"},
+            "color": {"field": "dataset", "type": "nominal", "sort": [_title(d) for d in inputs.datasets]},
+            "opacity": {"condition": {"param": "pick", "value": 1}, "value": 0.1},
+            "tooltip": [{"field": "dataset"}, {"field": "k"}, {"field": "r2", "format": ".3f", "title": "test R²"}],
+        },
+    }
+    return [Chart("pca", "Test R² against the number of principal components (best layer)",
+                  "Click a legend entry to highlight a dataset.", spec)]
+
+
+def holdout_chart(inputs: PageInputs) -> list[Chart]:
+    """Proximity error of each held-out group: probe trained with the group seen, against without it."""
+    frames = [
+        frame.assign(dataset=_title(ds))
+        for ds in inputs.datasets
+        if (frame := inputs.table(f"plots/generalization/{ds}/holdout.csv")) is not None
+    ]
+    if not frames:
+        return []
+    rows = pd.concat(frames, ignore_index=True)
+    rows["label"] = rows["holdout"].str.replace("_", " ") + ": " + rows["group"].astype(str)
+    first = rows["dataset"].iloc[0]
+    tooltip = [
+        {"field": "dataset"}, {"field": "column", "title": "grouped by"}, {"field": "group"},
+        {"field": "n_test", "title": "test entities"}, {"field": "n_train_removed", "title": "train entities removed"},
+        {"field": "n_train", "title": "train entities, each probe"},
+        {"field": "prox_error_default", "format": ".3f", "title": "prox. error, group seen (same n)"},
+        {"field": "prox_error_heldout", "format": ".3f", "title": "prox. error, group held out"},
+    ]
+    x = {"type": "quantitative", "title": "mean proximity error on the group's test entities (chance 0.5)",
+         "scale": {"domain": [0, 0.8]}}
+    spec = {
+        "data": {"values": _records(rows)},
+        "params": [{"name": "ds", "value": first, "bind": {"input": "select", "options": list(dict.fromkeys(rows["dataset"])),
+                                                           "name": "dataset "}}],
+        "transform": [{"filter": "datum.dataset == ds"}],
+        "width": 520,
+        "height": {"step": 16},
+        "encoding": {"y": {"field": "label", "type": "nominal", "sort": None, "title": None}},
+        "layer": [
+            {"mark": {"type": "rule", "color": "#aaa"},
+             "encoding": {"x": {"field": "prox_error_default", **x}, "x2": {"field": "prox_error_heldout"}, "tooltip": tooltip}},
+            {"mark": {"type": "point", "filled": True, "size": 50, "color": "#1f77b4"},
+             "encoding": {"x": {"field": "prox_error_default", **x}, "tooltip": tooltip}},
+            {"mark": {"type": "point", "filled": True, "size": 50, "color": "#d62728"},
+             "encoding": {"x": {"field": "prox_error_heldout", **x}, "tooltip": tooltip}},
+            {"data": {"values": [{"chance": 0.5}]}, "mark": {"type": "rule", "strokeDash": [4, 4], "color": "#666"},
+             "encoding": {"x": {"field": "chance", "type": "quantitative"}, "y": None}},
+        ],
+    }
+    return [Chart("holdout", "Held-out groups: proximity error with the group seen (blue) and held out (red)",
+                  "Each of the largest blocks (country, state, borough, century, decade, year block) and entity types, "
+                  "held out of training in turn; both probes are scored on the same test entities of that group. "
+                  "Choose the dataset below the chart.", spec)]
+
+
+def learning_curve_chart(inputs: PageInputs) -> list[Chart]:
+    """Test R² against train size for the probe and its controls, on the same nested train subsamples."""
+    frames = [
+        frame.assign(dataset=_title(ds))
+        for ds in inputs.datasets
+        if (frame := inputs.table(f"plots/learning_curve/{ds}.csv")) is not None
+    ]
+    if not frames:
+        return []
+    names = {"r2": "probe, main prompt", "surface_r2": CONTROL_NAMES["surface"],
+             "random_weights_r2": CONTROL_NAMES["random_weights"]}
+    rows = (pd.concat(frames, ignore_index=True)
+            .melt(id_vars=["dataset", "n_train"], value_vars=list(names), var_name="series", value_name="test_r2")
+            .dropna())
+    rows["series"] = rows["series"].map(names)
+    spec = _series_panels(
+        rows, inputs, {"field": "n_train", "type": "quantitative", "scale": {"type": "log"}, "title": "train entities"},
+        "test_r2", "curve_pick", [{"field": "n_train", "title": "train entities"}],
+    )
+    return [Chart("learning_curve", "Learning curves: probe and controls on the same nested train subsamples",
+                  "A control that gains more from data than the probe would cross it: where the lines cross, the "
+                  "verdict depends on the training size. Hover a point for its value.", spec)]
+
+
+# Adding a chart: write a function (PageInputs) -> list[Chart] that returns [] when its files are absent.
+CHART_MAKERS: tuple[Callable[[PageInputs], list[Chart]], ...] = (
+    depth_chart, learning_curve_chart, map_charts, year_charts, bar_charts, pca_chart, holdout_chart,
+)
+
+
+# --------------------------------------------------------------------------- page
+
+
+def summary_table(inputs: PageInputs) -> str:
+    """The results table of ``results.md`` as HTML: best-layer R² and its interval beside the controls."""
+    summary = _summary(inputs)
+    if summary is None:
+        return ""
+    head = ["dataset", "model", "best layer", "test R² [95 % CI]", "Spearman", "prox. error",
+            *(CONTROL_NAMES[c] for c in CONTROLS), "MLP R²"]
+    body = []
+    for ds, model, runs in _main_runs(summary, inputs.datasets):
+        m = runs["main"]
+        cells = [_title(ds), model, f"{m.best_layer} / {m.n_layers - 1}",
+                 f"{m.r2:.3f} [{m.r2_ci_low:.3f}, {m.r2_ci_high:.3f}]", f"{m.spearman:.3f}", f"{m.prox_error:.3f}"]
+        marks = {Outcome.BEATS: " ✓", Outcome.BEATEN: " ✗", Outcome.NOT_ESTABLISHED: " ?", Outcome.NOT_MEASURED: ""}
+        for v in judge(m.verdicts or {}, m.controls.model_dump()):  # the report's rule: the paired interval
+            cells.append("—" if v.control_r2 is None else f"{v.control_r2:.3f}" + marks[v.outcome])
+        cells.append("—" if m.mlp_r2 is None else f"{m.mlp_r2:.3f}")
+        body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+    return (f"<table class=results><thead>{header}</thead><tbody>{''.join(body)}</tbody></table>"
+            "<p class=note>Paired 95 % bootstrap interval of probe R² minus the control's on the same test entities: "
+            "✓ above 0 (the probe beats it), ✗ below 0 (the control beats the probe), ? includes 0 (not established)."
+            "</p>")
+
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
+table.results { border-collapse: collapse; font-size: 13px; } .results td, .results th { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
+.results td:first-child, .results th:first-child, .results td:nth-child(2) { text-align: left; } .note, .caption { color: #555; font-size: 13px; }
+nav a { margin-right: .8rem; } .chart { margin: .5rem 0 1rem; }
+"""
+
+
+def inline_bundle(vl_version: str) -> str:
+    """Vega, Vega-Lite ``vl_version`` and Vega-Embed as one script body, defining ``window.vegaEmbed``."""
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version)
+    return bundle.replace("</script", "<\\/script")  # never present today; an inline script must not contain it
+
+
+def dvc_plots_template(vl_version: str = DVC_VEGA_LITE_VERSION) -> str:
+    """An HTML template for ``dvc plots show --html-template`` with the Vega scripts inline instead of from a CDN.
+
+    DVC puts its CDN ``<script>`` tags where a template says ``{scripts}``; this one has no such
+    placeholder, only ``{plot_divs}`` (and ``{refresh_tag}``), so the page DVC writes loads nothing.
+    """
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n{refresh_tag}\n<title>DVC Plot</title>\n"
+        f"<script>{inline_bundle(vl_version)}</script>\n"
+        "<style>table { border-spacing: 15px; }</style>\n</head>\n<body>\n{plot_divs}\n</body>\n</html>\n"
+    )
+
+
+def render_page(charts: Sequence[Chart], table_html: str) -> str:
+    """The whole page as one string: style, bundle, specs and the call that embeds them, all inline."""
+    bundle = inline_bundle(VEGA_LITE_VERSION)
+    schema = f"https://vega.github.io/schema/vega-lite/v{VEGA_LITE_VERSION.split('.')[0]}.json"  # an id, never fetched
+    specs = {c.key: {"$schema": schema, **c.spec} for c in charts}
+    # "</" would end the inline <script> early if a label ever contained "</script>"
+    specs_js = json.dumps(specs, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    nav = " ".join(f'<a href="#{c.key}">{html.escape(c.title.split(":")[0])}</a>' for c in charts)
+    sections = "\n".join(
+        f'<h2 id="{c.key}-title">{html.escape(c.title)}</h2><p class=caption>{html.escape(c.caption)}</p>'
+        f'<div class=chart id="{c.key}"></div>'
+        for c in charts
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>worldprobe: results</title>
+<style>{STYLE}</style>
+<script>{bundle}</script>
+</head>
+<body>
+<h1>worldprobe: do language models represent space and time?</h1>
+<p>Linear probes on the residual stream at the last entity token, test split, beside the controls on the same
+split. Generated by the report stage (<code>dvc repro report</code>) from the committed metrics; every script is
+inline, so this page needs no network.</p>
+{table_html}
+<nav>{nav}</nav>
+{sections}
+<script>
+const specs = {specs_js};
+const options = {json.dumps(EMBED_OPTIONS, sort_keys=True)};
+for (const [key, spec] of Object.entries(specs)) {{
+  vegaEmbed("#" + key, spec, options).catch((error) => console.error(key, error));
+}}
+</script>
+</body>
+</html>
+"""
+
+
+def write_results_page(datasets: Sequence[str], shapes_dir: Path, root: Path = Path("."), path: Path = PAGE_PATH) -> list[Chart]:
+    """Write ``reports/index.html`` from the committed tables; returns the charts it holds."""
+    inputs = PageInputs(root, list(datasets), shapes_dir)
+    charts = [chart for make in CHART_MAKERS for chart in make(inputs)]
+    if not charts:
+        raise OutputError(f"{root}: no result tables to chart (run the probes and report stages first)")
+    with atomic_path(root / path) as tmp:
+        tmp.write_text(render_page(charts, summary_table(inputs)), encoding="utf-8")
+    return charts

@@ -1,0 +1,159 @@
+"""The report stage on synthetic metrics of the probes/generalization stages' exact shape."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.fixtures.spacetime import MODEL, N_LAYERS, write_workspace
+from worldprobe.io import read_json, write_json
+from worldprobe.spacetime.outputs import OutputError
+from worldprobe.spacetime.report import build_report
+from worldprobe.spacetime.verdicts import CONTROLS
+
+
+def _shapes_dir(snapshot_dir: Path) -> Path:
+    return snapshot_dir / "shapes"
+
+
+def test_summary_has_the_documented_shape(tmp_path, snapshot_dir):
+    datasets = {"nyc": "place", "people": "time"}
+    write_workspace(tmp_path, datasets)
+    build_report(list(datasets), shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    summary = read_json(tmp_path / "metrics" / "spacetime" / "summary.json")
+    assert set(summary) == set(datasets)
+    for name in datasets:
+        probes = read_json(tmp_path / "metrics" / "probes" / f"{name}.json")
+        assert set(summary[name]) == {MODEL}  # the random-weights model is a control, not a row
+        assert set(summary[name][MODEL]) == {"main", "empty"}
+        main = summary[name][MODEL]["main"]
+        assert main["best_layer"] == N_LAYERS and main["n_layers"] == N_LAYERS + 1 and main["rel_depth"] == 1.0
+        assert main["r2"] == pytest.approx(probes["runs"][MODEL]["main"]["best"]["r2"])
+        assert set(main["controls"]) == set(CONTROLS)
+        assert main["controls"]["surface"] == 0.1
+        assert main["controls"]["layer0"] == probes["runs"][MODEL]["main"]["layers"][0]["r2"]
+        assert main["controls"]["layer0_token_mean"] == probes["controls"]["layer0_token_mean"]["r2"]
+        assert main["controls"]["random_weights"] == pytest.approx(0.05)
+        assert main["mlp_r2"] == pytest.approx(main["r2"] + 0.01)
+        assert main["r2_ci_low"] < main["r2"] < main["r2_ci_high"]
+        assert set(main["verdicts"]) == set(CONTROLS)
+        assert set(main["verdicts"]["surface"]) == {"diff", "ci_low", "ci_high"}
+        assert main["within_block_spearman"] == probes["validity"]["within_block"]["spearman"]
+        assert ("group_mean_r2" in main) == ("r2_beyond_group" in main) == (datasets[name] == "place")
+        assert main["holdout"] == {"block": {"default": 0.1, "heldout": 0.2}}  # entity type was skipped
+        assert [p["n_train"] for p in main["learning_curve"]] == [100, 400, 1200]
+        assert set(main["learning_curve"][0]) == {"n_train", "r2", "surface_r2", "random_weights_r2"}
+        assert main["learning_curve"][-1]["r2"] == pytest.approx(main["r2"])
+        assert main["learning_curve_crossings"]["surface"]["stays_above_from"] == 400
+        assert "learning_curve" not in summary[name][MODEL]["empty"]  # the curve is the main run's
+        # the random-weights model ran the main prompt only
+        assert summary[name][MODEL]["empty"]["controls"]["random_weights"] is None
+
+
+def test_summary_is_deterministic(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"people": "time"})
+    outputs = []
+    for _ in range(2):
+        build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+        outputs.append((tmp_path / "metrics/spacetime/summary.json").read_text() + (tmp_path / "reports/results.md").read_text())
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("surface, expected", [(0.01, "beats"), (0.99, "is beaten by")])
+def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surface, expected):
+    write_workspace(tmp_path, {"art": "time"}, surface=surface)
+    build_report(["art"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    text = (tmp_path / "reports" / "results.md").read_text()
+    assert re.search(rf"surface form \(TF-IDF\) {surface:.3f} \(Δ [-+]\d\.\d+ \[[-+0-9., ]+\]\): \*\*{expected}\*\*", text)
+    assert re.search(r"random weights 0\.050 \(Δ [^)]*\): \*\*beats\*\*", text)
+    assert re.search(r"layer 0 \(last token\) [-0-9.]+ \(Δ [^)]*\): \*\*beats\*\*; layer 0 \(entity token mean\) ", text)
+    assert "| surface | layer 0, last token | layer 0, token mean | random weights | MLP R² |" in text
+    assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
+    assert "| Art and entertainment | 100 / 400 / 1,200 |" in text  # the learning curve at matched n
+
+
+def test_a_learning_curve_of_other_data_is_refused(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"people": "time"})
+    path = tmp_path / "metrics" / "learning_curve" / "people.json"
+    curve = read_json(path)
+    curve["n_train_split"] = 999
+    write_json(path, curve)
+    with pytest.raises(OutputError, match="rerun the learning_curve stage"):
+        build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+
+
+def test_results_md_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"world": "place", "people": "time"})
+    build_report(["world", "people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    text = (tmp_path / "reports" / "results.md").read_text()
+    world = next(line for line in text.splitlines() if line.startswith("| World places | country"))
+    assert "| 0.900 | 0.880 | +0.010 [-0.010, +0.030] | 0.200 / 0.100 / — / — / — | 0.050 |" in world
+    people = next(line for line in text.splitlines() if line.startswith("| Historical figures | decade"))
+    assert "| — | — | — |" in people  # no group reference for a block cut from the target
+    assert "Historical figures from 1500: n = 260, R² -2.500, Spearman 0.400" in text
+    verdict = next(line for line in text.splitlines() if line.startswith("- **World places**"))
+    assert verdict.endswith("so the probe's R² is, as far as this shows, knowing the country.")
+
+
+def test_missing_metrics_file_is_named(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"people": "time"})
+    with pytest.raises(OutputError, match=r"metrics/probes/art\.json: no such metrics file"):
+        build_report(["people", "art"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+
+
+def test_predictions_from_another_run_are_refused(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"people": "time"})
+    path = tmp_path / "plots/probes/people/predictions.csv"
+    frame = pd.read_csv(path)
+    frame["pred_year"] = frame["year"].mean()  # R² 0, far from the metrics' value
+    frame.to_csv(path, index=False)
+    with pytest.raises(OutputError, match="come from different runs"):
+        build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+
+
+def test_predictions_missing_column_is_named(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"us": "place"})
+    path = tmp_path / "plots/probes/us/predictions.csv"
+    pd.read_csv(path).drop(columns="pred_latitude").to_csv(path, index=False)
+    with pytest.raises(OutputError, match="missing column.s. pred_latitude for a place dataset"):
+        build_report(["us"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+
+
+def test_depth_table_has_one_column_per_curve(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"world": "place"})
+    build_report(["world"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    depth = pd.read_csv(tmp_path / "plots/spacetime/world/depth.csv")
+    assert list(depth.columns) == ["layer", "rel_depth", "main", "empty", "random_weights", "surface", "layer0",
+                                   "layer0_token_mean"]
+    assert list(depth["layer"]) == list(range(N_LAYERS + 1))
+    assert (depth["surface"] == 0.1).all() and (depth["layer0"] == depth.loc[0, "main"]).all()
+    assert depth["layer0_token_mean"].to_numpy() == pytest.approx([2 * depth.loc[0, "main"]] * len(depth), rel=1e-5)
+    kinds = pd.read_csv(tmp_path / "plots/spacetime/probe_kinds.csv")
+    assert list(kinds["label"]) == ["world linear", "world MLP"]
+    pca = pd.read_csv(tmp_path / "plots/spacetime/pca.csv")
+    assert list(pca.columns) == ["k", "world"] and list(pca["k"]) == [2, 4, 8]  # "full" is not a point on the k axis
+    holdout = pd.read_csv(tmp_path / "plots/spacetime/holdout.csv")
+    assert list(holdout["label"]) == ["world block: random split", "world block: held out"]
+
+
+def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir):
+    write_workspace(tmp_path, {"people": "time"})
+    path = tmp_path / "metrics/probes/people.json"
+    probes = read_json(path)
+    del probes["runs"][f"{MODEL}~random_weights"]
+    probes["controls"]["random_weights"] = None
+    del probes["validity"]["verdicts"]["random_weights"]
+    probes["controls"]["layer0_token_mean"] = None
+    del probes["validity"]["verdicts"]["layer0_token_mean"]
+    write_json(path, probes)
+    build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    depth = pd.read_csv(tmp_path / "plots/spacetime/people/depth.csv")
+    # the columns stay, so dvc.yaml's plot definitions hold
+    assert depth["random_weights"].isna().all() and depth["layer0_token_mean"].isna().all()
+    controls = read_json(tmp_path / "metrics/spacetime/summary.json")["people"][MODEL]["main"]["controls"]
+    assert controls["random_weights"] is None and controls["layer0_token_mean"] is None
+    results = (tmp_path / "reports/results.md").read_text()
+    assert "random weights —: **not measured**" in results and "layer 0 (entity token mean) —: **not measured**" in results

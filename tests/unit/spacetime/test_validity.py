@@ -1,0 +1,163 @@
+"""The headline's validity checks on synthetic data with known answers."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import r2_score
+
+from tests.fixtures.probe_data import probe_data
+from worldprobe.config import ProbesConfig, SplitGroup, ValidityConfig
+from worldprobe.spacetime.probes import fit_linear
+from worldprobe.spacetime.validity import (
+    assess,
+    beyond_group,
+    bootstrap_weights,
+    era_scores,
+    group_mean_predictions,
+    paired_difference,
+    weighted_r2,
+    within_block,
+)
+
+CFG = ProbesConfig()
+
+
+def test_weighted_r2_is_r2_of_the_resampled_entities():
+    rng = np.random.default_rng(0)
+    y, pred = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
+    index = np.random.default_rng(4).integers(0, 50, size=(30, 50))
+    weights = np.stack([np.bincount(i, minlength=50) for i in index]).astype(float)
+    expected = [r2_score(y[i], pred[i]) for i in index]  # sklearn: uniform average over the targets
+    np.testing.assert_allclose(weighted_r2(weights, y, pred), expected, rtol=1e-10)
+
+
+def test_cluster_bootstrap_draws_whole_groups():
+    groups = np.repeat(np.arange(10), 5)
+    w = bootstrap_weights(groups, 50, 200, seed=1)
+    assert w.shape == (200, 50) and (w.sum(1) == 50).all()  # 10 groups of 5 drawn each time
+    assert (w.reshape(200, 10, 5) == w.reshape(200, 10, 5)[:, :, :1]).all()  # a group's members move together
+    entity = bootstrap_weights(None, 50, 200, seed=1)
+    assert not (entity.reshape(200, 10, 5) == entity.reshape(200, 10, 5)[:, :, :1]).all()
+
+
+def test_cluster_interval_is_wider_when_errors_are_shared_within_groups():
+    rng = np.random.default_rng(2)
+    groups = np.repeat(np.arange(40), 10)
+    y = rng.normal(size=400)
+    pred = y + rng.normal(0, 0.6, 40)[groups] + rng.normal(0, 0.2, 400)  # each group shares one error
+    width = {}
+    for name, g in (("entities", None), ("groups", groups)):
+        r2 = weighted_r2(bootstrap_weights(g, 400, 500, seed=0), y, pred)
+        width[name] = np.subtract(*np.quantile(r2, [0.975, 0.025]))
+    assert width["groups"] > 2 * width["entities"]
+
+
+@pytest.mark.parametrize("groups", [None, np.repeat(np.arange(60), 5)])
+def test_paired_difference_of_equal_predictors_straddles_zero(groups):
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=300)
+    w = bootstrap_weights(groups, 300, 500, seed=0)
+    same = y + rng.normal(0, 0.5, 300)
+    identical = paired_difference(w, y, same, same)
+    assert identical.diff == 0 and identical.ci_low <= 0 <= identical.ci_high
+    twin = y + rng.normal(0, 0.5, 300)  # as good, different errors
+    d = paired_difference(w, y, same, twin)
+    assert d.ci_low < 0 < d.ci_high
+    sharper = y + rng.normal(0, 0.2, 300)
+    better = paired_difference(w, y, sharper, same)
+    assert better.ci_low > 0 and better.diff == pytest.approx(r2_score(y, sharper) - r2_score(y, same))
+
+
+def _places(seed=0, n_groups=20, per_group=40):
+    """Places in blocks: each block is a region, places scatter within it; the split is by entity."""
+    rng = np.random.default_rng(seed)
+    block = np.repeat(np.arange(n_groups), per_group)
+    centre = rng.uniform(-50, 50, size=(n_groups, 2))
+    coords = centre[block] + rng.normal(0, 15, size=(len(block), 2))
+    data = probe_data(len(block), kind="place", seed=seed, groups=("block",), block=block.astype(str),
+                      longitude=coords[:, 0], latitude=coords[:, 1])
+    d = 32
+    group_code = rng.normal(size=(n_groups, d))[block]  # the block's identity, nothing about position in it
+    mix = rng.normal(size=(2, d))
+    encodes_group = group_code + rng.normal(0, 0.3, size=(len(block), d))
+    encodes_coords = coords @ mix / 10 + rng.normal(0, 0.3, size=(len(block), d))
+    return data, block.astype(str), encodes_group, encodes_coords
+
+
+def test_group_mean_predicts_each_block_by_its_train_mean():
+    pred = group_mean_predictions(np.array(["a", "a", "b"]), np.array([[1.0], [3.0], [10.0]]), np.array(["b", "a", "c"]))
+    np.testing.assert_allclose(pred, [[10.0], [2.0], [14 / 3]])  # unseen block "c": the overall train mean
+
+
+def test_incremental_r2_is_zero_for_group_identity_and_positive_for_coordinates():
+    data, blocks, group_only, coords = _places()
+    w = bootstrap_weights(None, int(data.test.sum()), 300, seed=0)
+    fit = lambda X, d: fit_linear(X, d, CFG)  # noqa: E731
+    r2_group, gain_group = beyond_group(group_only, blocks, data, fit, w)
+    assert r2_group > 0.6  # blocks explain most of the position
+    assert abs(gain_group.diff) < 0.01 and gain_group.ci_low < 0.005
+    _, gain_coords = beyond_group(coords, blocks, data, fit, w)
+    assert gain_coords.diff > 0.05 and gain_coords.ci_low > 0
+
+
+def test_within_block_is_zero_for_group_identity_and_positive_for_coordinates():
+    data, blocks, group_only, coords = _places()
+    y = data.y[data.test]
+    preds = {name: fit_linear(X, data, CFG).predict(X[data.test]) for name, X in (("group", group_only), ("coords", coords))}
+    wb = within_block(y, preds, blocks[data.test], "block", min_test=2)
+    assert wb.n_blocks == 20 and wb.n == len(y)
+    # knowing the block orders nothing within it; its prediction noise can only cost R² there
+    assert abs(wb.spearman["group"]) < 0.15 and wb.r2["group"] < 0.02
+    assert wb.spearman["coords"] > 0.5 and wb.r2["coords"] > 0.3
+    w = bootstrap_weights(None, len(y), 200, seed=0)
+    for name, above_zero in (("group", False), ("coords", True)):
+        wb = within_block(y, {"probe": preds[name]}, blocks[data.test], "block", 2, w)
+        assert wb.probe_spearman_ci_low < wb.spearman["probe"] < wb.probe_spearman_ci_high
+        assert (wb.probe_spearman_ci_low > 0) == above_zero
+    small = within_block(y, preds, blocks[data.test], "block", min_test=1000)
+    assert small.n_blocks == 0 and small.spearman == {"group": None, "coords": None}
+
+
+def test_era_scores_split_at_the_year():
+    year = np.array([100.0, 900, 1400, 1500, 1800, 1900])
+    pred = year + np.array([50.0, -50, 0, 10, -10, 0])
+    eras = era_scores(year, pred, 1500)
+    assert eras["before_1500"].n == 3 and eras["from_1500"].n == 3
+    assert eras["before_1500"].r2 == pytest.approx(r2_score(year[:3], pred[:3]))
+    assert eras["from_1500"].spearman == pytest.approx(1.0)
+
+
+def test_assess_groups_intervals_and_scores_every_control():
+    data, blocks, group_only, coords = _places()
+    grouped = data.grouped_by(SplitGroup(column="id", own_group_values=[]))  # trivially grouped: one per entity
+    cfg = ValidityConfig(split_groups={"synthetic": SplitGroup(column="id", own_group_values=[])}, n_boot=200)
+    preds = {"probe": fit_linear(coords, data, CFG).predict(coords[data.test]),
+             "layer0": fit_linear(group_only, data, CFG).predict(group_only[data.test])}
+    v = assess(grouped, preds, coords, lambda X, d: fit_linear(X, d, CFG), cfg, "leave-one-out", seed=0)
+    assert v.split_group == "id" and "clusters" in v.resampling
+    assert set(v.verdicts) == {"layer0"} and v.r2_ci_low < v.r2_ci_high
+    assert v.group_mean_r2 > 0.6 and v.r2_beyond_group.diff > 0.05 and v.eras is None
+    assert set(v.within_block.spearman) == {"probe", "layer0"}
+
+
+def test_a_split_group_column_that_straddles_the_split_is_refused():
+    data, *_ = _places()
+    from worldprobe.records import StoreError
+
+    with pytest.raises(StoreError, match="straddle"):
+        data.grouped_by(SplitGroup(column="block", own_group_values=[]))
+
+
+def test_a_control_on_a_subsample_is_compared_on_the_test_entities_it_predicts():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=300)
+    w = bootstrap_weights(None, 300, 300, seed=0)
+    probe, control = y + rng.normal(0, 0.3, 300), y + rng.normal(0, 0.6, 300)
+    partial = np.where(np.arange(300) % 3 == 0, control, np.nan)  # the control holds every third entity
+    d = paired_difference(w, y, probe, partial)
+    rows = np.arange(300) % 3 == 0
+    assert d.n == 100 and d.diff == pytest.approx(r2_score(y[rows], probe[rows]) - r2_score(y[rows], control[rows]))
+    assert d.ci_low > 0
+    assert paired_difference(w, y, probe, control).n == 300
+    blocks = np.repeat(np.arange(10), 30).astype(str)
+    within = within_block(y, {"probe": probe, "control": partial}, blocks, "block", min_test=5)
+    assert within.spearman["control"] is not None and within.spearman["control"] < within.spearman["probe"]
