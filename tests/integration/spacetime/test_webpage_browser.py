@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from tests.conftest import REPO
-from tests.unit.test_webpage import CHARTS, page, specs_of  # noqa: F401  (the page fixture)
+from tests.unit.spacetime.test_webpage import CHARTS, page, specs_of  # noqa: F401  (the page fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
