@@ -40,6 +40,7 @@ from worldprobe.lm.activations import LastTokenExtractor, shared_prefix_length, 
 from worldprobe.lm.models import load_model
 from worldprobe.lm.prompts import prompt_spec
 from worldprobe.records import read_entities
+from worldprobe.threads import set_torch_threads
 
 Batches = Iterator[tuple[np.ndarray, torch.Tensor, float]]  # (rows, activations, matmul FLOPs) per batch
 
@@ -129,7 +130,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     table, _ = read_entities(args.entities)
     sample = table.sample(min(args.n, len(table)), random_state=0)
     models = {dtype: load_model(ModelConfig(name=args.model, dtype=dtype), args.models_dir)

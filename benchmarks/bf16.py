@@ -28,6 +28,7 @@ from worldprobe.records import read_entities
 from worldprobe.spacetime.inputs import ProbeData, load_runs, main_run
 from worldprobe.spacetime.metrics import score
 from worldprobe.spacetime.probes import fit_linear
+from worldprobe.threads import set_torch_threads
 
 R2_TOLERANCE = 0.005
 
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     params = load_params()
     extractor = LastTokenExtractor(load_model(ModelConfig(name=params.model.name, dtype="bfloat16")))
     tokenizer = extractor.loaded.tokenizer

@@ -32,6 +32,7 @@ from worldprobe.familiarity.labels import Question, candidate_set, choose_entiti
 from worldprobe.lm.models import load_model
 from worldprobe.lm.readout import FewShotReadout
 from worldprobe.records import read_entities
+from worldprobe.threads import set_torch_threads
 
 
 @torch.inference_mode()
@@ -59,7 +60,7 @@ def main() -> None:
 
     params = load_params()
     cfg = params.familiarity
-    torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     table, info = read_entities(Path("data/entities") / f"{args.dataset}.parquet")
     question = Question.for_dataset(args.dataset, info.kind)
     gold = gold_answers(table, args.dataset, info.kind, info.groups[0] if info.groups else None)

@@ -21,6 +21,7 @@ from worldprobe.karel.model import GPT
 from worldprobe.karel.sampler import build_split
 from worldprobe.karel.tokens import prompt_length
 from worldprobe.karel.train import gpt_config, token_loss
+from worldprobe.threads import set_torch_threads
 
 WARMUP = 3
 
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     profile = load_params().karel.profiles["default"]
     texts = torch.as_tensor(build_split(profile, 0, "train", profile.batch_size * (args.steps + WARMUP)).texts())
     batches = list(texts.split(profile.batch_size))

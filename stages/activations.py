@@ -6,24 +6,26 @@ Writes data/activations/<dataset>/<model tag>[~<control>]/<prompt>/ (see worldpr
 
 import logging
 import os
-import sys
 
 # Sleeping (not spinning) OpenMP workers: on a shared machine, spinning threads wait for a time slice
 # at every small op; measured on 2 busy cores, 2-thread extraction went from 11 to 48 entities/s.
 # Must be set before torch loads its OpenMP runtime; an explicit OMP_WAIT_POLICY wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from worldprobe.config import load_params
 from worldprobe.lm.activations import dataset_activations
+from worldprobe.stage import dataset_and_params
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
+
+def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    params = load_params()
+    dataset, params = dataset_and_params(__doc__)
     with compute_threads(params.activations.threads):
-        metas = dataset_activations(params, sys.argv[1])
+        metas = dataset_activations(params, dataset)
     for meta in metas:
         print(f"{meta.dataset} {meta.model}{'~' + meta.control if meta.control else ''} {meta.prompt}: "
               f"{meta.n_entities} entities, {meta.extra['n_rejected']} rejected")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,19 +6,15 @@ Reads ``data/raw/<dataset>.parquet``; writes ``data/entities/<dataset>.parquet``
 
 import sys
 
-from worldprobe.config import ConfigError, load_params
+from worldprobe.config import ConfigError
 from worldprobe.datasets import BuildError, build_entities, read_raw, write_build
+from worldprobe.stage import dataset_and_params, stage_argument
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python stages/build.py <dataset>", file=sys.stderr)
-        return 2
-    dataset = argv[1]
+    dataset = stage_argument(__doc__, argv)
     try:
-        params = load_params()
-        if dataset not in params.data.datasets:
-            raise ConfigError(f"dataset {dataset!r} is not in params.yaml: {', '.join(params.data.datasets)}")
+        _, params = dataset_and_params(__doc__, argv)
         raw = read_raw(f"data/raw/{dataset}.parquet")
         result = build_entities(raw, dataset, params.data.datasets[dataset], params.seed)
     except (ConfigError, BuildError) as exc:

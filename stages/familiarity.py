@@ -6,27 +6,24 @@ per labelled entity) and metrics/familiarity/<dataset>.json (see worldprobe.fami
 """
 
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in the activations stage: a shared machine
 
-import torch  # noqa: E402
 
-from worldprobe.config import load_params  # noqa: E402
 from worldprobe.familiarity.labels import label_entities, summarize
 from worldprobe.lm.models import load_model  # noqa: E402
 from worldprobe.lm.readout import FewShotReadout  # noqa: E402
 from worldprobe.records import read_entities, write_labels
+from worldprobe.stage import dataset_and_params
+from worldprobe.threads import set_torch_threads
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    dataset = sys.argv[1]
-    params = load_params()
+
+def main() -> None:
+    dataset, params = dataset_and_params(__doc__)
     cfg = params.familiarity
     table, info = read_entities(Path("data/entities") / f"{dataset}.parquet")
-    torch.set_num_threads(cfg.threads)
+    set_torch_threads(cfg.threads)
     model = load_model(params.model)
     labels = label_entities(
         lambda prefix, question: FewShotReadout(model, prefix, question, batch_size=cfg.batch_size),
@@ -39,3 +36,7 @@ if __name__ == "__main__":
     print(f"{dataset}: {summary.n_labelled} labelled in {summary.seconds:.0f} s; known {summary.fraction_known:.3f} "
           f"(test {summary.fraction_known_test:.3f}, constant-answer chance {summary.chance_known:.3f}); "
           f"{summary.n_unreadable} unreadable")
+
+
+if __name__ == "__main__":
+    main()

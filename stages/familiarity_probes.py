@@ -7,23 +7,20 @@ metrics/probes/<dataset>.json (best layers); writes metrics/familiarity_probes/<
 plots/familiarity/<dataset>/*.csv (see worldprobe.familiarity.probes).
 """
 
-import sys
 from pathlib import Path
 
-from worldprobe.config import load_params
 from worldprobe.familiarity.probes import familiarity_probes, report_tables
 from worldprobe.io import atomic_path
 from worldprobe.records import read_labels
 from worldprobe.spacetime.generalization import best_layer_of
 from worldprobe.spacetime.inputs import main_run, probe_inputs
 from worldprobe.spacetime.outputs import ProbeMetrics
+from worldprobe.stage import dataset_and_params
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    dataset = sys.argv[1]
-    params = load_params()
+
+def main() -> None:
+    dataset, params = dataset_and_params(__doc__)
     mode = params.data.datasets[dataset].familiarity
     labels = read_labels(Path("data/familiarity") / f"{dataset}.parquet")
     data, runs, _ = probe_inputs(dataset, params)
@@ -46,3 +43,7 @@ if __name__ == "__main__":
     probe = next(s for s in report.split if s.predictor == "probe").groups
     r = lambda g: "n/a" if probe[g] is None else f"{probe[g].r2.value:.3f} [{probe[g].r2.lo:.3f}, {probe[g].r2.hi:.3f}]"  # noqa: E731
     print(f"{dataset} ({mode}): layer {report.layer}: R2 all {r('all')}, known {r('known')}, unknown {r('unknown')}")
+
+
+if __name__ == "__main__":
+    main()

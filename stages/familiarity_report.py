@@ -12,7 +12,8 @@ from worldprobe.familiarity.probes import FamiliarityProbeReport
 from worldprobe.familiarity.report import familiarity_figure, markdown_report, summary_table
 from worldprobe.io import atomic_path, read_json
 
-if __name__ == "__main__":
+
+def main() -> None:
     datasets = list(load_params().data.datasets)
     summaries = {ds: read_json(Path("metrics/familiarity") / f"{ds}.json") for ds in datasets}
     reports = {ds: FamiliarityProbeReport.load(Path("metrics/familiarity_probes") / f"{ds}.json") for ds in datasets}
@@ -24,3 +25,7 @@ if __name__ == "__main__":
     with atomic_path("reports/familiarity.md") as tmp:
         tmp.write_text(text)
     print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,22 +7,19 @@ Reads data/entities, data/activations/<dataset>, metrics/probes/<dataset>.json a
 plots/generalization/<dataset>/*.csv (shapes: worldprobe.spacetime.outputs).
 """
 
-import sys
 from pathlib import Path
 
-from worldprobe.config import load_params
 from worldprobe.io import atomic_path
 from worldprobe.lm.models import load_model
 from worldprobe.spacetime.generalization import generalize
 from worldprobe.spacetime.inputs import probe_inputs
 from worldprobe.spacetime.outputs import Holdout, ProbeMetrics
+from worldprobe.stage import dataset_and_params
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    dataset = sys.argv[1]
-    params = load_params()
+
+def main() -> None:
+    dataset, params = dataset_and_params(__doc__)
     data, runs, _ = probe_inputs(dataset, params)
     probe_metrics = ProbeMetrics.load(Path("metrics/probes") / f"{dataset}.json")
     hf_model = load_model(params.model, control=None).model
@@ -37,3 +34,7 @@ if __name__ == "__main__":
     print(f"{dataset}: layer {m.layer}: R2 linear {r(m.mlp_vs_linear.linear.r2)}, "
           f"MLP {r(m.mlp_vs_linear.mlp.r2)}; block-holdout prox error "
           f"{r(block and block.mean_prox_error_default)} -> {r(block and block.mean_prox_error_heldout)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,22 +7,19 @@ plots/intervention/<dataset>/<target>.csv (dose-response at the best layer) and 
 """
 
 import logging
-import sys
 from pathlib import Path
 
 from worldprobe.causal.directions import UNITS
 from worldprobe.causal.intervention import dose_response_figure, run_intervention
-from worldprobe.config import load_params
 from worldprobe.figures import save_figure
 from worldprobe.io import atomic_path
+from worldprobe.stage import dataset_and_params
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
+
+def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    dataset = sys.argv[1]
-    params = load_params()
+    dataset, params = dataset_and_params(__doc__)
     with compute_threads(params.intervention.threads):
         result = run_intervention(
             params, dataset, entities_dir=Path("data/entities"), activations_dir=Path("data/activations"),
@@ -42,3 +39,7 @@ if __name__ == "__main__":
     print(f"{dataset}: {m.n_entities} entities, layers {m.layers} (best {m.best_layer}), {m.runtime_s:.0f} s; baseline {m.baseline}")
     for c in m.all_entities.comparisons:
         print(f"  edit {c.edited_target} @ layer {c.layer} vs {c.versus}: {c.difference} [{c.lo}, {c.hi}] -> {c.verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,12 @@ from worldprobe.karel.sampler import write_corpus
 
 CORPUS = "data/karel/corpus"
 
-if __name__ == "__main__":
+
+def main() -> None:
     params = load_params()
     meta = write_corpus(CORPUS, params.karel.active, params.seed)
     print(f"karel corpus ({params.karel.profile}): {meta['sizes']} -> {CORPUS}")
+
+
+if __name__ == "__main__":
+    main()

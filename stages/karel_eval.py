@@ -10,7 +10,8 @@ from worldprobe.karel.outputs import KarelSynthesis
 from worldprobe.karel.train import TrainSummary
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
+
+def main() -> None:
     params = load_params()
     # the profile's threads (1 in default and smoke: decoding runs many small ops, and one thread is
     # 2.5x faster than two on a busy machine, measured)
@@ -28,3 +29,7 @@ if __name__ == "__main__":
     ).save("metrics/karel/synthesis.json")
     print(f"karel eval: final step {final.step}: accuracy spec {final.accuracy_spec:.3f}, "
           f"all inputs {final.accuracy_all:.3f}; chance {result.chance.model_dump()}")
+
+
+if __name__ == "__main__":
+    main()

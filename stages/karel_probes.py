@@ -2,7 +2,6 @@
 baselines per checkpoint -> plots/karel/semantics.csv, metrics/karel/semantics.json."""
 
 import pandas as pd
-import torch
 from tqdm import tqdm
 
 from worldprobe.config import load_params
@@ -10,13 +9,15 @@ from worldprobe.io import atomic_path
 from worldprobe.karel.analysis import checkpoints_with_mlp, summarize
 from worldprobe.karel.content import mlp_settings, probe_checkpoint, probe_set_sizes
 from worldprobe.karel.traces import list_traces, load_traces
+from worldprobe.threads import set_torch_threads
 
 TRACES = "data/karel/traces"
 
-if __name__ == "__main__":
+
+def main() -> None:
     params = load_params()
     karel, probing = params.karel, params.karel.active_probing
-    torch.set_num_threads(1)  # small batched probe ops: one thread is ~30x faster on a busy machine (measured)
+    set_torch_threads(1)  # small batched probe ops: one thread is ~30x faster on a busy machine (measured)
     semantics = ["original", *karel.alt_semantics]
     steps = list_traces(TRACES)
     with_mlp = checkpoints_with_mlp(steps, probing.mlp_every)
@@ -32,3 +33,7 @@ if __name__ == "__main__":
         table.to_csv(tmp, index=False)
     summarize(table, karel.profile, list(karel.alt_semantics), sizes).save("metrics/karel/semantics.json")
     print(f"karel probes: {len(table)} rows over {len(steps)} checkpoints (MLPs at {with_mlp})")
+
+
+if __name__ == "__main__":
+    main()

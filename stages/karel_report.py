@@ -12,7 +12,8 @@ from worldprobe.karel.outputs import KarelSynthesis
 
 FIGURES = Path("plots/karel/figures")
 
-if __name__ == "__main__":
+
+def main() -> None:
     params = load_params()
     alts = list(params.karel.alt_semantics)
     accuracy = pd.read_csv("plots/karel/accuracy.csv")
@@ -40,3 +41,7 @@ if __name__ == "__main__":
             plots.intervention_plot(summary, frame, feature, FIGURES / f"intervention_{name}")
             plots.intervention_training_plot(semantics, alts, frame, feature, FIGURES / f"intervention_training_{name}")
     print(f"karel report: {len(fits.fits)} regressions, figures in {FIGURES}")
+
+
+if __name__ == "__main__":
+    main()

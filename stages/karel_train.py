@@ -7,9 +7,14 @@ from worldprobe.config import load_params
 from worldprobe.karel.train import train
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
+
+def main() -> None:
     params = load_params()
     with compute_threads(params.karel.active.threads):
         summary = train(params.karel.active, params.seed, "data/karel/corpus", "data/karel/checkpoints",
                         "plots/karel/loss.csv", device=params.karel.device)
     print(f"karel train ({params.karel.profile}): {summary}")
+
+
+if __name__ == "__main__":
+    main()

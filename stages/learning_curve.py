@@ -6,20 +6,17 @@ Reads data/entities/<dataset>.parquet and data/activations/<dataset>; writes
 metrics/learning_curve/<dataset>.json and plots/learning_curve/<dataset>.csv (shapes: worldprobe.spacetime.outputs).
 """
 
-import sys
 from pathlib import Path
 
-from worldprobe.config import load_params
 from worldprobe.io import atomic_path
 from worldprobe.spacetime.inputs import probe_inputs
 from worldprobe.spacetime.learning_curve import curve_table, learning_curve
+from worldprobe.stage import dataset_and_params
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    dataset = sys.argv[1]
-    params = load_params()
+
+def main() -> None:
+    dataset, params = dataset_and_params(__doc__)
     data, runs, _ = probe_inputs(dataset, params)
     with compute_threads(params.probes.threads):
         curve = learning_curve(data, runs, params.probes, params.learning_curve, params.seed, params.model.name)
@@ -32,3 +29,7 @@ if __name__ == "__main__":
               f"random weights {r(p.random_weights_r2)}")
     for control, c in curve.crossings.items():
         print(f"{dataset}: vs {control}: diff at full n {r(c.diff_at_full_n)}, stays above from n={c.stays_above_from}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,11 @@ import logging
 from worldprobe.config import load_params
 from worldprobe.lm.models import prepare_model
 
-if __name__ == "__main__":
+
+def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     print(prepare_model(load_params().model, "models"))
+
+
+if __name__ == "__main__":
+    main()

@@ -7,21 +7,18 @@ metrics/probes/<dataset>.json and plots/probes/<dataset>/{layers,predictions}.cs
 (shapes: worldprobe.spacetime.outputs).
 """
 
-import sys
 from pathlib import Path
 
-from worldprobe.config import load_params
 from worldprobe.io import atomic_path
 from worldprobe.lm.token_mean import headline_token_means
 from worldprobe.spacetime.inputs import main_run, probe_inputs
 from worldprobe.spacetime.probes import probe_dataset
+from worldprobe.stage import dataset_and_params
 from worldprobe.threads import compute_threads
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    dataset = sys.argv[1]
-    params = load_params()
+
+def main() -> None:
+    dataset, params = dataset_and_params(__doc__)
     data, runs, dropped = probe_inputs(dataset, params)
     with compute_threads(params.probes.threads):
         token_mean = headline_token_means(params, dataset, data.ids, data.table["text"].tolist(),
@@ -38,3 +35,7 @@ if __name__ == "__main__":
     print(f"{dataset}: {m.main.model_tag}/{m.main.prompt} best layer {run.best_layer} ({v.selection}): "
           f"test R2 {r(run.best.r2)} [{r(v.r2_ci_low)}, {r(v.r2_ci_high)}], prox error {r(run.best.prox_error)}; "
           + "; ".join(f"probe - {c} {r(d.diff)} [{r(d.ci_low)}, {r(d.ci_high)}]" for c, d in v.verdicts.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ from worldprobe.io import atomic_path
 from worldprobe.sources import SourceError, fetch_raw
 from worldprobe.sources.files import UserFileError, require_tracked
 from worldprobe.sources.snapshot import SnapshotError
+from worldprobe.stage import stage_argument
 
 log = logging.getLogger("pull")
 
@@ -28,10 +29,9 @@ def main(name: str) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
+    name = stage_argument(__doc__)
     try:
-        main(sys.argv[1])
+        main(name)
     except (ConfigError, SnapshotError, SourceError, UserFileError) as exc:
         # a known problem with input or network: its message says what to do, a traceback would not
-        sys.exit(f"pull {sys.argv[1]}: {exc}")
+        sys.exit(f"pull {name}: {exc}")

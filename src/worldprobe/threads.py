@@ -27,3 +27,9 @@ def compute_threads(n: int | None) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+def set_torch_threads(n: int) -> None:
+    """torch's intra-op threads for the rest of the process, for code that computes with torch alone
+    and keeps one count throughout (a stage's readout or batched probes, a Ray replica)."""
+    torch.set_num_threads(n)

@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import ModelConfig, Params
+from ..threads import set_torch_threads
 from .activations import LastTokenExtractor, shared_prefix_length
 from .models import LoadedModel, load_model
 
@@ -38,7 +39,7 @@ class Replica:
     """One copy of the model in a Ray actor; :meth:`extract` runs one task of consecutive sorted rows."""
 
     def __init__(self, model: ModelConfig, models_dir: str, control: str | None, seed: int, threads: int):
-        torch.set_num_threads(threads)
+        set_torch_threads(threads)
         self.extractor = LastTokenExtractor(load_model(model, models_dir, control=control, seed=seed))
 
     def header(self) -> LoadedModel:
