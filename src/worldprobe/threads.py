@@ -14,6 +14,11 @@ import torch
 from threadpoolctl import threadpool_limits
 
 
+def set_torch_threads(n: int) -> None:
+    """Torch intra-op threads for the rest of the process (a Ray replica's whole life)."""
+    torch.set_num_threads(n)
+
+
 @contextmanager
 def compute_threads(n: int | None) -> Iterator[None]:
     """Limit BLAS (numpy/scipy) and torch intra-op threads to ``n`` inside the block (None: no limit)."""

@@ -1,7 +1,7 @@
 """The activations stage on a Ray cluster (``activations.backend: ray``): one model replica per actor.
 
 The driver never loads the weights. Each replica (a Ray actor with ``num_gpus_per_replica`` GPUs)
-loads the model once and runs :class:`worldprobe.lm.activations.LastTokenExtractor` on the tasks it is
+loads the model once and runs :class:`worldprobe.lm.extractor.LastTokenExtractor` on the tasks it is
 given; the driver tokenises with the tokenizer a replica sends back, cuts the length-sorted prompts
 into tasks of ``ray.batch_size`` entities and writes every returned block through the same
 :class:`worldprobe.records.ActivationWriter` as the local backend, by entity position, so the store
@@ -28,7 +28,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import ModelConfig, Params
-from .activations import LastTokenExtractor, shared_prefix_length
+from ..threads import set_torch_threads
+from .extractor import LastTokenExtractor, shared_prefix_length
 from .models import LoadedModel, load_model
 
 INSTALL_HINT = "activations.backend: ray needs Ray; install it with pip install -e '.[ray]'"
@@ -38,7 +39,7 @@ class Replica:
     """One copy of the model in a Ray actor; :meth:`extract` runs one task of consecutive sorted rows."""
 
     def __init__(self, model: ModelConfig, models_dir: str, control: str | None, seed: int, threads: int):
-        torch.set_num_threads(threads)
+        set_torch_threads(threads)
         self.extractor = LastTokenExtractor(load_model(model, models_dir, control=control, seed=seed))
 
     def header(self) -> LoadedModel:
