@@ -96,14 +96,12 @@ def test_hooks_are_removed_after_a_pass_that_raises_or_never_reaches_the_stop(mo
     blocks = decoder_blocks(model)
     before = count_hooks(model)
     edit = Edit(1, POSITIONS, torch.zeros(len(IDS), model.config.get_text_config().hidden_size))
-    with pytest.raises(ValueError, match="inside"):
-        with residual_hooks(blocks, capture=[1, 2], positions=POSITIONS, edit=edit):
-            assert count_hooks(model) == before + 4  # edit, two captures, stop
-            raise ValueError("inside")
+    with pytest.raises(ValueError, match="inside"), residual_hooks(blocks, capture=[1, 2], positions=POSITIONS, edit=edit):
+        assert count_hooks(model) == before + 4  # edit, two captures, stop
+        raise ValueError("inside")
     assert count_hooks(model) == before
-    with pytest.raises(RuntimeError, match="did not reach store layer 2"):
-        with residual_hooks(blocks, capture=[2], positions=POSITIONS):
-            pass  # no forward
+    with pytest.raises(RuntimeError, match="did not reach store layer 2"), residual_hooks(blocks, capture=[2], positions=POSITIONS):
+        pass  # no forward
     assert count_hooks(model) == before
     with torch.inference_mode(), residual_hooks(blocks, edit=edit) as hooked:
         model(input_ids=IDS)  # an edit alone does not stop the forward
