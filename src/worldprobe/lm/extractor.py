@@ -49,8 +49,9 @@ class LastTokenExtractor:
         self.layers = list(range(loaded.n_layers + 1)) if layers is None else sorted(set(layers))
         if not self.layers or self.layers[0] < 0 or self.layers[-1] > loaded.n_layers:
             raise ValueError(f"layers must lie in 0..{loaded.n_layers}, got {layers}")
+        self.base = loaded.model.base_model  # the blocks without the LM head
         self.blocks = decoder_blocks(loaded.model)
-        self.device = next(loaded.model.parameters()).device
+        self.device = next(self.base.parameters()).device
 
     def run(
         self,
@@ -83,6 +84,6 @@ class LastTokenExtractor:
                 positions = torch.tensor(lengths[rows] - prefix - 1, device=self.device)
                 # hooks live only during this pass, so the model runs normally between yielded batches
                 with residual_hooks(self.blocks, capture=self.layers, positions=positions) as hooked:
-                    self.loaded.model.base_model(input_ids=batch.to(self.device), cache=cache, use_cache=cache is not None)
+                    self.base(input_ids=batch.to(self.device), cache=cache, use_cache=cache is not None)
                 yield rows, torch.stack([hooked.captured[layer] for layer in self.layers]).to(self.loaded.model.dtype)
                 bar.update(len(rows))

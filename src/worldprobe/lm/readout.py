@@ -156,6 +156,12 @@ class FewShotReadout:
             for s in range(0, len(rows), self.batch_size):
                 yield np.asarray(rows[s : s + self.batch_size])
 
+    def _fresh_cache(self, shared: int, n_rows: int) -> DynamicCache:
+        """A copy of the cache of the few-shot prefix's first ``shared`` tokens for ``n_rows`` rows."""
+        if shared not in self._prefixes:
+            self._prefixes[shared] = PrefixCache(self.loaded.model, self._prefix_ids[:shared])
+        return self._prefixes[shared].fresh(n_rows)
+
     def _deltas(self, edit: ResidualEdit | None, n: int) -> torch.Tensor | None:
         if edit is None:
             return None
@@ -200,8 +206,7 @@ class FewShotReadout:
         heads = [tuple(tokens[r][shared : last[r]]) for r in rows]
         unique = sorted(set(heads))
         order = torch.tensor([unique.index(h) for h in heads], device=self.device)
-        prefix = self._prefixes.setdefault(shared, PrefixCache(self.loaded.model, self._prefix_ids[:shared]))
-        cache = prefix.fresh(len(unique))
+        cache = self._fresh_cache(shared, len(unique))
         if heads[0]:
             hidden = self.loaded.model.base_model(
                 input_ids=torch.tensor(unique, device=self.device), cache=cache, use_cache=True
