@@ -78,7 +78,7 @@ class Edit:
 
 
 class _StopForward(Exception):
-    """Raised after the last captured layer: nothing after it is computed."""
+    """Raised by the hook at the stop layer: nothing after it is computed."""
 
 
 @dataclass
