@@ -1,39 +1,27 @@
-"""Residual-stream activations at the last entity token, for every layer, fast on a CPU.
+"""The activations stage: tokenised prompts through :class:`~worldprobe.lm.extractor.LastTokenExtractor`
+into activation stores, every layer at the last entity token, with the real model and its controls.
 
-Layer 0 is the input to block 0 (the embedding output, including any scaling the model applies
-there: Gemma multiplies its embeddings by sqrt(d_model)); layer i is the residual stream after block
-i, before any final norm. These equal ``output_hidden_states[i]`` of transformers except the last,
-which transformers replaces by the final-norm output (``tests/integration/test_activations.py``).
-
-Why it is fast, and still exact:
-
-* forward hooks keep only the one position needed and stop the forward after the last requested
-  block: no final norm, no LM head (for Gemma-3-270M the LM head alone costs more than all blocks);
-* prompts are sorted by length and batched, so little padding is computed;
-* the token prefix shared by every prompt (``<bos>`` and the question) is run once, and its key/value
-  cache is copied to each batch, so each entity costs only its own tokens;
-* padding goes on the right: under a causal mask a real token never attends to a later pad, so no
-  attention mask is needed, and each row is read at its own last real token.
+Layer 0 is the input to block 0, layer i the residual stream after block i - 1, before any final
+norm (:mod:`worldprobe.lm.engine`); the backend is this process's model or replicas on a Ray
+cluster (:mod:`worldprobe.lm.distributed`).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
-from transformers import DynamicCache
 
 from ..config import Params
 from ..records import ActivationMeta, ActivationWriter, read_entities
 from ..sampling import derived_seed, subsample
-from .models import LoadedModel, decoder_blocks, load_model
+from .engine import layer_name
+from .extractor import LastTokenExtractor, shared_prefix_length
+from .models import LoadedModel, load_model
 from .prompts import PromptSpec, prompt_spec
 
 log = logging.getLogger(__name__)
@@ -87,124 +75,6 @@ def tokenize_prompts(tokenizer, ids: Sequence, texts: Sequence[str], spec: Promp
     return TokenizedPrompts(np.asarray(kept_ids), tokens, rejections)
 
 
-def shared_prefix_length(tokens: Sequence[Sequence[int]]) -> int:
-    """Length of the token prefix common to all prompts, leaving every prompt at least one own token."""
-    if not tokens:
-        return 0
-    first, shortest = tokens[0], min(len(t) for t in tokens)
-    length = 0
-    while length < shortest - 1 and all(t[length] == first[length] for t in tokens):
-        length += 1
-    return length
-
-
-class _StopForward(Exception):
-    """Raised by the hook of the last requested block: nothing after it is computed."""
-
-
-class LastTokenExtractor:
-    """Hooks on one model that capture the residual stream at one position per row, for chosen layers.
-
-    ``layers`` are store indices: 0 = input to block 0, i = output of block i-1.
-    """
-
-    def __init__(self, loaded: LoadedModel, layers: Sequence[int] | None = None):
-        self.loaded = loaded
-        self.layers = list(range(loaded.n_layers + 1)) if layers is None else sorted(set(layers))
-        if not self.layers or self.layers[0] < 0 or self.layers[-1] > loaded.n_layers:
-            raise ValueError(f"layers must lie in 0..{loaded.n_layers}, got {layers}")
-        self.base = loaded.model.base_model
-        self.blocks = decoder_blocks(loaded.model)
-        self.device = next(self.base.parameters()).device
-        self._positions: torch.Tensor | None = None  # None: run without capturing (the shared prefix)
-        self._out: torch.Tensor | None = None
-
-    def _capture(self, slot: int, hidden: torch.Tensor, last: bool) -> None:
-        if self._positions is not None:
-            rows = torch.arange(hidden.shape[0], device=hidden.device)
-            self._out[slot] = hidden[rows, self._positions]
-        if last:
-            raise _StopForward
-
-    def _hooks(self) -> list:
-        handles, last = [], self.layers[-1]
-        for slot, layer in enumerate(self.layers):
-            if layer == 0:
-
-                def pre_hook(module, args, kwargs, slot=slot):
-                    self._capture(slot, args[0] if args else kwargs["hidden_states"], last == 0)
-
-                handles.append(self.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True))
-            else:
-
-                def hook(module, args, output, slot=slot, layer=layer):
-                    self._capture(slot, output[0] if isinstance(output, tuple) else output, layer == last)
-
-                handles.append(self.blocks[layer - 1].register_forward_hook(hook))
-        return handles
-
-    def _forward(self, input_ids: torch.Tensor, cache: DynamicCache | None) -> None:
-        # hooks live only during this call, so the model runs normally between yielded batches
-        handles = self._hooks()
-        try:
-            # `cache` is the name transformers 5 gives the key/value cache (`past_key_values` goes in 5.40)
-            self.base(input_ids=input_ids, cache=cache, use_cache=cache is not None)
-        except _StopForward:
-            return
-        finally:
-            for handle in handles:
-                handle.remove()
-        raise RuntimeError("the forward pass did not reach the last requested block")
-
-    def run(
-        self,
-        tokens: Sequence[Sequence[int]],
-        batch_size: int = 32,
-        reuse_prefix: bool = True,
-        progress: bool = False,
-        prefix: int | None = None,
-    ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Yield ``(row indices, activations (len(layers), rows, d_model))`` batch by batch, longest first.
-
-        ``prefix``: the shared prefix length to reuse, when ``tokens`` is a slice of a larger set
-        (a Ray task) whose own common prefix may be longer; by default that of ``tokens``.
-        """
-        if prefix is None:
-            prefix = shared_prefix_length(tokens) if reuse_prefix else 0
-        lengths = np.array([len(t) for t in tokens])
-        order = np.argsort(-lengths, kind="stable")
-        pad = self.loaded.tokenizer.pad_token_id or 0  # never attended to by a real token (right padding)
-        try:
-            with torch.inference_mode():
-                prefix_cache = None
-                if prefix:
-                    prefix_cache = DynamicCache(config=self.loaded.model.config)
-                    self._positions = None
-                    self._forward(torch.tensor([list(tokens[0][:prefix])], device=self.device), prefix_cache)
-                bar = tqdm(total=len(tokens), unit="entity", disable=not progress, mininterval=2)
-                for start in range(0, len(tokens), batch_size):
-                    rows = order[start : start + batch_size]
-                    width = int(lengths[rows].max()) - prefix
-                    batch = torch.full((len(rows), width), pad, dtype=torch.long)
-                    for i, row in enumerate(rows):
-                        own = tokens[row][prefix:]
-                        batch[i, : len(own)] = torch.tensor(own)
-                    cache = None
-                    if prefix_cache is not None:
-                        cache = copy.deepcopy(prefix_cache)  # the forward appends to it in place
-                        cache.batch_repeat_interleave(len(rows))
-                    self._positions = torch.tensor(lengths[rows] - prefix - 1, device=self.device)
-                    self._out = torch.empty(
-                        (len(self.layers), len(rows), self.loaded.d_model), dtype=self.loaded.model.dtype, device=self.device
-                    )
-                    self._forward(batch.to(self.device), cache)
-                    yield rows, self._out
-                    bar.update(len(rows))
-                bar.close()
-        finally:
-            self._positions = self._out = None
-
-
 def write_activations(
     loaded: LoadedModel,
     prompts: TokenizedPrompts,
@@ -239,7 +109,7 @@ def write_activations(
         d_model=loaded.d_model,
         n_entities=len(prompts.ids),
         dtype=store_dtype,
-        layer_names=("embed",) + tuple(f"blocks.{i}.resid_post" for i in range(loaded.n_layers)),
+        layer_names=tuple(layer_name(layer) for layer in extractor.layers),
         seed=seed,
         subsample=subsample,
         extra={

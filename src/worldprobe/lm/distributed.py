@@ -1,7 +1,7 @@
 """The activations stage on a Ray cluster (``activations.backend: ray``): one model replica per actor.
 
 The driver never loads the weights. Each replica (a Ray actor with ``num_gpus_per_replica`` GPUs)
-loads the model once and runs :class:`worldprobe.lm.activations.LastTokenExtractor` on the tasks it is
+loads the model once and runs :class:`worldprobe.lm.extractor.LastTokenExtractor` on the tasks it is
 given; the driver tokenises with the tokenizer a replica sends back, cuts the length-sorted prompts
 into tasks of ``ray.batch_size`` entities and writes every returned block through the same
 :class:`worldprobe.records.ActivationWriter` as the local backend, by entity position, so the store
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..config import ModelConfig, Params
 from ..threads import set_torch_threads
-from .activations import LastTokenExtractor, shared_prefix_length
+from .extractor import LastTokenExtractor, shared_prefix_length
 from .models import LoadedModel, load_model
 
 INSTALL_HINT = "activations.backend: ray needs Ray; install it with pip install -e '.[ray]'"

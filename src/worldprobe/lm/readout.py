@@ -14,14 +14,12 @@ question pass only. Its hook is removed before any candidate or generated token 
 reaches the answer only through the prompt's key/value cache and the prompt's last position (which
 predicts the answer's first token) - as an edit of the entity's representation should.
 
-Layer numbering is the activation store's: layer 0 = input to block 0 (embeddings, Gemma's scaling
-included), layer l >= 1 = output of block l - 1 (0-based), before any final norm. A probe fitted on
-store layer l reads exactly the vector this edit changes.
+Layers are numbered as the activation store numbers them (:mod:`worldprobe.lm.engine`, whose hooks
+do the editing and reading): a probe fitted on store layer l reads exactly the vector this edit changes.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,11 +29,10 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
+from .engine import Edit, PrefixCache, count_hooks, residual_hooks
 from .models import LoadedModel, decoder_blocks
 
-
-class _Captured(Exception):
-    """Raised by a capture hook: the layers after it are not needed."""
+__all__ = ["FewShotReadout", "ReadoutError", "ResidualEdit", "count_hooks", "parse_year"]
 
 
 class ReadoutError(ValueError):
@@ -51,11 +48,6 @@ class ResidualEdit:
 
     layer: int
     delta: np.ndarray
-
-
-def count_hooks(model: torch.nn.Module) -> int:
-    """Forward (pre-)hooks on every module: equal before and after a readout call (modules may carry their own)."""
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 
 
 _YEAR = re.compile(
@@ -105,7 +97,7 @@ class FewShotReadout:
         tok = model.tokenizer
         self._bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
         self._prefix_ids = self._bos + tok(prefix, add_special_tokens=False)["input_ids"]
-        self._caches: dict[int, DynamicCache] = {}
+        self._prefixes: dict[int, PrefixCache] = {}  # by shared length
         self.device = next(model.model.parameters()).device
 
     # ----------------------------------------------------------------- prompts
@@ -155,19 +147,6 @@ class FewShotReadout:
             n = k
         return n
 
-    def _prefix_cache(self, length: int) -> DynamicCache | None:
-        if length == 0:
-            return None
-        if length not in self._caches:
-            cache = DynamicCache(config=self.loaded.model.config)
-            with torch.inference_mode():
-                self.loaded.model(
-                    input_ids=torch.tensor([self._prefix_ids[:length]], device=self.device),
-                    cache=cache, use_cache=True, logits_to_keep=1,
-                )
-            self._caches[length] = cache
-        return self._caches[length]
-
     def _batches(self, tokens: Sequence[Sequence[int]], last: Sequence[int]):
         """Row-index batches of prompts with equal length and equal entity end: no padding, one edit position."""
         groups: dict[tuple[int, int], list[int]] = {}
@@ -178,13 +157,10 @@ class FewShotReadout:
                 yield np.asarray(rows[s : s + self.batch_size])
 
     def _fresh_cache(self, shared: int, n_rows: int) -> DynamicCache:
-        """A copy of the few-shot prefix's cache for ``n_rows`` rows (empty if nothing is shared)."""
-        prefix = self._prefix_cache(shared)
-        if prefix is None:
-            return DynamicCache(config=self.loaded.model.config)
-        cache = copy.deepcopy(prefix)  # the forward appends to it in place
-        cache.batch_repeat_interleave(n_rows)
-        return cache
+        """A copy of the cache of the few-shot prefix's first ``shared`` tokens for ``n_rows`` rows."""
+        if shared not in self._prefixes:
+            self._prefixes[shared] = PrefixCache(self.loaded.model, self._prefix_ids[:shared])
+        return self._prefixes[shared].fresh(n_rows)
 
     def _deltas(self, edit: ResidualEdit | None, n: int) -> torch.Tensor | None:
         if edit is None:
@@ -199,30 +175,6 @@ class FewShotReadout:
         return torch.as_tensor(np.ascontiguousarray(delta), dtype=self.loaded.model.dtype, device=self.device)
 
     # ----------------------------------------------------------------- forward passes
-
-    def _hook(self, layer: int, positions: torch.Tensor, delta: torch.Tensor):
-        rows = torch.arange(len(positions), device=self.device)
-
-        def add(hidden: torch.Tensor) -> torch.Tensor:
-            hidden = hidden.clone()
-            hidden[rows, positions] += delta
-            return hidden
-
-        if layer == 0:
-
-            def pre_hook(module, args, kwargs):
-                if args:
-                    return (add(args[0]),) + tuple(args[1:]), kwargs
-                return args, {**kwargs, "hidden_states": add(kwargs["hidden_states"])}
-
-            return self.blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)
-
-        def hook(module, args, output):
-            if isinstance(output, tuple):
-                return (add(output[0]),) + tuple(output[1:])
-            return add(output)
-
-        return self.blocks[layer - 1].register_forward_hook(hook)
 
     def _passes(self, entities: Sequence[str], edit: ResidualEdit | None, capture: int | None = None,
                 surprisal: np.ndarray | None = None):
@@ -264,35 +216,13 @@ class FewShotReadout:
                 into[rows] = self._surprisal(hidden[order], [tokens[r] for r in rows], [inside[r] for r in rows], shared)
         cache.batch_select_indices(order)
         ids = torch.tensor([tokens[r][last[r] :] for r in rows], device=self.device)
-        handles = []
-        if deltas is not None:  # the entity's last token is position 0 of this pass
-            handles.append(self._hook(edit_layer, torch.zeros(len(rows), dtype=torch.long), deltas[torch.as_tensor(rows)]))
-        captured = []
-        if capture is not None:  # registered after the edit, so a capture at the edited layer sees it
-            handles.append(self._capture_hook(capture, captured))
-        try:
+        at = torch.zeros(len(rows), dtype=torch.long, device=self.device)  # the entity's last token: position 0 here
+        edit = None if deltas is None else Edit(edit_layer, at, deltas[torch.as_tensor(rows)])
+        with residual_hooks(self.blocks, capture=() if capture is None else (capture,), positions=at, edit=edit) as hooked:
             out = self.loaded.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
-        except _Captured:
-            return cache, captured[0]
-        finally:
-            for handle in handles:
-                handle.remove()
+        if hooked.stopped:
+            return cache, hooked.captured[capture].float()
         return cache, out.logits[:, -1].float()
-
-    def _capture_hook(self, layer: int, into: list):
-        """Store layer ``layer`` at the entity's last token (position 0 of the pass), then stop the forward."""
-
-        def keep(hidden: torch.Tensor):
-            into.append(hidden[:, 0].float().clone())
-            raise _Captured
-
-        if layer == 0:
-            return self.blocks[0].register_forward_pre_hook(
-                lambda m, args, kwargs: keep(args[0] if args else kwargs["hidden_states"]), with_kwargs=True
-            )
-        return self.blocks[layer - 1].register_forward_hook(
-            lambda m, args, output: keep(output[0] if isinstance(output, tuple) else output)
-        )
 
     # ----------------------------------------------------------------- public readouts
 
