@@ -35,7 +35,7 @@ def main() -> None:
     with compute_threads(params.probes.threads):
         report = familiarity_probes(data, runs, main, best_layer_of(probe_metrics, data, main), random_weights,
                                     labels, mode, params.probes, params.familiarity,
-                                    params.validity.min_block_test, params.seed)
+                                    params.validity, params.seed)
     report.save(Path("metrics/familiarity_probes") / f"{dataset}.json")
     with atomic_path(Path("plots/familiarity") / dataset, directory=True) as out:
         for name, frame in report_tables(report).items():

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import stats
 from ..config import AlphaGrid
 from ..estimators import RidgeLOO, alpha_grid
 from ..io import Output
@@ -129,8 +130,12 @@ def fit_directions(
 
 
 def best_layer(directions: Sequence[ProbeDirection]) -> int:
-    """The layer whose probes have the highest mean train leave-one-out R^2 (no test data involved)."""
+    """The layer whose probes have the highest mean train leave-one-out R^2 (no test data involved), by the
+    probes stage's rule (:func:`worldprobe.stats.best_layer`). Recomputed from these directions rather than
+    read from ``metrics/probes``: the directions are fitted on every train entity by leave-one-out, whatever
+    the probes stage's familiarity filter or grouped K-fold selection (the edit must use its own probes)."""
     by_layer: dict[int, list[float]] = {}
     for d in directions:
         by_layer.setdefault(d.layer, []).append(d.loo_r2)
-    return max(by_layer, key=lambda layer: (np.mean(by_layer[layer]), -layer))
+    layers = sorted(by_layer)
+    return layers[stats.best_layer([np.mean(by_layer[layer]) for layer in layers])]

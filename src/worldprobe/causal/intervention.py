@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pydantic import field_validator
-from scipy import stats
 
 from ..config import InterventionConfig, Params
 from ..io import Output
@@ -35,6 +34,7 @@ from ..lm.models import load_model
 from ..lm.prompts import prompt_spec
 from ..lm.readout import FewShotReadout, ResidualEdit, parse_year
 from ..records import ActivationStore, read_entities
+from ..stats import Sign, bootstrap_mean, interval_sign, spearman
 from .directions import DirectionSet, ProbeDirection, best_layer, fit_directions
 
 log = logging.getLogger(__name__)
@@ -222,26 +222,13 @@ def entity_slopes(ch: pd.DataFrame, quantity: str) -> pd.DataFrame:
     return (sums.xy / sums.xx).rename("slope").reset_index()
 
 
-def bootstrap_mean(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float, float]:
-    """Mean and 95% percentile bootstrap interval over the rows (entities)."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
-        return float(np.mean(values)) if len(values) else float("nan"), float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, len(values), (n_boot, len(values)))
-    boots = values[idx].mean(1)
-    return float(values.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
-
-
 def spearman_of_change(ch: pd.DataFrame, quantity: str) -> float:
     """Spearman between Δ and each entity's change from its own Δ = 0 (the zero rows included)."""
     ok = ch.dropna(subset=[quantity])
     entities = ok.entity.unique()
     x = np.concatenate([ok.delta_sd.to_numpy(), np.zeros(len(entities))])
     y = np.concatenate([ok[quantity].to_numpy(), np.zeros(len(entities))])
-    if len(x) < 3 or np.ptp(y) == 0:
-        return float("nan")
-    return float(stats.spearmanr(x, y).statistic)
+    return spearman(x, y) if len(x) >= 3 else float("nan")
 
 
 # --------------------------------------------------------------------------- metrics
@@ -385,12 +372,9 @@ def summarise(ch: pd.DataFrame, ch_control: pd.DataFrame, targets: Sequence[str]
             for versus in ("random", "orthogonal", "random_weights"):
                 paired = pd.concat([own["probe"].slope, own[versus].abs_slope], axis=1, keys=["p", "c"]).dropna()
                 diff, lo, hi = bootstrap_mean((paired.p - paired.c).to_numpy(), n_boot, seed)
-                if lo > 0:
-                    verdict = f"the probe direction moves the readout more than {versus}"
-                elif hi < 0:
-                    verdict = f"{versus} moves the readout more than the probe direction"
-                else:
-                    verdict = f"not distinguishable from {versus}"
+                verdict = {Sign.ABOVE: f"the probe direction moves the readout more than {versus}",
+                           Sign.BELOW: f"{versus} moves the readout more than the probe direction",
+                           Sign.NOT_ESTABLISHED: f"not distinguishable from {versus}"}[interval_sign(lo, hi)]
                 comparisons.append(Comparison(edited_target=target, layer=layer, versus=versus, n_entities=len(paired),
                                               difference=diff, lo=lo, hi=hi, verdict=verdict))
     return Results(effects=effects, comparisons=comparisons)

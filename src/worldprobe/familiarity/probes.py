@@ -4,7 +4,9 @@ Consumes the ``familiarity`` stage's labels (``data/familiarity/<ds>.parquet``, 
 :mod:`worldprobe.familiarity.labels`), the entity table, the activation stores and the probes stage's best
 layer. All on the main run's best layer (chosen on train by the probes stage), scored on the labelled test
 entities (``familiarity.test_sample``), all intervals from ``cfg.bootstrap`` resamples of them
-(percentile, 95 %):
+(percentile, 95 %; :mod:`worldprobe.stats`). Where the split holds out whole groups (art: creators;
+NYC: complexes; ``validity.split_groups``) a resample draws whole groups of test entities, as the
+probes stage's intervals do; ``resampled`` in the report names the unit:
 
 * **split**: the probe and its three controls (surface TF-IDF, layer 0, random weights at its own
   best layer), each fitted on the whole train split as in the probes stage, scored on all / known /
@@ -33,13 +35,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..config import FamiliarityConfig, ProbesConfig
+from ..config import FamiliarityConfig, ProbesConfig, ValidityConfig
 from ..io import Output
 from ..records import known_flags
 from ..spacetime.inputs import ProbeData, Run
@@ -47,6 +48,7 @@ from ..spacetime.metrics import great_circle_km, proximity_error
 from ..spacetime.outputs import WithinBlock
 from ..spacetime.probes import fit_linear, surface_predictions
 from ..spacetime.validity import within_block
+from ..stats import Sign, bootstrap, interval_sign, percentile_interval, r2, spearman
 
 REPEATS = 5  # random subsets of the matched-n comparison
 GROUPS = ("all", "known", "unknown")
@@ -139,6 +141,9 @@ class FamiliarityProbeReport(Output):
     n_test_known: int
     n_test_unknown: int
     bootstrap: int
+    # what a resample draws: "entity", or the split-group column whose whole groups are drawn (None:
+    # written before this field, when every interval resampled entities)
+    resampled: str | None = None
     split: list[PredictorSplit]
     differences: list[Difference]  # known - unknown (probe); probe - control on known
     matched_n: MatchedN | str  # str: why it was skipped
@@ -153,36 +158,25 @@ class FamiliarityProbeReport(Output):
 # --------------------------------------------------------------------------- scoring with intervals
 
 
-def _r2(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean over targets of 1 - SSE/SST (sklearn's r2_score, vectorised over columns)."""
-    sst = ((y - y.mean(0)) ** 2).sum(0)
-    return float(np.mean(1 - ((y - p) ** 2).sum(0) / sst)) if (sst > 0).all() else np.nan
-
-
-def _spearman(y: np.ndarray, p: np.ndarray) -> float:
-    rho = [spearmanr(y[:, j], p[:, j]).statistic if np.ptp(p[:, j]) > 0 else np.nan for j in range(y.shape[1])]
-    return float(np.mean(rho))
-
-
 @dataclass
 class TestScorer:
     """Metrics of test predictions on any subset of test rows, with bootstrap resamples drawn once."""
 
     y: np.ndarray  # n_test x targets
     kind: str
-    resamples: np.ndarray  # bootstrap x n_test row indices
+    resamples: list[np.ndarray]  # per resample, its test row indices
 
     @classmethod
-    def make(cls, y: np.ndarray, kind: str, n_boot: int, seed: int) -> TestScorer:
-        rng = np.random.default_rng(seed)
-        return cls(y, kind, rng.integers(0, len(y), size=(n_boot, len(y))))
+    def make(cls, y: np.ndarray, kind: str, groups: np.ndarray | None, n_boot: int, seed: int) -> TestScorer:
+        """``groups``: each test entity's split group (whole groups resampled), or ``None`` (entities)."""
+        return cls(y, kind, bootstrap(groups, len(y), n_boot, seed).rows())
 
     def per_entity(self, pred: np.ndarray) -> dict[str, np.ndarray]:
         err = great_circle_km(self.y, pred) if self.kind == "place" else np.abs(self.y - pred).ravel()
         return {"prox_error": proximity_error(self.y, pred, self.kind), "mae": err}
 
     def metrics(self, pred: np.ndarray, rows: np.ndarray, per: dict[str, np.ndarray]) -> dict[str, float]:
-        return {"r2": _r2(self.y[rows], pred[rows]), "spearman": _spearman(self.y[rows], pred[rows]),
+        return {"r2": r2(self.y[rows], pred[rows]), "spearman": spearman(self.y[rows], pred[rows]),
                 "prox_error": float(per["prox_error"][rows].mean()), "mae": float(per["mae"][rows].mean())}
 
     def resampled(self, fn: Callable[[np.ndarray], float], group: np.ndarray) -> np.ndarray:
@@ -195,11 +189,10 @@ class TestScorer:
 
 
 def _interval(value: float, samples: np.ndarray) -> Interval:
-    samples = samples[np.isfinite(samples)]
-    ok = np.isfinite(value) and len(samples) > 0
+    lo, hi = percentile_interval(samples)
+    ok = np.isfinite(value) and np.isfinite(lo)
     return Interval(value=float(value) if np.isfinite(value) else None,
-                    lo=float(np.percentile(samples, 2.5)) if ok else None,
-                    hi=float(np.percentile(samples, 97.5)) if ok else None)
+                    lo=lo if ok else None, hi=hi if ok else None)
 
 
 def _difference(a: str, b: str, on: str, metric: str, value: float, samples: np.ndarray,
@@ -207,12 +200,10 @@ def _difference(a: str, b: str, on: str, metric: str, value: float, samples: np.
     iv = _interval(value, samples)
     if iv.lo is None:
         verdict = "undetermined"
-    elif iv.lo > 0:
-        verdict = f"{a} {'above' if higher_is_better else 'worse than'} {b}"
-    elif iv.hi < 0:
-        verdict = f"{a} {'below' if higher_is_better else 'better than'} {b}"
     else:
-        verdict = "no difference established"
+        verdict = {Sign.ABOVE: f"{a} {'above' if higher_is_better else 'worse than'} {b}",
+                   Sign.BELOW: f"{a} {'below' if higher_is_better else 'better than'} {b}",
+                   Sign.NOT_ESTABLISHED: "no difference established"}[interval_sign(iv.lo, iv.hi)]
     return Difference(a=a, b=b, on=on, metric=metric, value=iv.value, lo=iv.lo, hi=iv.hi, verdict=verdict)
 
 
@@ -253,7 +244,7 @@ def split_metrics(scorer: TestScorer, preds: dict[str, tuple[np.ndarray, int | N
             if name == "probe":
                 continue
             def r2_gap(rows, pred=pred):
-                return _r2(scorer.y[rows], probe[rows]) - _r2(scorer.y[rows], pred[rows])
+                return r2(scorer.y[rows], probe[rows]) - r2(scorer.y[rows], pred[rows])
 
             def mae_gap(rows, name=name):
                 return per_p["mae"][rows].mean() - per_entity[name]["mae"][rows].mean()
@@ -278,7 +269,7 @@ def matched_n(X: np.ndarray, data: ProbeData, labelled: np.ndarray, known: np.nd
     masks = {"all": np.ones(len(test_known), bool), "known": test_known, "unknown": ~test_known}
 
     def r2s(pred):
-        return {g: (_r2(scorer.y[m], pred[m]) if m.sum() >= MIN_GROUP else None) for g, m in masks.items()}
+        return {g: (r2(scorer.y[m], pred[m]) if m.sum() >= MIN_GROUP else None) for g, m in masks.items()}
 
     def predict(train):
         return fit_linear(X, data, cfg, train=train).predict(X[data.test]).reshape(-1, len(data.targets))
@@ -295,7 +286,7 @@ def matched_n(X: np.ndarray, data: ProbeData, labelled: np.ndarray, known: np.nd
         if m.sum() < MIN_GROUP:
             continue
         def gap(rows):
-            return _r2(scorer.y[rows], own[rows]) - np.mean([_r2(scorer.y[rows], p[rows]) for p in randoms])
+            return r2(scorer.y[rows], own[rows]) - np.mean([r2(scorer.y[rows], p[rows]) for p in randoms])
         diffs.append(_difference("known-only", "random subset", f"{g} test entities", "r2",
                                  gap(np.flatnonzero(m)), scorer.resampled(gap, m)))
     each = [r2s(p) for p in randoms]
@@ -312,7 +303,7 @@ def _logistic(cs: list[float], seed: int) -> LogisticRegressionCV:
                                                                 use_legacy_attributes=False, random_state=seed))
 
 
-def _auroc_interval(y: np.ndarray, score: np.ndarray, resamples: np.ndarray) -> tuple[Interval, np.ndarray]:
+def _auroc_interval(y: np.ndarray, score: np.ndarray, resamples: list[np.ndarray]) -> tuple[Interval, np.ndarray]:
     samples = np.array([roc_auc_score(y[r], score[r]) if len(np.unique(y[r])) == 2 else np.nan for r in resamples])
     return _interval(roc_auc_score(y, score), samples), samples
 
@@ -332,9 +323,8 @@ def knowledge_probe(run: Run, data: ProbeData, labels: pd.DataFrame, cfg: Famili
     for name, mask in (("train", train), ("test", test)):
         if min(y[mask].sum(), (~y[mask]).sum()) < MIN_GROUP:
             return f"{int(y[mask].sum())} known / {int((~y[mask]).sum())} unknown labelled {name} entities: too few"
-    rng = np.random.default_rng(seed)
     n_test = int(test.sum())
-    resamples = rng.integers(0, n_test, size=(cfg.bootstrap, n_test))
+    resamples = bootstrap(data.groups_of(test), n_test, cfg.bootstrap, seed).rows()
     layers, scores = [], []
     for layer in range(run.n_layers):
         X = run.layer(layer).astype(np.float64)
@@ -373,7 +363,7 @@ def decile_rows(y: np.ndarray, pred: np.ndarray, popularity: np.ndarray, known: 
     for d in range(1, 11):
         m = (decile == d).to_numpy()
         rows.append(DecileRow(decile=d, n=int(m.sum()), fraction_known=float(known[m].mean()),
-                              r2=None if not np.isfinite(r := _r2(y[m], pred[m])) else float(r),
+                              r2=None if not np.isfinite(r := r2(y[m], pred[m])) else float(r),
                               popularity_min=float(pop[m].min()), popularity_max=float(pop[m].max())))
     return rows
 
@@ -383,14 +373,15 @@ def decile_rows(y: np.ndarray, pred: np.ndarray, popularity: np.ndarray, known: 
 
 def familiarity_probes(data: ProbeData, runs: list[Run], main: Run, layer: int, random_weights: tuple[Run, int] | None,
                        labels: pd.DataFrame, mode: str, probes_cfg: ProbesConfig, cfg: FamiliarityConfig,
-                       min_block_test: int, seed: int) -> FamiliarityProbeReport:
+                       validity: ValidityConfig, seed: int) -> FamiliarityProbeReport:
     labelled, known = known_flags(data.ids, labels)
     if (data.test & labelled).sum() < MIN_GROUP:
         raise ValueError(f"{int((data.test & labelled).sum())} labelled test entities: stale labels? rerun familiarity")
     data = replace(data, test=data.test & labelled)  # scored on the labelled test sample; trained as before
     X = main.layer(layer).astype(np.float64)
     y_test = data.y[data.test]
-    scorer = TestScorer.make(y_test, data.kind, cfg.bootstrap, seed)
+    groups = data.groups_of(data.test)
+    scorer = TestScorer.make(y_test, data.kind, groups, cfg.bootstrap, seed)
     preds = {"probe": (fit_linear(X, data, probes_cfg).predict(X[data.test]).reshape(y_test.shape), layer),
              "surface": (surface_predictions(data, probes_cfg)[0], None)}
     X0 = main.layer(0).astype(np.float64)
@@ -405,12 +396,14 @@ def familiarity_probes(data: ProbeData, runs: list[Run], main: Run, layer: int, 
     pop = data.table["popularity"].to_numpy(float)[data.test] if "popularity" in data.table else np.full(len(y_test), np.nan)
     block = data.info.groups[0]
     blocks = data.table[block].astype(str).to_numpy()[data.test]
-    within = {g: within_block(y_test[m], {name: p[m] for name, (p, _) in preds.items()}, blocks[m], block, min_block_test)
+    within = {g: within_block(y_test[m], {name: p[m] for name, (p, _) in preds.items()}, blocks[m], block,
+                              validity.min_block_test)
               for g, m in (("all", np.ones_like(test_known)), ("known", test_known), ("unknown", ~test_known))}
     return FamiliarityProbeReport(
         dataset=data.info.dataset, kind=data.kind, filter=mode, model_tag=main.model_tag, layer=layer,
         n_test=len(y_test), n_test_known=int(test_known.sum()), n_test_unknown=int((~test_known).sum()),
-        bootstrap=cfg.bootstrap, split=splits, differences=diffs,
+        bootstrap=cfg.bootstrap, resampled="entity" if groups is None else validity.split_groups[data.info.dataset].column,
+        split=splits, differences=diffs,
         matched_n=matched_n(X, data, labelled, known, probes_cfg, scorer, seed),
         knowledge_probe=knowledge_probe(main, data, labels, cfg, seed),
         popularity_deciles=decile_rows(y_test, preds["probe"][0], pop, test_known),

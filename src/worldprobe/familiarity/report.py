@@ -112,4 +112,11 @@ def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityPr
                      f"{_fmt(probe['unknown'].r2 if probe['unknown'] else None)} | "
                      f"{gap} | {ctrl} | "
                      f"{matched} | {' | '.join(keen)} | {within} ({rep.within_block['all'].block}) |")
+    units = "; ".join(f"{ds}: {_unit(rep.resampled)}" for ds, rep in reports.items())
+    lines += ["", f"Intervals: 95 % percentile bootstrap over the labelled test entities, resampling {units}."]
     return "\n".join(lines) + "\n"
+
+
+def _unit(resampled: str | None) -> str:
+    """What a resample drew (metrics written before ``resampled`` existed resampled entities)."""
+    return "entities" if resampled in (None, "entity") else f"whole {resampled} groups"

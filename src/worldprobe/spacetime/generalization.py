@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
 from tqdm import tqdm
 
@@ -17,8 +16,9 @@ from ..config import ProbesConfig
 from ..estimators import MLPProbe, RidgeLOO, alpha_grid, mlp_input_projections
 from ..lm.models import decoder_blocks
 from ..records import StoreError
+from ..stats import finite_or_none, spearman, spearman_columns
 from .inputs import ProbeData, Run, main_run
-from .metrics import finite_or_none, mean_error, proximity_error, score, spearman_columns
+from .metrics import mean_error, proximity_error, score
 from .outputs import (
     CrossPrompt,
     CrossPromptRow,
@@ -242,7 +242,7 @@ def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) 
         order = np.argsort(-np.nan_to_num(np.abs(rho_train), nan=-1.0), kind="stable")[: cfg.top_neurons]
         rho_test = spearman_columns(acts[data.test][:, order], data.y[data.test, j])
         targets[t] = TargetNeurons(
-            probe_test_spearman=finite_or_none(spearmanr(data.y[data.test, j], probe_pred[:, j]).statistic),
+            probe_test_spearman=finite_or_none(spearman(data.y[data.test, j], probe_pred[:, j])),
             top=[Neuron(rank=r + 1, neuron=names[i], train_spearman=finite_or_none(rho_train[i]),
                         test_spearman=finite_or_none(rt))
                  for r, (i, rt) in enumerate(zip(order, rho_test))],

@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from ..config import LearningCurveConfig, ProbesConfig
 from ..records import StoreError
+from ..stats import best_layer, finite_or_none, r2
 from .inputs import ProbeData, Run, main_run, on_covered, random_weights_run
-from .metrics import finite_or_none, mean_r2
 from .outputs import CurveCrossing, CurvePoint, LearningCurve
 from .probes import fit_linear, surface_predictions
 
@@ -53,7 +53,7 @@ def _best_layer_scores(
 ) -> list[tuple[int, float | None]]:
     """Per subsample: (best layer by train LOO R² on that subsample, test R² at that layer)."""
     loo = np.full((len(masks), run.n_layers), -np.inf)
-    r2 = np.full((len(masks), run.n_layers), np.nan)
+    test_r2 = np.full((len(masks), run.n_layers), np.nan)
     y_test = data.y[data.test]
     for layer in tqdm(range(run.n_layers), desc=f"curve {run.model_tag}/{run.prompt}", leave=False, file=sys.stderr):
         X = run.layer(layer).astype(np.float64)  # each layer read once for every n
@@ -61,9 +61,9 @@ def _best_layer_scores(
             probe = fit_linear(X, data, cfg, train=mask)
             pred = probe.predict(X[data.test]).reshape(-1, len(data.targets))
             loo[i, layer] = probe.loo_r2_.mean()
-            r2[i, layer] = mean_r2(y_test, pred)
-    best = loo.argmax(axis=1)
-    return [(int(b), None if np.isnan(r2[i, b]) else float(r2[i, b])) for i, b in enumerate(best)]
+            test_r2[i, layer] = r2(y_test, pred)
+    best = [best_layer(row) for row in loo]
+    return [(b, None if np.isnan(test_r2[i, b]) else float(test_r2[i, b])) for i, b in enumerate(best)]
 
 
 def crossing(ns: list[int], probe: list[float | None], control: list[float | None]) -> CurveCrossing:
@@ -99,7 +99,7 @@ def learning_curve(data: ProbeData, runs: list[Run], cfg: ProbesConfig, curve_cf
     y_test, surface = data.y[data.test], []
     for mask in tqdm(masks, desc="curve surface", leave=False, file=sys.stderr):
         pred = surface_predictions(data, cfg, train=mask)[0]
-        surface.append(finite_or_none(mean_r2(y_test, pred)))
+        surface.append(finite_or_none(r2(y_test, pred)))
     points = [
         CurvePoint(n_train=n, r2=p[1], best_layer=p[0], surface_r2=s, random_weights_r2=w[1],
                    random_weights_best_layer=w[0])

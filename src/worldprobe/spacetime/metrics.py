@@ -2,9 +2,9 @@
 
 Metrics (test split unless named otherwise)
 -------------------------------------------
-* ``r2`` - coefficient of determination; places: the mean of the longitude and latitude R²
-  (``r2_per_target`` has each), time: of the year.
-* ``spearman`` - Spearman ρ of prediction vs truth (``scipy.stats.spearmanr``); places: mean over the
+* ``r2`` - coefficient of determination (:func:`worldprobe.stats.r2`); places: the mean of the longitude
+  and latitude R² (``r2_per_target`` has each), time: of the year. ``None`` where the test targets are constant.
+* ``spearman`` - Spearman ρ of prediction vs truth (:func:`worldprobe.stats.spearman`); places: mean over the
   two targets (``spearman_per_target``).
 * ``prox_error`` - proximity error, per entity i: the fraction of the *other* test entities j whose
   *prediction* lies closer to i's *true* position than i's own prediction does; the mean over i is
@@ -24,12 +24,9 @@ Metrics (test split unless named otherwise)
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from scipy.stats import rankdata, spearmanr
-from sklearn.metrics import r2_score
 
+from ..stats import finite_or_none, r2, spearman
 from .outputs import Scores
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
@@ -91,30 +88,15 @@ def proximity_error(
     return out
 
 
-def finite_or_none(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) or math.isinf(x) else x
-
-
-def mean_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """The R² of :func:`score` alone (mean over targets), for loops that need nothing else: the proximity
-    error compares every pair of test entities (7,917² haversines for world), R² is linear."""
-    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
-    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
-    return float(np.mean([r2_score(y_true[:, j], y_pred[:, j]) for j in range(y_true.shape[1])]))
-
-
 def score(y_true: np.ndarray, y_pred: np.ndarray, kind: str, targets: tuple[str, ...]) -> Scores:
     """All test metrics of one set of predictions (undefined values are ``None``)."""
     y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
     y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
-    r2 = {t: finite_or_none(r2_score(y_true[:, j], y_pred[:, j])) for j, t in enumerate(targets)}
-    rho = {}
-    for j, t in enumerate(targets):
-        rho[t] = None if np.ptp(y_pred[:, j]) == 0 else finite_or_none(spearmanr(y_true[:, j], y_pred[:, j]).statistic)
+    r2_of = {t: finite_or_none(r2(y_true[:, j], y_pred[:, j])) for j, t in enumerate(targets)}
+    rho = {t: finite_or_none(spearman(y_true[:, j], y_pred[:, j])) for j, t in enumerate(targets)}
     out = {
-        "r2": _mean_or_none(r2.values()),
-        "r2_per_target": r2,
+        "r2": _mean_or_none(r2_of.values()),
+        "r2_per_target": r2_of,
         "spearman": _mean_or_none(rho.values()),
         "spearman_per_target": rho,
         "prox_error": finite_or_none(proximity_error(y_true, y_pred, kind).mean()),
@@ -130,16 +112,6 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, kind: str, targets: tuple[str,
 def _mean_or_none(values) -> float | None:
     values = list(values)
     return None if any(v is None for v in values) else float(np.mean(values))
-
-
-def spearman_columns(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman ρ of every column of ``A`` with ``y`` (ranks, then Pearson), vectorised; NaN for constants."""
-    ra = rankdata(A, axis=0)
-    ry = rankdata(y)
-    ra -= ra.mean(0)
-    ry -= ry.mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (ra.T @ ry) / (np.sqrt((ra * ra).sum(0)) * np.sqrt(ry @ ry))
 
 
 def mean_error(y_true: np.ndarray, y_pred: np.ndarray, kind: str) -> float:

@@ -23,6 +23,7 @@ from pydantic import ConfigDict, RootModel
 from ..config import AlphaGrid
 from ..io import Output, OutputError, Saved
 from ..records import DroppedEntities
+from ..stats import PairedDifference
 
 # --------------------------------------------------------------------------- probes
 
@@ -91,16 +92,6 @@ class Controls(Output):
 class RunKey(Output):
     model_tag: str
     prompt: str
-
-
-class PairedDifference(Output):
-    """R² of one predictor minus another's on the same test entities, with the 95 % interval of a paired
-    bootstrap (both scored on every resample; :mod:`worldprobe.spacetime.validity`)."""
-
-    diff: float
-    ci_low: float
-    ci_high: float
-    n: int | None = None  # test entities both predict (fewer than all for a control run on a subsample)
 
 
 class WithinBlock(Output):

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from ..config import ProbesConfig, ValidityConfig
 from ..estimators import RidgeLOO, SparseRidgeKFold, alpha_grid, surface_vectorizer
 from ..records import DroppedEntities, StoreError
+from ..stats import best_layer
 from .inputs import ON_SUBSAMPLE, ProbeData, Run, main_run, on_covered, random_weights_run
 from .metrics import proximity_error, score
 from .outputs import (
@@ -80,7 +81,7 @@ def probe_run(run: Run, data: ProbeData, cfg: ProbesConfig) -> tuple[RunRecord, 
         record, pred = probe_layer(run.layer(layer), data, cfg, layer, layer / max(run.n_layers - 1, 1))
         layers.append(record)
         preds.append(pred)
-    best = int(np.argmax([rec.train_loo_r2 for rec in layers]))
+    best = best_layer([rec.train_loo_r2 for rec in layers])
     record = RunRecord(control=run.control, model=run.store.meta.model, d_model=run.store.meta.d_model,
                        n_layers=run.n_layers, n_train=int(data.train.sum()), n_test=int(data.test.sum()),
                        best_layer=best, best=layers[best], layers=layers)

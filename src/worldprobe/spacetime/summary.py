@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import r2_score
 
 from ..records import PLACE_TARGETS, TIME_TARGETS
+from ..stats import r2
 from .outputs import (
     GeneralizationMetrics,
     HoldoutMeans,
@@ -39,7 +39,7 @@ TARGETS = {"place": PLACE_TARGETS, "time": TIME_TARGETS}
 
 def place_or_time_r2(frame: pd.DataFrame, kind: str) -> float:
     """Test R² as the probes define it: for places, the mean of the longitude and latitude R²."""
-    return float(np.mean([r2_score(frame[t], frame[f"pred_{t}"]) for t in TARGETS[kind]]))
+    return r2(frame[list(TARGETS[kind])].to_numpy(), frame[[f"pred_{t}" for t in TARGETS[kind]]].to_numpy())
 
 
 def read_predictions(path: str | Path, kind: str) -> pd.DataFrame:

@@ -4,7 +4,8 @@
   creators; NYC: complexes; ``validity.split_groups``), a bootstrap resample draws test *groups* with
   replacement and keeps all their entities (cluster bootstrap); elsewhere it draws test entities.
   A resample is a weight per test entity (how often it was drawn), so every predictor is scored on
-  the same resamples: :func:`paired_difference` is the paired bootstrap of one R² minus another.
+  the same resamples: :func:`worldprobe.stats.paired_r2_difference` is the paired bootstrap of one R²
+  minus another (the resampling, intervals and R² are :mod:`worldprobe.stats`).
 * **Group reference** (places): each test entity predicted by the train mean of its block (country,
   state, borough): :func:`group_mean_predictions`. **Incremental R²**: a ridge on the block's one-hot
   against a ridge on one-hot + activations, same selection rules (:func:`beyond_group`).
@@ -20,82 +21,22 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
-from sklearn.metrics import r2_score
 from sklearn.preprocessing import OneHotEncoder
 
 from ..config import ValidityConfig
+from ..stats import (
+    PairedDifference,
+    bootstrap,
+    columns,
+    finite_or_none,
+    paired_r2_difference,
+    percentile_interval,
+    r2,
+    r2_interval,
+    spearman,
+)
 from .inputs import ProbeData
-from .metrics import finite_or_none
-from .outputs import EraScores, PairedDifference, Validity, WithinBlock
-
-LEVEL = 0.95
-
-
-# --------------------------------------------------------------------------- resampling
-
-
-def bootstrap_weights(groups: np.ndarray | None, n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``(n_boot, n)`` counts: how often each test entity is in each resample. With ``groups``, whole
-    groups are drawn with replacement (cluster bootstrap); without, entities."""
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        codes, n_groups = np.arange(n), n
-    else:
-        uniques, codes = np.unique(np.asarray(groups), return_inverse=True)
-        n_groups = len(uniques)
-    draws = rng.integers(0, n_groups, size=(n_boot, n_groups))
-    counts = np.zeros((n_boot, n_groups))
-    np.add.at(counts, (np.arange(n_boot)[:, None], draws), 1.0)
-    return counts[:, codes]
-
-
-def weighted_r2(weights: np.ndarray, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """R² on every resample (rows of ``weights``), mean over targets; NaN where a resample has no spread."""
-    y, pred = _columns(y), _columns(pred)
-    r2 = np.zeros(len(weights))
-    for j in range(y.shape[1]):
-        mean = (weights @ y[:, j]) / weights.sum(1)
-        spread = (weights * (y[None, :, j] - mean[:, None]) ** 2).sum(1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 += 1 - (weights @ (y[:, j] - pred[:, j]) ** 2) / np.where(spread > 0, spread, np.nan)
-    return r2 / y.shape[1]
-
-
-def _columns(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    return values.reshape(len(values), -1)
-
-
-def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(r2_score(_columns(y), _columns(pred), multioutput="uniform_average"))
-
-
-def _spearman(y: np.ndarray, pred: np.ndarray) -> float | None:
-    y, pred = _columns(y), _columns(pred)
-    rho = [spearmanr(y[:, j], pred[:, j]).statistic if np.ptp(pred[:, j]) > 0 else np.nan for j in range(y.shape[1])]
-    return finite_or_none(np.mean(rho))
-
-
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    low, high = np.quantile(values, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-    return float(low), float(high)
-
-
-def r2_interval(weights: np.ndarray, y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    """Percentile bootstrap interval of the test R²."""
-    return _interval(weighted_r2(weights, y, pred))
-
-
-def paired_difference(weights: np.ndarray, y: np.ndarray, pred: np.ndarray, other: np.ndarray) -> PairedDifference:
-    """R²(``pred``) - R²(``other``) on the test entities both predict (a control run on a subsample
-    leaves NaN elsewhere), with the percentile interval of the same difference on every resample (both
-    predictors scored on the same resampled entities)."""
-    both = np.isfinite(_columns(pred)).all(1) & np.isfinite(_columns(other)).all(1)
-    y, pred, other, weights = y[both], pred[both], other[both], weights[:, both]
-    low, high = _interval(weighted_r2(weights, y, pred) - weighted_r2(weights, y, other))
-    return PairedDifference(diff=_r2(y, pred) - _r2(y, other), ci_low=low, ci_high=high, n=int(both.sum()))
+from .outputs import EraScores, Validity, WithinBlock
 
 
 # --------------------------------------------------------------------------- group reference
@@ -104,16 +45,16 @@ def paired_difference(weights: np.ndarray, y: np.ndarray, pred: np.ndarray, othe
 def group_mean_predictions(train_blocks: np.ndarray, y_train: np.ndarray, test_blocks: np.ndarray) -> np.ndarray:
     """Each test entity's prediction: the train mean of its block (the overall train mean for a block
     with no train entity)."""
-    means = pd.DataFrame(_columns(y_train)).groupby(np.asarray(train_blocks)).mean()
+    means = pd.DataFrame(columns(y_train)).groupby(np.asarray(train_blocks)).mean()
     pred = means.reindex(pd.Index(np.asarray(test_blocks))).to_numpy()
-    overall = _columns(y_train).mean(0)
+    overall = columns(y_train).mean(0)
     return np.where(np.isnan(pred), overall, pred)
 
 
 def beyond_group(
     X: np.ndarray, blocks: np.ndarray, data: ProbeData, fit: Callable[[np.ndarray, ProbeData], object],
     weights: np.ndarray,
-) -> tuple[float, PairedDifference]:
+) -> tuple[float | None, PairedDifference]:
     """Test R² of a ridge on the block one-hot, and what adding the activations ``X`` to it gains (paired).
 
     ``fit(features, data)`` fits a probe on the train rows of ``features`` with the stage's selection
@@ -125,27 +66,27 @@ def beyond_group(
     group_pred = fit(G, data).predict(G[data.test]).reshape(len(y_test), -1)
     both = np.hstack([G, X])
     both_pred = fit(both, data).predict(both[data.test]).reshape(len(y_test), -1)
-    return _r2(y_test, group_pred), paired_difference(weights, y_test, both_pred, group_pred)
+    return finite_or_none(r2(y_test, group_pred)), paired_r2_difference(weights, y_test, both_pred, group_pred)
 
 
 # --------------------------------------------------------------------------- within block
 
 
 def _centred(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    frame = pd.DataFrame(_columns(values))
+    frame = pd.DataFrame(columns(values))
     return (frame - frame.groupby(blocks).transform("mean")).to_numpy()
 
 
 def _within(y: np.ndarray, pred: np.ndarray, blocks: np.ndarray, min_test: int) -> tuple[float | None, float | None]:
     """Within-block Spearman and R² of one predictor on the rows it predicts (a control run on a
     subsample leaves NaN elsewhere), over the blocks with at least ``min_test`` of those rows."""
-    rows = np.isfinite(_columns(pred)).all(1)
+    rows = np.isfinite(columns(pred)).all(1)
     sizes = pd.Series(blocks[rows]).value_counts()
     keep = rows & np.isin(blocks, sizes.index[sizes >= min_test])
     if keep.sum() < 2:
         return None, None
     y_c, pred_c = _centred(y[keep], blocks[keep]), _centred(pred[keep], blocks[keep])
-    return _spearman(y_c, pred_c), finite_or_none(_r2(y_c, pred_c))
+    return finite_or_none(spearman(y_c, pred_c)), finite_or_none(r2(y_c, pred_c))
 
 
 def within_block(
@@ -160,20 +101,20 @@ def within_block(
     blocks = np.asarray(blocks).astype(str)
     sizes = pd.Series(blocks).value_counts()
     keep = np.isin(blocks, sizes.index[sizes >= min_test])
-    spearman, r2, interval = {}, {}, {}
+    rho, r2_within, interval = {}, {}, {}
     if keep.sum() >= 2:
         for name, pred in predictions.items():
-            spearman[name], r2[name] = _within(y, pred, blocks, min_test)
-        if weights is not None and spearman.get("probe") is not None:
+            rho[name], r2_within[name] = _within(y, pred, blocks, min_test)
+        if weights is not None and rho.get("probe") is not None:
             rows = np.flatnonzero(keep)
-            rho = [_spearman(_centred(y[i], blocks[i]), _centred(predictions["probe"][i], blocks[i]))
-                   for i in (np.repeat(rows, w[rows].astype(int)) for w in weights)]
-            low, high = _interval(np.array([np.nan if r is None else r for r in rho]))
+            resampled = [spearman(_centred(y[i], blocks[i]), _centred(predictions["probe"][i], blocks[i]))
+                         for i in (np.repeat(rows, w[rows].astype(int)) for w in weights)]
+            low, high = percentile_interval(np.array(resampled))
             interval = {"probe_spearman_ci_low": low, "probe_spearman_ci_high": high}
     else:
-        spearman = r2 = dict.fromkeys(predictions)
+        rho = r2_within = dict.fromkeys(predictions)
     return WithinBlock(block=block_name, min_test=min_test, n_blocks=int((sizes >= min_test).sum()),
-                       n=int(keep.sum()), spearman=spearman, r2=r2, **interval)
+                       n=int(keep.sum()), spearman=rho, r2=r2_within, **interval)
 
 
 # --------------------------------------------------------------------------- eras
@@ -188,7 +129,8 @@ def era_scores(year: np.ndarray, pred: np.ndarray, split_year: float) -> dict[st
         if n < 2:
             out[name] = EraScores(n=n, r2=None, spearman=None)
             continue
-        out[name] = EraScores(n=n, r2=finite_or_none(_r2(year[rows], pred[rows])), spearman=_spearman(year[rows], pred[rows]))
+        out[name] = EraScores(n=n, r2=finite_or_none(r2(year[rows], pred[rows])),
+                              spearman=finite_or_none(spearman(year[rows], pred[rows])))
     return out
 
 
@@ -203,7 +145,7 @@ def assess(
     each control (same test rows, same order), ``X_best`` the main run's best-layer activations (all rows)."""
     y = data.y[data.test]
     groups = data.groups_of(data.test)
-    weights = bootstrap_weights(groups, len(y), cfg.n_boot, seed)
+    weights = bootstrap(groups, len(y), cfg.n_boot, seed).weights
     probe = predictions["probe"]
     low, high = r2_interval(weights, y, probe)
     group_column = cfg.split_groups.get(data.info.dataset)
@@ -214,14 +156,14 @@ def assess(
     extra = {}
     if data.kind == "place":  # a time block is cut from the target itself: its mean would be no reference
         reference = group_mean_predictions(blocks[data.train], data.y[data.train], blocks[data.test])
-        extra["group_mean_r2"] = _r2(y, reference)
+        extra["group_mean_r2"] = finite_or_none(r2(y, reference))
         extra["r2_group_ridge"], extra["r2_beyond_group"] = beyond_group(X_best, blocks, data, fit, weights)
     if data.kind == "time" and data.info.dataset in cfg.era_split_year:
         extra["eras"] = era_scores(y, probe, cfg.era_split_year[data.info.dataset])
     return Validity(
         split_group=None if groups is None else group_column.column, resampling=resampling, n_boot=cfg.n_boot,
         selection=selection, r2_ci_low=low, r2_ci_high=high,
-        verdicts={name: paired_difference(weights, y, probe, pred) for name, pred in predictions.items() if name != "probe"},
+        verdicts={name: paired_r2_difference(weights, y, probe, pred) for name, pred in predictions.items() if name != "probe"},
         within_block=within_block(y, predictions, blocks[data.test], block_name, cfg.min_block_test, weights),
         **extra,
     )

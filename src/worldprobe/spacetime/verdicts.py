@@ -1,6 +1,7 @@
 """Verdicts: does the headline probe beat each control? From the paired 95 % bootstrap interval of probe
-R² minus control R² on the same test entities (:mod:`worldprobe.spacetime.validity`): above 0, the probe beats
-the control; below 0, the control beats the probe; straddling 0, neither is established."""
+R² minus control R² on the same test entities (:mod:`worldprobe.spacetime.validity`), read by the project's
+verdict rule (:func:`worldprobe.stats.interval_sign`): above 0, the probe beats the control; below 0, the control
+beats the probe; straddling 0, neither is established."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from .outputs import PairedDifference, SummaryControls
+from ..stats import PairedDifference, Sign, interval_sign
+from .outputs import SummaryControls
 
 CONTROLS = tuple(SummaryControls.model_fields)  # surface, layer0, layer0_token_mean, random_weights
 CONTROL_NAMES = {"surface": "surface form (TF-IDF)", "layer0": "layer 0 (last token)",
                  "layer0_token_mean": "layer 0 (entity token mean)", "random_weights": "random weights"}
 
 
-class Outcome(Enum):
+class Outcome(Enum):  # the verdict rule's three signs in a control's words, and a control not run
     BEATS = "beats"
     NOT_ESTABLISHED = "not established (the paired interval includes 0)"
     BEATEN = "is beaten by"
     NOT_MEASURED = "not measured"
+
+
+_OUTCOME = {Sign.ABOVE: Outcome.BEATS, Sign.BELOW: Outcome.BEATEN, Sign.NOT_ESTABLISHED: Outcome.NOT_ESTABLISHED}
 
 
 @dataclass(frozen=True)
@@ -35,14 +40,7 @@ def judge(differences: Mapping[str, PairedDifference], controls: Mapping[str, fl
     verdicts = []
     for name in CONTROLS:
         d = differences.get(name)
-        if d is None:
-            outcome = Outcome.NOT_MEASURED
-        elif d.ci_low > 0:
-            outcome = Outcome.BEATS
-        elif d.ci_high < 0:
-            outcome = Outcome.BEATEN
-        else:
-            outcome = Outcome.NOT_ESTABLISHED
+        outcome = Outcome.NOT_MEASURED if d is None else _OUTCOME[interval_sign(d.ci_low, d.ci_high)]
         verdicts.append(Verdict(name, controls.get(name), d, outcome))
     return verdicts
 
@@ -80,9 +78,10 @@ def beyond_block_sentence(block: str, gain: PairedDifference, group_mean_r2: flo
     beside what the block alone predicts (``group_mean_r2``, the train mean of each test entity's block)."""
     interval = f"ΔR² {gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
     alone = "" if group_mean_r2 is None else f"; the {block} alone (its train mean) reaches R² {group_mean_r2:.3f}"
-    if gain.ci_low > 0:
+    sign = interval_sign(gain.ci_low, gain.ci_high)
+    if sign is Sign.ABOVE:
         return f"Beyond the {block}: the activations add to a ridge on the {block} alone ({interval}{alone})."
-    effect = ("make a ridge on the {b} alone worse" if gain.ci_high < 0 else
+    effect = ("make a ridge on the {b} alone worse" if sign is Sign.BELOW else
               "add nothing measurable to a ridge on the {b} alone").format(b=block)
     return (f"Beyond the {block}: not established — the activations {effect} ({interval}{alone}), so the probe's "
             f"R² is, as far as this shows, knowing the {block}.")

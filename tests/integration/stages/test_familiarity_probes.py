@@ -90,6 +90,7 @@ def test_split_finds_the_planted_gap_and_controls(workspace):
     root, test_known = workspace
     report = FamiliarityProbeReport.load(root / "metrics/familiarity_probes/world.json")
     assert report.layer in SIGNAL_LAYERS and report.filter == "all"
+    assert report.resampled == "entity"  # world's split is by entity
     assert (report.n_test_known, report.n_test_unknown) == (test_known.sum(), (~test_known).sum())
     probe = next(s for s in report.split if s.predictor == "probe").groups
     assert probe["known"].r2.value > 0.8 > 0.3 > probe["unknown"].r2.value
@@ -134,7 +135,7 @@ def test_report_stage(workspace):
     summary = pd.read_csv(root / "plots/familiarity/summary.csv")
     assert set(summary["predictor"]) == {"probe", "surface", "layer0", "random_weights"}
     text = (root / "reports/familiarity.md").read_text()
-    assert text.count("\n| world |") == 1 and "known above unknown" in text
+    assert text.count("\n| world |") == 1 and "known above unknown" in text and "world: entities" in text
 
 
 def test_filter_known_probes_only_known_entities(workspace, monkeypatch):

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from worldprobe.causal.intervention import (
-    bootstrap_mean,
     changes,
     circular_mean_deg,
     entity_slopes,
@@ -34,15 +33,6 @@ def test_slopes_are_per_entity_and_unknown_readings_are_dropped():
     assert slopes[0] == pytest.approx(10.0)
     assert slopes[1] == pytest.approx((-2 * 6 + 4 * -12) / (4 + 16))
     assert spearman_of_change(ch[ch.entity == 0], "year") == pytest.approx(1.0)
-
-
-def test_bootstrap_interval_covers_the_mean_and_shrinks_with_more_entities():
-    rng = np.random.default_rng(0)
-    small = bootstrap_mean(rng.normal(1, 1, 20), 1000, 0)
-    large = bootstrap_mean(rng.normal(1, 1, 2000), 1000, 0)
-    assert small[1] < small[0] < small[2] and large[1] < large[0] < large[2]
-    assert large[2] - large[1] < (small[2] - small[1]) / 3
-    assert np.isnan(bootstrap_mean(np.array([1.0]), 100, 0)[1])
 
 
 def test_orthogonal_control_lies_in_the_top_pca_subspace_and_is_orthogonal_to_the_probe():

@@ -7,64 +7,10 @@ from sklearn.metrics import r2_score
 from tests.fixtures.probe_data import probe_data
 from worldprobe.config import ProbesConfig, SplitGroup, ValidityConfig
 from worldprobe.spacetime.probes import fit_linear
-from worldprobe.spacetime.validity import (
-    assess,
-    beyond_group,
-    bootstrap_weights,
-    era_scores,
-    group_mean_predictions,
-    paired_difference,
-    weighted_r2,
-    within_block,
-)
+from worldprobe.spacetime.validity import assess, beyond_group, era_scores, group_mean_predictions, within_block
+from worldprobe.stats import bootstrap
 
 CFG = ProbesConfig()
-
-
-def test_weighted_r2_is_r2_of_the_resampled_entities():
-    rng = np.random.default_rng(0)
-    y, pred = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
-    index = np.random.default_rng(4).integers(0, 50, size=(30, 50))
-    weights = np.stack([np.bincount(i, minlength=50) for i in index]).astype(float)
-    expected = [r2_score(y[i], pred[i]) for i in index]  # sklearn: uniform average over the targets
-    np.testing.assert_allclose(weighted_r2(weights, y, pred), expected, rtol=1e-10)
-
-
-def test_cluster_bootstrap_draws_whole_groups():
-    groups = np.repeat(np.arange(10), 5)
-    w = bootstrap_weights(groups, 50, 200, seed=1)
-    assert w.shape == (200, 50) and (w.sum(1) == 50).all()  # 10 groups of 5 drawn each time
-    assert (w.reshape(200, 10, 5) == w.reshape(200, 10, 5)[:, :, :1]).all()  # a group's members move together
-    entity = bootstrap_weights(None, 50, 200, seed=1)
-    assert not (entity.reshape(200, 10, 5) == entity.reshape(200, 10, 5)[:, :, :1]).all()
-
-
-def test_cluster_interval_is_wider_when_errors_are_shared_within_groups():
-    rng = np.random.default_rng(2)
-    groups = np.repeat(np.arange(40), 10)
-    y = rng.normal(size=400)
-    pred = y + rng.normal(0, 0.6, 40)[groups] + rng.normal(0, 0.2, 400)  # each group shares one error
-    width = {}
-    for name, g in (("entities", None), ("groups", groups)):
-        r2 = weighted_r2(bootstrap_weights(g, 400, 500, seed=0), y, pred)
-        width[name] = np.subtract(*np.quantile(r2, [0.975, 0.025]))
-    assert width["groups"] > 2 * width["entities"]
-
-
-@pytest.mark.parametrize("groups", [None, np.repeat(np.arange(60), 5)])
-def test_paired_difference_of_equal_predictors_straddles_zero(groups):
-    rng = np.random.default_rng(3)
-    y = rng.normal(size=300)
-    w = bootstrap_weights(groups, 300, 500, seed=0)
-    same = y + rng.normal(0, 0.5, 300)
-    identical = paired_difference(w, y, same, same)
-    assert identical.diff == 0 and identical.ci_low <= 0 <= identical.ci_high
-    twin = y + rng.normal(0, 0.5, 300)  # as good, different errors
-    d = paired_difference(w, y, same, twin)
-    assert d.ci_low < 0 < d.ci_high
-    sharper = y + rng.normal(0, 0.2, 300)
-    better = paired_difference(w, y, sharper, same)
-    assert better.ci_low > 0 and better.diff == pytest.approx(r2_score(y, sharper) - r2_score(y, same))
 
 
 def _places(seed=0, n_groups=20, per_group=40):
@@ -90,7 +36,7 @@ def test_group_mean_predicts_each_block_by_its_train_mean():
 
 def test_incremental_r2_is_zero_for_group_identity_and_positive_for_coordinates():
     data, blocks, group_only, coords = _places()
-    w = bootstrap_weights(None, int(data.test.sum()), 300, seed=0)
+    w = bootstrap(None, int(data.test.sum()), 300, seed=0).weights
     fit = lambda X, d: fit_linear(X, d, CFG)  # noqa: E731
     r2_group, gain_group = beyond_group(group_only, blocks, data, fit, w)
     assert r2_group > 0.6  # blocks explain most of the position
@@ -108,7 +54,7 @@ def test_within_block_is_zero_for_group_identity_and_positive_for_coordinates():
     # knowing the block orders nothing within it; its prediction noise can only cost R² there
     assert abs(wb.spearman["group"]) < 0.15 and wb.r2["group"] < 0.02
     assert wb.spearman["coords"] > 0.5 and wb.r2["coords"] > 0.3
-    w = bootstrap_weights(None, len(y), 200, seed=0)
+    w = bootstrap(None, len(y), 200, seed=0).weights
     for name, above_zero in (("group", False), ("coords", True)):
         wb = within_block(y, {"probe": preds[name]}, blocks[data.test], "block", 2, w)
         assert wb.probe_spearman_ci_low < wb.spearman["probe"] < wb.probe_spearman_ci_high
@@ -147,17 +93,11 @@ def test_a_split_group_column_that_straddles_the_split_is_refused():
         data.grouped_by(SplitGroup(column="block", own_group_values=[]))
 
 
-def test_a_control_on_a_subsample_is_compared_on_the_test_entities_it_predicts():
+def test_a_control_on_a_subsample_is_scored_within_block_on_the_rows_it_predicts():
     rng = np.random.default_rng(4)
     y = rng.normal(size=300)
-    w = bootstrap_weights(None, 300, 300, seed=0)
     probe, control = y + rng.normal(0, 0.3, 300), y + rng.normal(0, 0.6, 300)
     partial = np.where(np.arange(300) % 3 == 0, control, np.nan)  # the control holds every third entity
-    d = paired_difference(w, y, probe, partial)
-    rows = np.arange(300) % 3 == 0
-    assert d.n == 100 and d.diff == pytest.approx(r2_score(y[rows], probe[rows]) - r2_score(y[rows], control[rows]))
-    assert d.ci_low > 0
-    assert paired_difference(w, y, probe, control).n == 300
     blocks = np.repeat(np.arange(10), 30).astype(str)
     within = within_block(y, {"probe": probe, "control": partial}, blocks, "block", min_test=5)
     assert within.spearman["control"] is not None and within.spearman["control"] < within.spearman["probe"]

@@ -1,6 +1,6 @@
 from tests.fixtures.spacetime import MODEL
-from worldprobe.spacetime.outputs import PairedDifference
 from worldprobe.spacetime.verdicts import Outcome, beyond_block_sentence, judge, plain_verdict
+from worldprobe.stats import PairedDifference
 
 CONTROLS = {"surface": 0.6, "layer0": 0.5, "layer0_token_mean": 0.55, "random_weights": 0.1}
 
