@@ -31,6 +31,11 @@ def sig(x: float | None, figures: int = 2) -> str:
     return num(x, digits)
 
 
+def offset(k: int) -> str:
+    """A token offset as written in the prose: −1, 0, +1."""
+    return f"{k:+d}".replace("-", MINUS) if k else "0"
+
+
 def count(n: int) -> str:
     """An integer with thousands separators: 12,737."""
     return f"{n:,}"
@@ -58,7 +63,7 @@ def _strict(fmt):
     return strict
 
 
-FILTERS = {f.__name__: _strict(f) for f in (num, sig, count, pct, interval, sig_interval)}
+FILTERS = {f.__name__: _strict(f) for f in (num, sig, offset, count, pct, interval, sig_interval)}
 
 
 def render_template(package: str, name: str, **context) -> str:
