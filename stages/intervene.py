@@ -3,7 +3,7 @@
 Usage: python stages/intervene.py <dataset>
 Reads data/entities/<dataset>.parquet, models/<model>, data/activations/<dataset>/<model>{,~random_weights}/main;
 writes data/directions/<dataset>/<model tag>.json (probe directions, every layer), metrics/intervention/<dataset>.json,
-plots/intervention/<dataset>/<target>.csv (dose-response at the best layer) and plots/intervention/figures/<dataset>.png.
+plots/intervention/<dataset>/<target>.csv (dose-response at the best edited layer, else the middle one) and plots/intervention/figures/<dataset>.png.
 """
 
 import logging
@@ -32,11 +32,10 @@ def main() -> None:
     with atomic_path(Path("plots/intervention") / dataset, directory=True) as out:
         for target, table in result.dose.items():
             table.to_csv(out / f"{target}.csv", index=False)
-    layer = result.metrics.best_layer
-    fig = dose_response_figure(result.dose, dataset, layer, UNITS)
+    fig = dose_response_figure(result, UNITS)
     save_figure(fig, Path("plots/intervention/figures") / f"{dataset}.png")
     m = result.metrics
-    print(f"{dataset}: {m.n_entities} entities, layers {m.layers} (best {m.best_layer}), {m.runtime_s:.0f} s; baseline {m.baseline}")
+    print(f"{dataset}: {m.n_entities} entities, layers {m.layers} (best {m.best_layer}, dose-response at {m.dose_layer}), {m.runtime_s:.0f} s; baseline {m.baseline}")
     for c in m.all_entities.comparisons:
         print(f"  edit {c.edited_target} @ layer {c.layer} vs {c.versus}: {c.difference} [{c.lo}, {c.hi}] -> {c.verdict}")
 

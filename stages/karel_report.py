@@ -1,12 +1,13 @@
-"""Regression of generation accuracy on semantic content, and the Karel figures
--> metrics/karel/regression.json, plots/karel/figures/*.png."""
+"""Regression of generation accuracy on semantic content, the Karel figures and the study's report
+-> metrics/karel/regression.json, plots/karel/figures/*.png, docs/karel.md."""
 
 from pathlib import Path
 
 import pandas as pd
 
 from worldprobe.config import load_params
-from worldprobe.karel import plots
+from worldprobe.io import atomic_path
+from worldprobe.karel import docs, plots
 from worldprobe.karel.analysis import SemanticsSummary, regressions
 from worldprobe.karel.outputs import KarelSynthesis
 
@@ -40,6 +41,8 @@ def main() -> None:
             plots.scatter_plot(accuracy, semantics, fits.fits, frame, feature, FIGURES / f"scatter_{name}")
             plots.intervention_plot(summary, frame, feature, FIGURES / f"intervention_{name}")
             plots.intervention_training_plot(semantics, alts, frame, feature, FIGURES / f"intervention_training_{name}")
+    with atomic_path(docs.DOC_PATH) as tmp:  # after regression.json: the report reads it
+        tmp.write_text(docs.render())
     print(f"karel report: {len(fits.fits)} regressions, figures in {FIGURES}")
 
 

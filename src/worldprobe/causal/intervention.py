@@ -330,6 +330,13 @@ class InterventionMetrics(Metric):
     propagation: list[Propagation]
     runtime_s: float
 
+    @property
+    def dose_layer(self) -> int:
+        """The layer of the dose-response tables and figure: the best layer where it was edited, else
+        the middle edited layer (the best layer can be the last, after which no edit reaches the answer).
+        Derived, not stored, so that metrics written before it existed tell it too."""
+        return self.best_layer if self.best_layer in self.layers else self.layers[len(self.layers) // 2]
+
 
 def _effect(ch: pd.DataFrame, model: str, kind: str, target: str, quantity: str, layer: int, std: float,
             n_boot: int, seed: int) -> tuple[Effect, pd.DataFrame]:
@@ -457,7 +464,7 @@ def dose_response(ch: pd.DataFrame, ch_control: pd.DataFrame, target: str, layer
 class StageResult:
     metrics: InterventionMetrics
     directions: dict[str, DirectionSet]  # by model tag
-    dose: dict[str, pd.DataFrame]  # dose-response per edited target, at the best layer
+    dose: dict[str, pd.DataFrame]  # dose-response per edited target, at metrics.dose_layer
     changes: pd.DataFrame  # every edited reading's change (real model)
 
 
@@ -567,13 +574,16 @@ def run_intervention(params: Params, dataset: str, *, entities_dir: Path, activa
                                 n_boot=cfg.n_boot, seed=params.seed, batch_size=cfg.batch_size),
         runtime_s=time.perf_counter() - started,
     )
-    dose = {t: dose_response(ch, ch_control, t, best if best in layers else layers[len(layers) // 2]) for t in targets}
+    dose = {t: dose_response(ch, ch_control, t, metrics.dose_layer) for t in targets}
     return StageResult(metrics=metrics, directions=directions, dose=dose, changes=ch)
 
 
-def dose_response_figure(dose: dict[str, pd.DataFrame], dataset: str, layer: int, units: dict[str, str]):
-    """One panel per target: mean change of its readout against Δ, the probe beside every control."""
+def dose_response_figure(result: StageResult, units: dict[str, str]):
+    """One panel per target: mean change of its readout against Δ, the probe beside every control,
+    titled with the layer the tables were computed at."""
     import matplotlib.pyplot as plt
+
+    dose, dataset, layer = result.dose, result.metrics.dataset, result.metrics.dose_layer
 
     fig, axes = plt.subplots(1, len(dose), figsize=(5 * len(dose), 4), squeeze=False)
     for ax, (target, table) in zip(axes[0], dose.items()):

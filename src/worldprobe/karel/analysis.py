@@ -108,7 +108,9 @@ def summarize(table: pd.DataFrame, profile: str, alternatives: list[str],
         initial_base = base[base["target"].str.startswith("initial_")].assign(
             input=lambda d: d["target"].str.removeprefix("initial_").astype(int))
         control = probes[probes["target"] == CONTROL]
-        linear, mlp = probes[(probes["probe"] == "linear") & probes["converged"].notna()], probes[probes["probe"] == "mlp"]
+        # the composed score adds two predictions: no fit, no convergence (NaN), so it is no fit to count
+        fits = probes[probes["converged"].notna()]
+        linear, mlp = fits[fits["probe"] == "linear"], fits[fits["probe"] == "mlp"]
         checkpoints[int(step)] = CheckpointContent(
             step=int(step), **sizes[int(step)],
             linear_converged=float(linear["converged"].astype(bool).mean()),

@@ -71,3 +71,32 @@ def test_verdicts_come_from_paired_intervals_and_controls_count_in_either_direct
     assert probe.frac_intended == 1.0 and probe.spearman > 0.8
     random = next(e for e in res.effects if e.kind == "random")
     assert random.direction_slopes == pytest.approx([1.0, -1.0, 1.0, -1.0]) and random.slope == pytest.approx(0.0)
+
+
+def _metrics(best_layer: int, layers: list[int]):
+    from worldprobe.causal.intervention import InterventionMetrics, Results
+
+    return InterventionMetrics(
+        dataset="world", model="m", readout="CountryReadout", n_entities=0, entity_ids=[], best_layer=best_layer,
+        layers=layers, deltas=[-4.0, 4.0], control_deltas=[4.0], n_random=1, baseline={},
+        all_entities=Results(effects=[], comparisons=[]), known_entities=None, n_known=None, specificity=[],
+        propagation=[], runtime_s=0.0,
+    )
+
+
+def test_dose_response_layer_is_the_best_layer_only_where_it_was_edited():
+    assert _metrics(16, [10, 13, 16]).dose_layer == 16
+    # the best layer is the last one, never edited (no block reads it): the middle edited layer instead
+    assert _metrics(18, [12, 15, 17]).dose_layer == 15
+
+
+def test_dose_response_figure_is_titled_with_the_layer_it_plots():
+    from worldprobe.causal.intervention import StageResult, dose_response_figure
+
+    table = pd.DataFrame({"delta_sd": [-4.0, 0.0, 4.0], "probe": [-1.0, 0.0, 1.0], "mean_difference": 0.0,
+                          "orthogonal": 0.0, "random_mean": 0.0, "random_min": -0.1, "random_max": 0.1,
+                          "random_weights": 0.0})
+    result = StageResult(metrics=_metrics(18, [12, 15, 17]), directions={}, dose={"latitude": table},
+                         changes=pd.DataFrame())
+    fig = dose_response_figure(result, {"latitude": "degrees north"})
+    assert fig.axes[0].get_title() == "world: edit latitude at layer 15"
