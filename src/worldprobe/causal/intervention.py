@@ -343,6 +343,12 @@ class InterventionMetrics(Metric):
     propagation: list[Propagation]
     runtime_s: float
 
+    @property
+    def dose_layer(self) -> int:
+        """The layer of the dose-response table (``plots/intervention/<ds>/<target>.csv``): the best layer
+        when it is edited, else the middle edited layer (the best is not editable when it is the last)."""
+        return self.best_layer if self.best_layer in self.layers else self.layers[len(self.layers) // 2]
+
 
 def _effect(ch: pd.DataFrame, model: str, kind: str, target: str, quantity: str, layer: int, std: float,
             n_boot: int, seed: int) -> tuple[Effect, pd.DataFrame]:
@@ -583,7 +589,7 @@ def run_intervention(params: Params, dataset: str, *, entities_dir: Path, activa
                                 n_boot=cfg.n_boot, seed=params.seed, batch_size=cfg.batch_size),
         runtime_s=time.perf_counter() - started,
     )
-    dose = {t: dose_response(ch, ch_control, t, best if best in layers else layers[len(layers) // 2]) for t in targets}
+    dose = {t: dose_response(ch, ch_control, t, metrics.dose_layer) for t in targets}
     return StageResult(metrics=metrics, directions=directions, dose=dose, changes=ch)
 
 
