@@ -90,6 +90,13 @@ def test_the_new_sections_chart_the_committed_metrics(page):
     curve = [r["change"] for r in specs["causal_dose"]["data"]["values"]
              if r["panel"].startswith("world: edit latitude") and r["series"] == "probe direction"]
     assert curve == pytest.approx(world_lat["probe"].round(4).tolist())
+    # the named layer is the table's: its probe curve's least-squares slope is that layer's mean slope per entity
+    m = InterventionMetrics.load(REPO / "metrics/intervention/world.json")
+    at_dose = {e.layer: e.slope for e in m.all_entities.effects
+               if e.model == "main" and e.kind == "probe" and e.edited_target == e.readout == "latitude"}
+    delta = world_lat["delta_sd"] - world_lat["delta_sd"].mean()
+    assert (delta * world_lat["probe"]).sum() / (delta**2).sum() == pytest.approx(at_dose[m.dose_layer], rel=1e-6)
+    assert min(abs(at_dose[m.dose_layer] - v) for k, v in at_dose.items() if k != m.dose_layer) > 1e-3
     # Karel: synthesis accuracy at every checkpoint, and each regression line through its fit
     accuracy = pd.read_csv(REPO / "plots/karel/accuracy.csv")
     drawn = [r for r in specs["karel_accuracy"]["layer"][0]["data"]["values"] if r["series"] == "spec examples"]
