@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from worldprobe.io import atomic_path
-from worldprobe.spacetime.webpage import dvc_plots_template
+from worldprobe.site.page import dvc_plots_template
 
 if __name__ == "__main__":
     if len(sys.argv) > 2:

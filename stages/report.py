@@ -1,5 +1,4 @@
-"""Summarise the space-and-time study: metrics/spacetime/summary.json, plot tables, PNG figures, results.md,
-and the self-contained results page reports/index.html.
+"""Summarise the space-and-time study: metrics/spacetime/summary.json, plot tables, PNG figures and results.md.
 
 Usage: python stages/report.py
 """
@@ -8,14 +7,11 @@ from pathlib import Path
 
 from worldprobe.config import load_params
 from worldprobe.spacetime.report import build_report
-from worldprobe.spacetime.webpage import write_results_page
 
 
 def main() -> None:
     params = load_params()
-    shapes_dir = Path(params.data.snapshot_dir) / "shapes"
-    build_report(datasets=list(params.data.datasets), shapes_dir=shapes_dir)
-    write_results_page(datasets=list(params.data.datasets), shapes_dir=shapes_dir)
+    build_report(datasets=list(params.data.datasets), shapes_dir=Path(params.data.snapshot_dir) / "shapes")
 
 
 if __name__ == "__main__":

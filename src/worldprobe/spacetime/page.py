@@ -1,83 +1,43 @@
-"""The self-contained results page ``reports/index.html``: interactive Vega-Lite charts, readable offline.
+"""The space-and-time section of the results page: interactive Vega-Lite charts of the committed tables.
 
-Vega, Vega-Lite and Vega-Embed come inlined from ``vl-convert-python``'s bundle, every data point is
-inlined in the specs, and the page loads nothing else (no CDN, no font, no image), so a clone opens it
-from disk without a network. ``tests/integration/test_webpage_browser.py`` checks that in Chromium.
-
-Inputs are the committed tables the other stages and the report stage write (``metrics/spacetime``,
-``plots/spacetime``, ``plots/probes``, ``plots/generalization``), so the page can be rebuilt from a
-clone without rerunning the pipeline. Each chart is one function in :data:`CHART_MAKERS` that
-returns its charts, or none when its input files are absent: adding a chart is adding a function.
+Inputs are the tables the probes, generalization, learning-curve and report stages write
+(``metrics/spacetime``, ``plots/spacetime``, ``plots/probes``, ``plots/generalization``,
+``plots/learning_curve``), so the section can be rebuilt from a clone without rerunning the pipeline.
+Each chart is one function in :data:`CHART_MAKERS` that returns its charts, or none when its input
+files are absent: adding a chart is adding a function.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, get_args
 
 import matplotlib
 import numpy as np
 import pandas as pd
-import vl_convert
 from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Affine2D
 
+from ..charts import DIGITS, Chart, PageInputs, Section, html_table, records
 from ..config import PromptName
-from ..io import OutputError, atomic_path
 from ..registry import DATASETS
 from . import plots
 from .outputs import SpacetimeSummary, SummaryEntry
 from .report import SUMMARY_PATH
 from .verdicts import CONTROL_NAMES, CONTROLS, Outcome, judge
 
-PAGE_PATH = Path("reports/index.html")
-VEGA_LITE_VERSION = "6.4"  # the bundle and the specs' schema must agree
-DVC_VEGA_LITE_VERSION = "5.21"  # DVC's plot templates are Vega-Lite 5 specs
-DIGITS = 4  # inlined numbers are rounded: plenty for a chart, and the page stays small
 # test entities drawn per scatter chart: above it a seeded sample (the page stays a few MB and hovering
 # stays smooth); every prediction is in plots/probes/<dataset>/predictions.csv
 MAX_POINTS = 2000
 EARTH_RADIUS_KM = 6371.0088
-# vega-embed's menu: exporting the chart works offline; the source and editor links would leave the page
-EMBED_OPTIONS = {"renderer": "svg", "actions": {"export": True, "source": False, "compiled": False, "editor": False}}
 
 
-@dataclass(frozen=True)
-class Chart:
-    """One chart of the page: ``key`` is its element id; ``spec`` a Vega-Lite specification with inline data."""
-
-    key: str
-    title: str
-    caption: str
-    spec: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class PageInputs:
-    root: Path
-    datasets: Sequence[str]
-    shapes_dir: Path
-
-    def table(self, relative: str) -> pd.DataFrame | None:
-        path = self.root / relative
-        return pd.read_csv(path) if path.is_file() else None
-
-    def predictions(self) -> dict[str, pd.DataFrame]:
-        """The probe's test predictions per dataset (the controls' columns and the split group left out)."""
-        found = {ds: self.table(f"plots/probes/{ds}/predictions.csv") for ds in self.datasets}
-        return {ds: frame.drop(columns=[c for c in frame if "_pred_" in c or c == "split_group"])
-                for ds, frame in found.items() if frame is not None}
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts, numbers rounded, missing values as null."""
-    rounded = frame.round(DIGITS).astype(object)
-    return rounded.where(pd.notna(rounded), None).to_dict(orient="records")
+def predictions(inputs: PageInputs) -> dict[str, pd.DataFrame]:
+    """The probe's test predictions per dataset (the controls' columns and the split group left out)."""
+    found = {ds: inputs.table(f"plots/probes/{ds}/predictions.csv") for ds in inputs.datasets}
+    return {ds: frame.drop(columns=[c for c in frame if "_pred_" in c or c == "split_group"])
+            for ds, frame in found.items() if frame is not None}
 
 
 def _drawn(pred: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +73,7 @@ def _series_panels(rows: pd.DataFrame, inputs: PageInputs, x: dict[str, Any], y_
                    tooltip: list[dict[str, Any]]) -> dict[str, Any]:
     """One panel per dataset of test R² lines, one line per ``series``; clicking the legend highlights a series."""
     return {
-        "data": {"values": _records(rows)},
+        "data": {"values": records(rows)},
         "facet": {"field": "dataset", "type": "nominal", "title": None, "sort": [_title(d) for d in inputs.datasets]},
         "columns": 3,
         "spec": {
@@ -189,7 +149,7 @@ def _great_circle_km(frame: pd.DataFrame) -> np.ndarray:
 def map_charts(inputs: PageInputs) -> list[Chart]:
     """Each place dataset's test entities at their true position, with a line to where the probe puts them."""
     charts = []
-    for ds, every in inputs.predictions().items():
+    for ds, every in predictions(inputs).items():
         if "pred_longitude" not in every:
             continue
         pred = _drawn(every)
@@ -234,7 +194,7 @@ def map_charts(inputs: PageInputs) -> list[Chart]:
                                  "order": {"field": "j"}},
                 },
                 {
-                    "data": {"values": _records(points)},
+                    "data": {"values": records(points)},
                     "layer": [
                         {
                             "mark": {"type": "rule", "color": "#d62728", "clip": True},
@@ -278,7 +238,7 @@ def map_charts(inputs: PageInputs) -> list[Chart]:
 def year_charts(inputs: PageInputs) -> list[Chart]:
     """Predicted against true year of each time dataset's test entities, with the identity line."""
     charts = []
-    for ds, every in inputs.predictions().items():
+    for ds, every in predictions(inputs).items():
         if "pred_year" not in every:
             continue
         pred = _drawn(every)
@@ -297,7 +257,7 @@ def year_charts(inputs: PageInputs) -> list[Chart]:
                     "encoding": {"x": {"field": "v", "type": "quantitative"}, "y": {"field": "v", "type": "quantitative"}},
                 },
                 {
-                    "data": {"values": _records(points)},
+                    "data": {"values": records(points)},
                     "params": [_zoom()],
                     "mark": {"type": "circle", "size": 16, "opacity": 0.6},
                     "encoding": {
@@ -352,7 +312,7 @@ def bar_charts(inputs: PageInputs) -> list[Chart]:
 
     def grouped(rows: list[dict[str, Any]], group: str, order: Sequence[str], title: str) -> dict[str, Any]:
         return {
-            "data": {"values": _records(pd.DataFrame(rows))},
+            "data": {"values": records(pd.DataFrame(rows))},
             "width": 520,
             "mark": "bar",
             "encoding": {
@@ -380,7 +340,7 @@ def pca_chart(inputs: PageInputs) -> list[Chart]:
     rows = pca.melt(id_vars="k", var_name="dataset", value_name="r2").dropna()
     rows["dataset"] = rows["dataset"].map(_title)
     spec = {
-        "data": {"values": _records(rows)},
+        "data": {"values": records(rows)},
         "width": 560,
         "height": 320,
         "params": [{"name": "pick", "select": {"type": "point", "fields": ["dataset"]}, "bind": "legend"}],
@@ -419,7 +379,7 @@ def holdout_chart(inputs: PageInputs) -> list[Chart]:
     x = {"type": "quantitative", "title": "mean proximity error on the group's test entities (chance 0.5)",
          "scale": {"domain": [0, 0.8]}}
     spec = {
-        "data": {"values": _records(rows)},
+        "data": {"values": records(rows)},
         "params": [{"name": "ds", "value": first, "bind": {"input": "select", "options": list(dict.fromkeys(rows["dataset"])),
                                                            "name": "dataset "}}],
         "transform": [{"filter": "datum.dataset == ds"}],
@@ -473,7 +433,7 @@ CHART_MAKERS: tuple[Callable[[PageInputs], list[Chart]], ...] = (
 )
 
 
-# --------------------------------------------------------------------------- page
+# --------------------------------------------------------------------------- section
 
 
 def summary_table(inputs: PageInputs) -> str:
@@ -483,98 +443,28 @@ def summary_table(inputs: PageInputs) -> str:
         return ""
     head = ["dataset", "model", "best layer", "test R² [95 % CI]", "Spearman", "prox. error",
             *(CONTROL_NAMES[c] for c in CONTROLS), "MLP R²"]
-    body = []
+    marks = {Outcome.BEATS: " ✓", Outcome.BEATEN: " ✗", Outcome.NOT_ESTABLISHED: " ?", Outcome.NOT_MEASURED: ""}
+    rows = []
     for ds, model, runs in _main_runs(summary, inputs.datasets):
         m = runs["main"]
         cells = [_title(ds), model, f"{m.best_layer} / {m.n_layers - 1}",
                  f"{m.r2:.3f} [{m.r2_ci_low:.3f}, {m.r2_ci_high:.3f}]", f"{m.spearman:.3f}", f"{m.prox_error:.3f}"]
-        marks = {Outcome.BEATS: " ✓", Outcome.BEATEN: " ✗", Outcome.NOT_ESTABLISHED: " ?", Outcome.NOT_MEASURED: ""}
         for v in judge(m.verdicts or {}, m.controls.model_dump()):  # the report's rule: the paired interval
             cells.append("—" if v.control_r2 is None else f"{v.control_r2:.3f}" + marks[v.outcome])
         cells.append("—" if m.mlp_r2 is None else f"{m.mlp_r2:.3f}")
-        body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
-    return (f"<table class=results><thead>{header}</thead><tbody>{''.join(body)}</tbody></table>"
-            "<p class=note>Paired 95 % bootstrap interval of probe R² minus the control's on the same test entities: "
-            "✓ above 0 (the probe beats it), ✗ below 0 (the control beats the probe), ? includes 0 (not established)."
-            "</p>")
+        rows.append(cells)
+    return html_table(head, rows, "Paired 95 % bootstrap interval of probe R² minus the control's on the same test "
+                      "entities: ✓ above 0 (the probe beats it), ✗ below 0 (the control beats the probe), ? includes 0 "
+                      "(not established).")
 
 
-STYLE = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
-table.results { border-collapse: collapse; font-size: 13px; } .results td, .results th { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
-.results td:first-child, .results th:first-child, .results td:nth-child(2) { text-align: left; } .note, .caption { color: #555; font-size: 13px; }
-nav a { margin-right: .8rem; } .chart { margin: .5rem 0 1rem; }
-"""
+INTRO = ("<p>Linear probes on the residual stream at the last entity token, test split, beside the controls on the "
+         "same split (Gurnee &amp; Tegmark).</p>")
 
 
-def inline_bundle(vl_version: str) -> str:
-    """Vega, Vega-Lite ``vl_version`` and Vega-Embed as one script body, defining ``window.vegaEmbed``."""
-    bundle = vl_convert.javascript_bundle(vl_version=vl_version)
-    return bundle.replace("</script", "<\\/script")  # never present today; an inline script must not contain it
-
-
-def dvc_plots_template(vl_version: str = DVC_VEGA_LITE_VERSION) -> str:
-    """An HTML template for ``dvc plots show --html-template`` with the Vega scripts inline instead of from a CDN.
-
-    DVC puts its CDN ``<script>`` tags where a template says ``{scripts}``; this one has no such
-    placeholder, only ``{plot_divs}`` (and ``{refresh_tag}``), so the page DVC writes loads nothing.
-    """
-    return (
-        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n{refresh_tag}\n<title>DVC Plot</title>\n"
-        f"<script>{inline_bundle(vl_version)}</script>\n"
-        "<style>table { border-spacing: 15px; }</style>\n</head>\n<body>\n{plot_divs}\n</body>\n</html>\n"
-    )
-
-
-def render_page(charts: Sequence[Chart], table_html: str) -> str:
-    """The whole page as one string: style, bundle, specs and the call that embeds them, all inline."""
-    bundle = inline_bundle(VEGA_LITE_VERSION)
-    schema = f"https://vega.github.io/schema/vega-lite/v{VEGA_LITE_VERSION.split('.')[0]}.json"  # an id, never fetched
-    specs = {c.key: {"$schema": schema, **c.spec} for c in charts}
-    # "</" would end the inline <script> early if a label ever contained "</script>"
-    specs_js = json.dumps(specs, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    nav = " ".join(f'<a href="#{c.key}">{html.escape(c.title.split(":")[0])}</a>' for c in charts)
-    sections = "\n".join(
-        f'<h2 id="{c.key}-title">{html.escape(c.title)}</h2><p class=caption>{html.escape(c.caption)}</p>'
-        f'<div class=chart id="{c.key}"></div>'
-        for c in charts
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>worldprobe: results</title>
-<style>{STYLE}</style>
-<script>{bundle}</script>
-</head>
-<body>
-<h1>worldprobe: do language models represent space and time?</h1>
-<p>Linear probes on the residual stream at the last entity token, test split, beside the controls on the same
-split. Generated by the report stage (<code>dvc repro report</code>) from the committed metrics; every script is
-inline, so this page needs no network.</p>
-{table_html}
-<nav>{nav}</nav>
-{sections}
-<script>
-const specs = {specs_js};
-const options = {json.dumps(EMBED_OPTIONS, sort_keys=True)};
-for (const [key, spec] of Object.entries(specs)) {{
-  vegaEmbed("#" + key, spec, options).catch((error) => console.error(key, error));
-}}
-</script>
-</body>
-</html>
-"""
-
-
-def write_results_page(datasets: Sequence[str], shapes_dir: Path, root: Path = Path("."), path: Path = PAGE_PATH) -> list[Chart]:
-    """Write ``reports/index.html`` from the committed tables; returns the charts it holds."""
-    inputs = PageInputs(root, list(datasets), shapes_dir)
+def section(inputs: PageInputs) -> Section | None:
+    """The space-and-time study: the results table and every chart whose tables exist (None: none do)."""
     charts = [chart for make in CHART_MAKERS for chart in make(inputs)]
     if not charts:
-        raise OutputError(f"{root}: no result tables to chart (run the probes and report stages first)")
-    with atomic_path(root / path) as tmp:
-        tmp.write_text(render_page(charts, summary_table(inputs)), encoding="utf-8")
-    return charts
+        return None
+    return Section("spacetime", "Space and time", INTRO + summary_table(inputs), charts)

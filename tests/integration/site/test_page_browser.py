@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from tests.conftest import REPO
-from tests.unit.spacetime.test_webpage import CHARTS, page, specs_of  # noqa: F401  (the page fixture)
+from tests.unit.site.test_page import CHARTS, page, specs_of  # noqa: F401  (the page fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -41,11 +41,13 @@ def test_page_renders_offline_in_chromium(browser, page):  # noqa: F811
     tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     tab.on("pageerror", lambda error: errors.append(str(error)))
     tab.goto(path.as_uri())
+    # every chart of every study: an svg whose mark groups hold drawn items (a path, a line, a symbol...)
     tab.wait_for_function(
         "keys => keys.every(k => document.querySelector('#' + k + ' svg.marks g.role-mark'))", arg=CHARTS, timeout=60_000
     )
     items = {key: tab.evaluate("k => document.querySelectorAll('#' + k + ' g.role-mark > *').length", key) for key in CHARTS}
     assert all(count > 0 for count in items.values()), items
+    assert tab.evaluate("[...document.querySelectorAll('section')].map(s => s.id)") == ["spacetime", "familiarity", "causal", "karel"]
     # the world map: one dot per drawn test entity at its true and at its predicted position
     drawn_ids = [p["id"] for p in specs_of(path.read_text())["map_world"]["layer"][1]["data"]["values"]]
     assert tab.evaluate("document.querySelectorAll('#map_world g.mark-symbol > path').length") == 2 * len(drawn_ids)
