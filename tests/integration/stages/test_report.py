@@ -27,5 +27,6 @@ def test_stage_script_writes_every_output(tmp_path, snapshot_dir):
     assert series == sorted([f"{d}/depth.csv" for d in datasets] + ["holdout.csv", "pca.csv", "probe_kinds.csv", "prompts.csv"])
     page = (tmp_path / "reports/index.html").read_text()
     assert all(f'id="{chart}"' in page for chart in ("depth", "map_world", "years_people", "prompts", "pca"))
-    results = (tmp_path / "reports/results.md").read_text()
-    assert all(f"(../plots/figures/{f})" in results for f in figures)
+    doc = (tmp_path / "docs/spacetime.md").read_text()
+    assert all(f"(../plots/figures/{f})" in doc for f in figures)
+    assert all(f"| {title} | 1,510 |" in doc for title in ("World places", "Historical figures"))  # metrics/data
