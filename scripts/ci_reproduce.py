@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/ci_reproduce.py            # run, then fail on drift beyond tolerance
     .venv/bin/python scripts/ci_reproduce.py --update   # run, then store the figures as the new reference
-    .venv/bin/python scripts/ci_reproduce.py --first-look   # smaller (ci/first_look.yaml), keep it, compare nothing
+    .venv/bin/python scripts/ci_reproduce.py --first-look   # run, keep the worktree to look at, compare nothing
 
 The worktree is checked out from HEAD (commit first), gets `ci/overrides.yaml` applied to its
 params.yaml and the reference metrics (`ci/reference/`) committed locally, so that after
@@ -38,11 +38,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help="store this run's metrics as the reference")
     parser.add_argument("--keep", action="store_true", help="keep the scratch worktree for inspection")
-    parser.add_argument("--first-look", action="store_true",
-                        help="every study at ci/first_look.yaml's sizes; keep the worktree, compare nothing")
+    parser.add_argument("--first-look", action="store_true", help="keep the worktree to look at, compare nothing")
     args = parser.parse_args()
 
-    settings = yaml.safe_load((CI / ("first_look.yaml" if args.first_look else "overrides.yaml")).read_text())
+    settings = yaml.safe_load((CI / "overrides.yaml").read_text())
     work = Path(tempfile.mkdtemp(prefix="worldprobe-ci-")) / "repo"
     sh("git", "worktree", "add", "--detach", str(work), "HEAD", cwd=REPO)
     try:
