@@ -3,7 +3,10 @@ a stale one fails here, so CI fails on it."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -57,3 +60,17 @@ def test_a_perturbed_verdict_is_flagged(copy_of_repo):
 def test_a_missing_doc_is_flagged(copy_of_repo):
     (copy_of_repo / "docs/spacetime.md").unlink()
     assert "docs/spacetime.md" in stale_docs(copy_of_repo)
+
+
+def test_update_readme_writes_the_summary_and_check_names_what_is_stale(copy_of_repo):
+    readme = copy_of_repo / README
+    current = readme.read_text()
+    start, end = current.index("<!-- summary:start -->"), current.index("<!-- summary:end -->")
+    readme.write_text(current[:start] + "<!-- summary:start -->\nold\n" + current[end:])
+    script = [sys.executable, str(REPO / "scripts" / "update_readme.py")]
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    check = subprocess.run([*script, "--check"], cwd=copy_of_repo, env=env, capture_output=True, text=True)
+    assert check.returncode == 1 and "README.md is stale" in check.stderr
+    subprocess.run(script, cwd=copy_of_repo, env=env, check=True, capture_output=True)
+    assert readme.read_text() == current
+    assert subprocess.run([*script, "--check"], cwd=copy_of_repo, env=env).returncode == 0
