@@ -87,8 +87,8 @@ def finding(r: DatasetResult) -> str:
         else:
             better = "the probe orders them better than the spelling (point estimates)"
         text += (f" Within a {w.block} ({w.n_blocks:,} blocks, {w.n:,} test entities) the probe orders entities "
-                 f"with Spearman {probe_rho:.3f}{interval}, surface form {surface_rho:.3f}: {better}; its "
-                 f"within-{w.block} R² is {w.r2['probe']:.3f}.")
+                 f"with Spearman {probe_rho:.3f}{interval}, surface form {surface_rho:.3f}: {better}"
+                 + ("" if w.r2.get("probe") is None else f"; its within-{w.block} R² is {w.r2['probe']:.3f}") + ".")
     text += _curve_sentence(r)
     if v.eras:
         text += " By era: " + "; ".join(
