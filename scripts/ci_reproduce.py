@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/ci_reproduce.py            # run, then fail on drift beyond tolerance
     .venv/bin/python scripts/ci_reproduce.py --update   # run, then store the figures as the new reference
+    .venv/bin/python scripts/ci_reproduce.py --first-look   # run, keep the worktree to look at, compare nothing
 
 The worktree is checked out from HEAD (commit first), gets `ci/overrides.yaml` applied to its
 params.yaml and the reference metrics (`ci/reference/`) committed locally, so that after
@@ -37,6 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update", action="store_true", help="store this run's metrics as the reference")
     parser.add_argument("--keep", action="store_true", help="keep the scratch worktree for inspection")
+    parser.add_argument("--first-look", action="store_true", help="keep the worktree to look at, compare nothing")
     args = parser.parse_args()
 
     settings = yaml.safe_load((CI / "overrides.yaml").read_text())
@@ -63,6 +65,10 @@ def main() -> int:
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                    PYTHONPATH=str(work / "src"))
         sh("dvc", "repro", cwd=work, env=env)
+        if args.first_look:
+            print(f"first look done in {work}: its docs/*.md, reports/index.html and `dvc metrics show` there; "
+                  f"remove it with `git worktree remove --force {work}`")
+            return 0
         diff = json.loads(sh("dvc", "metrics", "diff", "--json", "--all", "HEAD", cwd=work, env=env, capture=True) or "{}")
 
         if args.update:
@@ -82,7 +88,7 @@ def main() -> int:
         print(f"ci experiment: {compared} figures compared with the reference, {len(drifts)} drifted")
         return 1 if drifts else 0
     finally:
-        if not args.keep:
+        if not (args.keep or args.first_look):
             sh("git", "worktree", "remove", "--force", str(work), cwd=REPO)
             shutil.rmtree(work.parent, ignore_errors=True)
 

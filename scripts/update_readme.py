@@ -1,39 +1,32 @@
-"""Splice reports/results.md into README.md between <!-- results:start --> and <!-- results:end -->.
+"""Write the README's generated summary (between <!-- summary:start --> and <!-- summary:end -->) from the
+committed metrics, one paragraph per study (worldprobe.site.docs).
 
 Usage: python scripts/update_readme.py [--check]
-  --check  exit 1 if README.md is out of date with reports/results.md, writing nothing (for CI)
+  --check  exit 1 if README.md or a docs/*.md report is stale, writing nothing (docs/*.md: rerun the
+           study's report stage, e.g. `dvc repro report`)
 """
 
 import argparse
 import sys
-from pathlib import Path
 
 from worldprobe.io import atomic_path
-from worldprobe.readme import rebase_links, splice_results
-from worldprobe.spacetime.report import RESULTS_PATH
-
-README = Path("README.md")
+from worldprobe.site.docs import README, readme_with_summary, stale_docs
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="report whether README.md is up to date")
+    parser.add_argument("--check", action="store_true", help="name stale reports and README, write nothing")
     args = parser.parse_args()
-    if not RESULTS_PATH.is_file():
-        print(f"{RESULTS_PATH}: not found; run `dvc repro report` first", file=sys.stderr)
-        return 1
-    results = rebase_links(RESULTS_PATH.read_text(), RESULTS_PATH.parent, README.parent)
-    old = README.read_text()
-    new = splice_results(old, results)
     if args.check:
-        if new != old:
-            print(f"{README} is out of date with {RESULTS_PATH}: run python scripts/update_readme.py", file=sys.stderr)
-            return 1
-        return 0
+        stale = stale_docs()
+        for path in stale:
+            print(f"{path} is stale", file=sys.stderr)
+        return 1 if stale else 0
+    old, new = README.read_text(), readme_with_summary()
     if new != old:
         with atomic_path(README) as tmp:
             tmp.write_text(new)
-    print(f"{README}: results section {'updated' if new != old else 'already up to date'}")
+    print(f"{README}: summary {'updated' if new != old else 'already up to date'}")
     return 0
 
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import date, datetime
 
+import dateutil.parser
 import numpy as np
 import pandas as pd
 
 _DATE = re.compile(r"^(-?\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T ][0-9:.+\-Z]*)?$")
+# a written date names its month in letters; an all-digit date other than ISO ("03/04/2004") is ambiguous
+_MONTH_IN_LETTERS = re.compile(r"[^\W\d_]{3,}")
+# a written date is parsed against two default dates: a field that follows the default was not written
+_DEFAULTS = (datetime(1, 1, 1), datetime(2, 2, 2))
 _TRUE = frozenset({"true", "1", "yes", "y", "t", "test"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", "train"})
 
@@ -55,15 +60,34 @@ def _fractional_year(cell: object) -> float:
     year, month, day = int(match.group(1)), match.group(2), match.group(3)
     if month is None:
         return float(year)
+    return _calendar_year(year, int(month), int(day) if day else 1)
+
+
+def _calendar_year(year: int, month: int, day: int) -> float:
+    """The fractional year at the start of ``day``; NaN for a date the calendar lacks."""
     if not 1 <= year <= 9999:  # datetime.date's range; month precision needs a calendar
         return math.nan
     try:
-        when = date(year, int(month), int(day) if day else 1)
+        when = date(year, month, day)
     except ValueError:  # month 13, February 30, "1986-00-00", ...
         return math.nan
     start = date(year, 1, 1).toordinal()
     length = date(year + 1, 1, 1).toordinal() - start if year < 9999 else 365
     return year + (when.toordinal() - start) / length
+
+
+def _written_date(cell: object) -> float:
+    """``March 3, 2004``, ``3 March 2004``, ``Wed, Mar 3 2004``, ``March 2004`` -> a fractional year; NaN when
+    the month is not in letters, the year or month is missing (``March 3``) or dateutil cannot read it."""
+    if not isinstance(cell, str) or not _MONTH_IN_LETTERS.search(cell):
+        return math.nan
+    try:
+        first, second = (dateutil.parser.parse(cell, default=default) for default in _DEFAULTS)
+    except (ValueError, OverflowError):  # "Unknown", "spring 2004", "March 45, 2004", ...
+        return math.nan
+    if first.year != second.year or first.month != second.month:
+        return math.nan
+    return _calendar_year(first.year, first.month, first.day if first.day == second.day else 1)
 
 
 def fractional_years(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -73,6 +97,20 @@ def fractional_years(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     at the start of the year. Any time of day is ignored.
     """
     parsed = pd.Series([_fractional_year(v) for v in values], index=values.index, dtype=float)
+    return parsed, parsed.isna()
+
+
+def dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """What :func:`fractional_years` reads, and dates written out with the month in letters (``March 3,
+    2004``, ``3 Mar 2004``, ``March 2004``: the start of the month); ``(years, unparseable)``.
+
+    For a dataset of one's own; the built-in datasets keep :func:`fractional_years`. Still unparseable:
+    all-digit dates other than ISO (``03/04/2004`` reads as March or April), a date without its year or
+    month (``March 3``), a season, a range, blanks.
+    """
+    parsed, bad = fractional_years(values)
+    written = pd.Series([_written_date(v) for v in values[bad]], index=values[bad].index, dtype=float)
+    parsed.loc[written.index] = written
     return parsed, parsed.isna()
 
 

@@ -239,7 +239,7 @@ def _own_file(raw: pd.DataFrame, dataset: str, config: DatasetConfig) -> Prepare
     if config.kind == "place":
         f.set_place(cols.latitude, cols.longitude)
     else:
-        f.set_year(raw[cols.date], parsing.fractional_years, "unparseable_date")
+        f.set_year(raw[cols.date], parsing.dates, "unparseable_date")
     popularity = f.set_popularity(cols.popularity) if cols.popularity else f.set_popularity()
     f.set_split(cols.split)
     reserved = {"text", "entity_type", "popularity", "split", "longitude", "latitude", "year", "id"}

@@ -3,7 +3,8 @@
 ``plots/familiarity/figures/familiarity.png``: left, the probe's test R² on all / known / unknown test
 entities per dataset with 95 % bootstrap intervals and the controls on the known entities; right, the
 probe's R² by popularity decile. ``plots/familiarity/summary.csv`` holds the bars (``dvc plots``);
-``reports/familiarity.md`` a table of fraction known, the split, matched n and the knowledge probe.
+``docs/familiarity.md`` (:mod:`worldprobe.familiarity.docs`) a table of fraction known, the split, matched n
+and the knowledge probe.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _rho(value: float | None) -> str:
 
 
 def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityProbeReport]) -> str:
-    """``reports/familiarity.md``: fraction known, R² split, controls on known, matched n, knowledge probe."""
+    """The full table of ``docs/familiarity.md``: fraction known, R² split, controls on known, matched n, knowledge probe."""
     lines = ["| dataset | filter | known (test) | constant-answer chance | R² all | R² known | R² unknown | "
              "known − unknown (R²; MAE) | probe − controls on known (R²) | known-only vs random (matched n, R² on all test) | "
              "knowledge probe AUROC (layer) | surprisal | popularity | both | within-block Spearman, probe / surface: "

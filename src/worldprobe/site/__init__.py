@@ -1,1 +1,2 @@
-"""Above the studies: what spans all four (the results page). The core never imports this package."""
+"""What sits above the studies: their reports, the README's summary and the results page. It may import
+every study; neither the core nor a study imports it."""

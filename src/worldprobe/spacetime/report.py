@@ -1,5 +1,6 @@
-"""The report stage: the space-and-time summary metrics, the tables for ``dvc plots``, the PNG figures
-and results.md, this project's numbers beside the controls, the paper and an independent replication.
+"""The report stage: the space-and-time summary metrics, the tables for ``dvc plots``, the PNG figures,
+and the results tables of ``docs/spacetime.md`` (:mod:`worldprobe.spacetime.docs`): this project's numbers
+beside the controls, the paper and an independent replication.
 
 Inputs are the probe and generalization metrics (:class:`~worldprobe.spacetime.outputs.ProbeMetrics`,
 :class:`~worldprobe.spacetime.outputs.GeneralizationMetrics`) and the best-layer test predictions
@@ -76,12 +77,12 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, float_format="%.6g")
 
 
-# --------------------------------------------------------------------------- results.md
+# --------------------------------------------------------------------------- the results tables
 
 
 @dataclass(frozen=True)
 class DatasetResult:
-    """Everything results.md says about one dataset, for the default model."""
+    """Everything the results say about one dataset, for the default model."""
 
     name: str
     kind: str
@@ -96,6 +97,10 @@ class DatasetResult:
     depth: pd.DataFrame  # see depth_series
     pca: pd.Series  # test R² by number of principal components
     predictions: pd.DataFrame  # best layer, main prompt, default model
+
+    @property
+    def title(self) -> str:
+        return _title(self.name)
 
     @property
     def prompts(self) -> dict[str, SummaryEntry]:
@@ -167,7 +172,7 @@ def beyond_block_lines(results: list[DatasetResult]) -> list[str]:
 def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
     """The results section: this project's numbers beside the controls, the paper and the replication.
 
-    ``figures`` are paths relative to the directory results.md is written to.
+    ``figures`` are paths relative to the directory the markdown is written to.
     """
     models = ", ".join(f"`{m}`" for m in sorted({r.model for r in results}))
     by_criterion: dict[str, list[str]] = {}
@@ -310,7 +315,6 @@ def results_markdown(results: list[DatasetResult], figures: list[str]) -> str:
 # --------------------------------------------------------------------------- the stage
 
 SUMMARY_PATH = Path("metrics/spacetime/summary.json")
-RESULTS_PATH = Path("reports/results.md")
 FIGURES_DIR = Path("plots/figures")
 SERIES_DIR = Path("plots/spacetime")
 # predictions.csv is rounded when written; a larger gap means it comes from another run than the metrics
@@ -353,8 +357,13 @@ def load_dataset(root: Path, dataset: str) -> DatasetResult:
     )
 
 
+def figure_names(results: list[DatasetResult]) -> list[str]:
+    """The PNG figures of :data:`FIGURES_DIR`: R² by depth, then a map or a year scatter per dataset."""
+    return ["r2_by_depth.png", *(f"map_{r.name}.png" if r.kind == "place" else f"years_{r.name}.png" for r in results)]
+
+
 def build_report(datasets: Sequence[str], shapes_dir: Path, root: Path = Path(".")) -> None:
-    """Write the summary metrics, the tables for ``dvc plots``, the PNG figures and results.md."""
+    """Write the summary metrics, the tables for ``dvc plots`` and the PNG figures."""
     if not datasets:
         raise OutputError("no datasets to report on (data.datasets in params.yaml is empty)")
     results = [load_dataset(root, dataset) for dataset in datasets]
@@ -378,25 +387,17 @@ def build_report(datasets: Sequence[str], shapes_dir: Path, root: Path = Path(".
         ]
         write_csv(bar_table(holdout, "prox_error"), series_dir / "holdout.csv")
 
-    figures = []
     with atomic_path(root / FIGURES_DIR, directory=True) as figures_dir:
+        depth_figure, *dataset_figures = figure_names(results)
         plots.depth_grid({r.name: r.depth for r in results}, ", ".join(sorted({r.model for r in results})),
-                         figures_dir / "r2_by_depth.png")
-        figures.append("r2_by_depth.png")
-        for r in results:
+                         figures_dir / depth_figure)
+        for r, name in zip(results, dataset_figures):
             m = r.main
             title = (
                 f"{_title(r.name)}: {r.model}, layer {_layer(m)}, prompt {r.main_prompt!r}, "
                 f"test R² {m.r2:.3f} (n = {len(r.predictions):,})"
             )
             if r.kind == "place":
-                name = f"map_{r.name}.png"
                 plots.place_map(r.predictions, plots.outline_for(r.name), shapes_dir, title, figures_dir / name)
             else:
-                name = f"years_{r.name}.png"
                 plots.year_scatter(r.predictions, title, figures_dir / name)
-            figures.append(name)
-
-    relative = Path("..") / FIGURES_DIR  # results.md sits in reports/
-    with atomic_path(root / RESULTS_PATH) as tmp:
-        tmp.write_text(results_markdown(results, [str(relative / f) for f in figures]))

@@ -17,8 +17,9 @@ import yaml
 
 from tests.conftest import REPO
 from tests.tiny_lm import save_tiny_model
+from worldprobe.familiarity.labels import FamiliaritySummary
 from worldprobe.familiarity.probes import FamiliarityProbeReport, KnowledgeProbe, MatchedN
-from worldprobe.io import read_json, write_json
+from worldprobe.io import read_json
 from worldprobe.records import ActivationMeta, ActivationWriter, EntityTableInfo, write_entities
 
 N, D, N_LAYERS = 800, 32, 5
@@ -75,8 +76,14 @@ def workspace(tmp_path_factory):
     split[unlabelled] = "unlabelled"
     (root / "data/familiarity").mkdir()
     labels.to_parquet(root / "data/familiarity/world.parquet")
-    write_json(root / "metrics/familiarity/world.json", {"fraction_known_test": float(known[split == "test"].mean()),
-                                                         "chance_known": 0.34})
+    FamiliaritySummary(
+        dataset="world", kind="place", question="Q: In which country is {entity}?\nA:", prefix="", shot_ids=[],
+        candidates=["A", "B"], criterion="planted", n_labelled=len(labels), n_test=int((split == "test").sum()),
+        n_train=int((split == "train").sum()), fraction_known=float(known[split != "unlabelled"].mean()),
+        fraction_known_test=float(known[split == "test"].mean()), fraction_known_top_k=None, chance_known=0.34,
+        chance_answer="A", n_unreadable=3, n_gold_outside_candidates=2, by_entity_type=[], by_popularity_decile=None,
+        seconds=1.0,
+    ).save(root / "metrics/familiarity/world.json")
     save_tiny_model(root / "tiny_model", "gemma3")
     _params(root)
     with pytest.MonkeyPatch.context() as mp:
@@ -134,8 +141,10 @@ def test_report_stage(workspace):
     assert (root / "plots/familiarity/figures/familiarity.png").stat().st_size > 10_000
     summary = pd.read_csv(root / "plots/familiarity/summary.csv")
     assert set(summary["predictor"]) == {"probe", "surface", "layer0", "random_weights"}
-    text = (root / "reports/familiarity.md").read_text()
-    assert text.count("\n| world |") == 1 and "known above unknown" in text and "world: entities" in text
+    text = (root / "docs/familiarity.md").read_text()
+    assert text.count("\n| world |") == 3  # the labels, the unreadable counts, the full table
+    assert "- **world**: " in text and "known above unknown" in text
+    assert "![familiarity](../plots/familiarity/figures/familiarity.png)" in text
 
 
 def test_filter_known_probes_only_known_entities(workspace, monkeypatch):

@@ -26,5 +26,6 @@ def test_stage_script_writes_every_output(tmp_path, snapshot_dir):
     series = sorted(str(p.relative_to(tmp_path / "plots/spacetime")) for p in (tmp_path / "plots/spacetime").rglob("*.csv"))
     assert series == sorted([f"{d}/depth.csv" for d in datasets] + ["holdout.csv", "pca.csv", "probe_kinds.csv", "prompts.csv"])
     assert not (tmp_path / "reports/index.html").exists()  # the site stage writes the page
-    results = (tmp_path / "reports/results.md").read_text()
-    assert all(f"(../plots/figures/{f})" in results for f in figures)
+    doc = (tmp_path / "docs/spacetime.md").read_text()
+    assert all(f"(../plots/figures/{f})" in doc for f in figures)
+    assert all(f"| {title} | 1,510 |" in doc for title in ("World places", "Historical figures"))  # metrics/data

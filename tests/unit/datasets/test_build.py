@@ -293,6 +293,18 @@ def test_a_users_time_dataset_and_a_missing_column(tmp_path):
         build_entities(raw.rename(columns={"when": "date"}), "events", config, seed=0)
 
 
+def test_a_users_written_dates_are_read_and_the_rest_rejected_with_the_reason():
+    rows = [(f"Event {i}", f"March {i + 1}, 19{10 + i}") for i in range(20)]
+    rows += [("Event ambiguous", "03/04/2004"), ("Event yearless", "March 3")]
+    raw = raw_table("event when", rows)
+    config = cfg(source="file", path="events.csv", kind="time", columns=ColumnMapping(text="event", date="when"))
+    result = build_entities(raw, "events", config, seed=0)
+    assert result.table["year"].min() == pytest.approx(1910 + 59 / 365)  # 1 March 1910: day 60
+    assert result.removed.set_index("event")["reason"].to_dict() == {
+        "Event ambiguous": "unparseable_date", "Event yearless": "unparseable_date"}
+    assert_accounted(result, len(raw))
+
+
 def test_config_mistakes_fail_clearly():
     with pytest.raises(ValueError, match="kind: place needs columns.latitude and columns.longitude"):
         DatasetConfig(source="file", path="x.csv", kind="place", columns=ColumnMapping(text="name"))

@@ -39,3 +39,26 @@ def test_booleans_accept_common_spellings_and_flag_others():
     values, bad = parsing.booleans(pd.Series(["True", "false", "1", "0", True, "maybe", None]))
     assert values[:5].tolist() == [True, False, True, False, True]
     assert bad.tolist() == [False] * 5 + [True, True]
+
+
+def test_dates_read_written_forms_as_their_iso_equivalent():
+    written = ["March 3, 2004", "3 March 2004", "Wednesday, March 3, 2004", "Mar 3 2004", "3-Mar-2004",
+               "March 3rd, 2004", "2004-03-03"]
+    years, bad = parsing.dates(pd.Series(written))
+    iso, _ = parsing.fractional_years(pd.Series(["2004-03-03"]))
+    assert not bad.any()
+    assert years.tolist() == pytest.approx([iso[0]] * len(written))
+    month, bad_month = parsing.dates(pd.Series(["March 2004", "Feb 1999"]))
+    assert not bad_month.any()
+    assert month.tolist() == pytest.approx(parsing.fractional_years(pd.Series(["2004-03", "1999-02"]))[0].tolist())
+
+
+def test_dates_keep_rejecting_ambiguous_partial_and_unknown_ones():
+    rejected = ["03/04/2004", "March 3", "spring 2004", "Unknown", "February 30, 2004", "1990s", "", None]
+    years, bad = parsing.dates(pd.Series(rejected, dtype=object))
+    assert bad.all() and years.isna().all()
+
+
+def test_dates_read_what_fractional_years_reads_alike():
+    values = pd.Series(["2016-07-01", "1986-09", "-44", "2020-12-31T23:59:00Z", 1999, "2016-13-01"])
+    assert parsing.dates(values)[0].equals(parsing.fractional_years(values)[0])

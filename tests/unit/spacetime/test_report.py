@@ -10,6 +10,7 @@ import pytest
 
 from tests.fixtures.spacetime import MODEL, N_LAYERS, write_workspace
 from worldprobe.io import read_json, write_json
+from worldprobe.spacetime import docs
 from worldprobe.spacetime.outputs import OutputError
 from worldprobe.spacetime.report import build_report
 from worldprobe.spacetime.verdicts import CONTROLS
@@ -58,15 +59,15 @@ def test_summary_is_deterministic(tmp_path, snapshot_dir):
     outputs = []
     for _ in range(2):
         build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
-        outputs.append((tmp_path / "metrics/spacetime/summary.json").read_text() + (tmp_path / "reports/results.md").read_text())
+        outputs.append((tmp_path / "metrics/spacetime/summary.json").read_text() + docs.render(tmp_path))
     assert outputs[0] == outputs[1]
 
 
 @pytest.mark.parametrize("surface, expected", [(0.01, "beats"), (0.99, "is beaten by")])
-def test_results_md_states_the_verdict_per_control(tmp_path, snapshot_dir, surface, expected):
+def test_the_doc_states_the_verdict_per_control(tmp_path, snapshot_dir, surface, expected):
     write_workspace(tmp_path, {"art": "time"}, surface=surface)
     build_report(["art"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
-    text = (tmp_path / "reports" / "results.md").read_text()
+    text = docs.render(tmp_path)
     assert re.search(rf"surface form \(TF-IDF\) {surface:.3f} \(Δ [-+]\d\.\d+ \[[-+0-9., ]+\]\): \*\*{expected}\*\*", text)
     assert re.search(r"random weights 0\.050 \(Δ [^)]*\): \*\*beats\*\*", text)
     assert re.search(r"layer 0 \(last token\) [-0-9.]+ \(Δ [^)]*\): \*\*beats\*\*; layer 0 \(entity token mean\) ", text)
@@ -85,10 +86,10 @@ def test_a_learning_curve_of_other_data_is_refused(tmp_path, snapshot_dir):
         build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
 
 
-def test_results_md_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_dir):
+def test_the_doc_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_dir):
     write_workspace(tmp_path, {"world": "place", "people": "time"})
     build_report(["world", "people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
-    text = (tmp_path / "reports" / "results.md").read_text()
+    text = docs.render(tmp_path)
     world = next(line for line in text.splitlines() if line.startswith("| World places | country"))
     assert "| 0.900 | 0.880 | +0.010 [-0.010, +0.030] | 0.200 / 0.100 / — / — / — | 0.050 |" in world
     people = next(line for line in text.splitlines() if line.startswith("| Historical figures | decade"))
@@ -155,5 +156,5 @@ def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir
     assert depth["random_weights"].isna().all() and depth["layer0_token_mean"].isna().all()
     controls = read_json(tmp_path / "metrics/spacetime/summary.json")["people"][MODEL]["main"]["controls"]
     assert controls["random_weights"] is None and controls["layer0_token_mean"] is None
-    results = (tmp_path / "reports/results.md").read_text()
+    results = docs.render(tmp_path)
     assert "random weights —: **not measured**" in results and "layer 0 (entity token mean) —: **not measured**" in results

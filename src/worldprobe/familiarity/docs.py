@@ -1,0 +1,151 @@
+"""``docs/familiarity.md``: the familiarity study's method (``doc.md.j2``) with every number and verdict
+filled in from the committed metrics (``metrics/familiarity``, ``metrics/familiarity_probes``), and the
+paragraph the README carries. Pure: reads files under ``root``, runs no model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..markdown import render_template
+from ..registry import DATASETS
+from .labels import FamiliaritySummary
+from .probes import Difference, FamiliarityProbeReport, GroupMetrics, Interval, KnowledgeProbe, MatchedN
+from .report import markdown_report
+
+DOC_PATH = Path("docs/familiarity.md")
+TEMPLATE = Path(__file__).with_name("doc.md.j2")
+FIGURE = Path("plots/familiarity/figures/familiarity.png")
+BASELINES = ("surprisal", "popularity", "surprisal+popularity")
+
+
+@dataclass(frozen=True)
+class Study:
+    """One dataset's labels (``metrics/familiarity``) and split probes (``metrics/familiarity_probes``)."""
+
+    name: str
+    labels: FamiliaritySummary
+    probes: FamiliarityProbeReport
+
+    def probe_group(self, group: str) -> GroupMetrics | None:
+        return next(s for s in self.probes.split if s.predictor == "probe").groups.get(group)
+
+    def difference(self, a: str, b: str, metric: str) -> Difference | None:
+        return next((d for d in self.probes.differences if (d.a, d.b, d.metric) == (a, b, metric)), None)
+
+
+def load_studies(root: Path) -> list[Study]:
+    """Every dataset with familiarity metrics: the built-in ones in the registry's order, then one's own."""
+    names = sorted(p.stem for p in (root / "metrics" / "familiarity_probes").glob("*.json"))
+    order = list(DATASETS)
+    names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
+    return [Study(n, FamiliaritySummary.load(root / "metrics" / "familiarity" / f"{n}.json"),
+                  FamiliarityProbeReport.load(root / "metrics" / "familiarity_probes" / f"{n}.json")) for n in names]
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.1f} %"
+
+
+def _number(value: float, unit: str) -> str:
+    """A difference in its unit's precision: R² and AUROC to 3 decimals, km and years to 1."""
+    return f"{value:+,.1f}" if unit in ("km", "years") else f"{value:+.3f}"
+
+
+def _diff(d: Difference | None, unit: str = "") -> str:
+    if d is None or d.value is None:
+        return "—"
+    interval = "" if d.lo is None else f" [{_number(d.lo, unit)}, {_number(d.hi, unit)}]"
+    return f"{_number(d.value, unit)}{f' {unit}' if unit else ''}{interval} ({d.verdict})"
+
+
+def _interval(iv: Interval | None) -> str:
+    if iv is None or iv.value is None:
+        return "—"
+    return f"{iv.value:.3f}" + ("" if iv.lo is None else f" [{iv.lo:.3f}, {iv.hi:.3f}]")
+
+
+def _rho(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def table(studies: list[Study]) -> list[str]:
+    """The results at a glance: one column per dataset."""
+    def row(label: str, cells: list[str]) -> str:
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    lines = [row("", [s.name for s in studies]), "|---|" + "---|" * len(studies)]
+    lines.append(row("known (test)", [f"{_pct(s.labels.fraction_known_test)} ({s.probes.n_test_known}/"
+                                      f"{s.probes.n_test})" for s in studies]))
+    lines.append(row("a constant answer would be \"known\"", [_pct(s.labels.chance_known) for s in studies]))
+    lines.append(row("probe R² known / unknown", [
+        f"{_interval(k.r2 if (k := s.probe_group('known')) else None)} / "
+        f"{_interval(u.r2 if (u := s.probe_group('unknown')) else None)}" for s in studies]))
+    lines.append(row("probe − surface on known (R², paired)", [_diff(s.difference("probe", "surface", "r2"))
+                                                                for s in studies]))
+    lines.append(row("within-block Spearman, probe / surface: known; unknown", [
+        "; ".join(f"{_rho(s.probes.within_block[g].spearman.get('probe'))} / "
+                  f"{_rho(s.probes.within_block[g].spearman.get('surface'))}" for g in ("known", "unknown"))
+        + f" ({s.probes.within_block['all'].block})" for s in studies]))
+    lines.append(row("knowledge probe AUROC (layer) vs " + " / ".join(BASELINES), [
+        f"{_interval(k.test_auroc)} ({k.layer}) vs " + " / ".join(
+            _interval(k.baselines.get(b)) for b in BASELINES)
+        if isinstance(k := s.probes.knowledge_probe, KnowledgeProbe) else k for s in studies]))
+    return lines
+
+
+def finding(s: Study) -> str:
+    """What one dataset shows, every verdict from its paired interval."""
+    unit = (s.probe_group("all") or s.probe_group("known")).mae_unit
+    text = (f"**{s.name}**: {_pct(s.labels.fraction_known_test)} of the labelled test entities known, against "
+            f"{_pct(s.labels.chance_known)} for a constant answer. Probe R² known − unknown "
+            f"{_diff(s.difference('known', 'unknown', 'r2'))}; mean error known − unknown "
+            f"{_diff(s.difference('known', 'unknown', 'mae'), unit)}. On the known entities, probe − surface R² "
+            f"{_diff(s.difference('probe', 'surface', 'r2'))}, error {_diff(s.difference('probe', 'surface', 'mae'), unit)}.")
+    within = s.probes.within_block
+    text += (f" Within a {within['all'].block}, Spearman probe / surface on known entities "
+             f"{_rho(within['known'].spearman.get('probe'))} / {_rho(within['known'].spearman.get('surface'))} "
+             f"({within['known'].n:,} in blocks of ≥ {within['known'].min_test}), on unknown "
+             f"{_rho(within['unknown'].spearman.get('probe'))} / {_rho(within['unknown'].spearman.get('surface'))} "
+             f"({within['unknown'].n:,}; point estimates without interval).")
+    if isinstance(m := s.probes.matched_n, MatchedN):
+        text += (f" A probe trained on the {m.n_train:,} known labelled train entities against random subsets of the "
+                 "same size: " + "; ".join(f"on {d.on} {_diff(d)}" for d in m.differences) + ".")
+    if isinstance(k := s.probes.knowledge_probe, KnowledgeProbe):
+        text += (f" Knowledge probe (layer {k.layer}) AUROC {_interval(k.test_auroc)}; against "
+                 + "; ".join(f"{d.b} {_diff(d)}" for d in k.differences) + ".")
+    else:
+        text += f" Knowledge probe: {k}."
+    return text
+
+
+def render(root: Path = Path(".")) -> str:
+    studies = load_studies(root)
+    return render_template(
+        TEMPLATE,
+        studies=studies,
+        pct=_pct,
+        table=table(studies),
+        findings=[finding(s) for s in studies],
+        full_table=markdown_report({s.name: s.labels.model_dump() for s in studies}, {s.name: s.probes for s in studies}),
+        figure=Path("..") / FIGURE,
+    )
+
+
+def summary(root: Path = Path(".")) -> str:
+    """The README's paragraph: how much the model knows, and where knowing changes the probe."""
+    studies = load_studies(root)
+    known = ", ".join(f"{s.name} {_pct(s.labels.fraction_known_test)} (constant answer "
+                      f"{_pct(s.labels.chance_known)})" for s in studies)
+    by_verdict: dict[str, list[str]] = {}
+    for s in studies:
+        d = s.difference("known", "unknown", "r2")
+        if d is not None and d.value is not None:
+            by_verdict.setdefault(d.verdict, []).append(s.name)
+    split = "; ".join(f"{verdict} on {', '.join(names)}" for verdict, names in by_verdict.items())
+    decodable = [s.name for s in studies if isinstance(k := s.probes.knowledge_probe, KnowledgeProbe)
+                 and {d.b for d in k.differences if d.lo is not None and d.lo > 0} == set(BASELINES)]
+    return (f"**Familiarity** (does the model know the entity? a few-shot question per labelled entity): known "
+            f"test entities {known}. Probe R² on known − unknown entities, paired: {split}. A logistic probe on "
+            "the residual stream predicts whether the model knows the entity better than its surprisal, its "
+            f"popularity and both on {', '.join(decodable) or 'no dataset'}. Details: [{DOC_PATH}]({DOC_PATH}).")

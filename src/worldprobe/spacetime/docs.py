@@ -1,0 +1,145 @@
+"""``docs/spacetime.md``: the space-and-time study's method (``doc.md.j2``) with every number and verdict
+filled in from the committed metrics (``metrics/data``, ``metrics/probes``, ``metrics/generalization``,
+``metrics/learning_curve``, ``metrics/spacetime/summary.json``, ``plots/probes/*/predictions.csv``), and
+the one-paragraph summary the README carries. Pure: reads files under ``root``, runs no model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..markdown import render_template
+from ..records import DataReport
+from ..registry import DATASETS
+from .outputs import PairedDifference, SpacetimeSummary
+from .report import FIGURES_DIR, SUMMARY_PATH, DatasetResult, figure_names, load_dataset, results_markdown
+from .verdicts import CONTROL_NAMES, Outcome
+
+DOC_PATH = Path("docs/spacetime.md")
+TEMPLATE = Path(__file__).with_name("doc.md.j2")
+
+
+def load_results(root: Path) -> list[DatasetResult]:
+    """Every dataset of the committed summary: the built-in ones in the registry's order, then one's own."""
+    names = SpacetimeSummary.load(root / SUMMARY_PATH).root
+    order = list(DATASETS)
+    return [load_dataset(root, name)
+            for name in sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))]
+
+
+def _interval(d: PairedDifference) -> str:
+    return f"{d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]"
+
+
+def _established(d: PairedDifference) -> str:
+    if d.ci_low > 0:
+        return "established above 0"
+    return "established below 0" if d.ci_high < 0 else "not established (the interval includes 0)"
+
+
+def data_rows(root: Path, results: list[DatasetResult]) -> list[dict]:
+    """The build's counts per dataset (``metrics/data``), with the filter rules that removed rows."""
+    rows = []
+    for r in results:
+        report = DataReport.load(root / "metrics" / "data" / f"{r.name}.json")
+        rules = ", ".join(f"{n:,} {rule.replace('_', ' ')}" for rule, n in report.filtered.items() if n)
+        rows.append({"title": r.title, "report": report, "filtered": f"{report.filtered_total:,}"
+                     + (f" ({rules})" if rules else "")})
+    return rows
+
+
+def _curve_sentence(r: DatasetResult) -> str:
+    """Probe − surface along the nested learning curve: the gap at the smallest and the full train size."""
+    points = [p for p in r.main.learning_curve or [] if p.r2 is not None and p.surface_r2 is not None]
+    if len(points) < 2:
+        return ""
+    first, last = points[0], points[-1]
+    gap_first, gap_last = first.r2 - first.surface_r2, last.r2 - last.surface_r2
+    change = abs(gap_last) - abs(gap_first)
+    trend = f"{'narrows' if change < 0 else 'widens'} by {abs(change):.3f}"
+    if (gap_first > 0) != (gap_last > 0):
+        trend = "changes sign"
+    crossing = r.main.learning_curve_crossings["surface"]
+    where = ("the probe is above at every size from "
+             f"{crossing.stays_above_from:,}" if crossing.stays_above_from is not None
+             else "the probe is not above it at full size")
+    return (f" On the nested learning curve, probe − surface R² is {gap_first:+.3f} at {first.n_train:,} training "
+            f"entities and {gap_last:+.3f} at {last.n_train:,}: the gap {trend} with more data ({where}).")
+
+
+def finding(r: DatasetResult) -> str:
+    """One bullet of what the dataset shows beyond the headline verdicts: the block, the order within it,
+    the learning curve, the eras, the MLP; every figure from the metrics."""
+    v, w = r.validity, r.validity.within_block
+    probe_rho = w.spearman.get("probe")
+    surface_rho = w.spearman.get("surface")
+    text = f"**{r.title}**: R² {r.main.r2:.3f} [{v.r2_ci_low:.3f}, {v.r2_ci_high:.3f}]."
+    if v.group_mean_r2 is not None and v.r2_beyond_group is not None:
+        text += (f" The train mean of each test place's {w.block} alone reaches R² {v.group_mean_r2:.3f}; given the "
+                 f"{w.block}, the activations add ΔR² {_interval(v.r2_beyond_group)}, "
+                 f"{_established(v.r2_beyond_group)}.")
+    if probe_rho is not None and surface_rho is not None:
+        interval = ("" if w.probe_spearman_ci_low is None
+                    else f" [{w.probe_spearman_ci_low:.3f}, {w.probe_spearman_ci_high:.3f}]")
+        if w.probe_spearman_ci_low is not None and w.probe_spearman_ci_low <= 0 <= w.probe_spearman_ci_high:
+            better = "the probe's own order is not established (its interval includes 0)"
+        elif surface_rho >= probe_rho:
+            better = "the spelling orders them at least as well"
+        else:
+            better = "the probe orders them better than the spelling (point estimates)"
+        text += (f" Within a {w.block} ({w.n_blocks:,} blocks, {w.n:,} test entities) the probe orders entities "
+                 f"with Spearman {probe_rho:.3f}{interval}, surface form {surface_rho:.3f}: {better}"
+                 + ("" if w.r2.get("probe") is None else f"; its within-{w.block} R² is {w.r2['probe']:.3f}") + ".")
+    text += _curve_sentence(r)
+    if v.eras:
+        text += " By era: " + "; ".join(
+            f"{era.replace('_', ' ')}, n = {e.n:,}, R² {e.r2:.3f}, Spearman {e.spearman:.3f}"
+            for era, e in v.eras.items() if e.r2 is not None and e.spearman is not None) + "."
+    if r.main.mlp_r2 is not None:
+        text += f" MLP probe R² {r.main.mlp_r2:.3f} against the ridge's {r.main.r2:.3f}."
+    return text
+
+
+def render(root: Path = Path(".")) -> str:
+    results = load_results(root)
+    return render_template(
+        TEMPLATE,
+        models=", ".join(f"`{m}`" for m in sorted({r.model for r in results})),
+        n_layers=sorted({r.main.n_layers for r in results}),
+        data=data_rows(root, results),
+        n_entities=sum(r.n_train + r.n_test for r in results),
+        results=results_markdown(results, [str(Path("..") / FIGURES_DIR / f) for f in figure_names(results)]),
+        findings=[finding(r) for r in results],
+    )
+
+
+def summary(root: Path = Path(".")) -> str:
+    """The README's paragraph: per dataset, which controls the probe beats, from the paired intervals."""
+    results = load_results(root)
+    beats_all, beaten, open_ = [], [], []
+    for r in results:
+        against = [CONTROL_NAMES[v.control] for v in r.verdicts if v.outcome is Outcome.BEATEN]
+        unsettled = [CONTROL_NAMES[v.control] for v in r.verdicts
+                     if v.outcome in (Outcome.NOT_ESTABLISHED, Outcome.NOT_MEASURED)]
+        if against:
+            beaten.append(f"{r.title} ({', '.join(against)})")
+        elif unsettled:
+            open_.append(f"{r.title} ({', '.join(unsettled)})")
+        else:
+            beats_all.append(r.title)
+    clauses = []
+    if beats_all:
+        clauses.append(f"the probe beats all four controls on {', '.join(beats_all)}")
+    if beaten:
+        clauses.append(f"a control is above the probe on {', '.join(beaten)}")
+    if open_:
+        clauses.append(f"the probe is not established against {', '.join(open_)}")
+    text = (f"**Space and time** (Gurnee & Tegmark; {', '.join(sorted({r.model for r in results}))}, every entity; "
+            f"verdicts from paired 95 % intervals on the same test entities): {'; '.join(clauses)}.")
+    blocks = [r for r in results if r.validity.r2_beyond_group is not None and r.validity.group_mean_r2 is not None]
+    if blocks:
+        text += " On places, the block alone (the train mean of each test place's block) against what the " \
+            "activations add given the block: " + "; ".join(
+                f"{r.title}, {r.validity.within_block.block} R² {r.validity.group_mean_r2:.3f}, "
+                f"ΔR² {_interval(r.validity.r2_beyond_group)}"
+                for r in blocks) + "."
+    return text + f" Details: [{DOC_PATH}]({DOC_PATH})."

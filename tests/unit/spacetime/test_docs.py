@@ -1,0 +1,36 @@
+"""docs/spacetime.md and the README's space-and-time paragraph, rendered from synthetic metrics."""
+
+from __future__ import annotations
+
+from tests.fixtures.spacetime import write_workspace
+from worldprobe.spacetime import docs
+from worldprobe.spacetime.report import build_report
+
+
+def _workspace(tmp_path, snapshot_dir, **kwargs):
+    datasets = {"world": "place", "people": "time"}
+    write_workspace(tmp_path, datasets, **kwargs)
+    build_report(list(datasets), shapes_dir=snapshot_dir / "shapes", root=tmp_path)
+    return tmp_path
+
+
+def test_findings_state_the_block_and_the_curve_from_the_metrics(tmp_path, snapshot_dir):
+    text = docs.render(_workspace(tmp_path, snapshot_dir))
+    world = next(line for line in text.splitlines() if line.startswith("- **World places**: R² "))
+    assert "country alone reaches R² 0.900" in world
+    assert "add ΔR² +0.010 [-0.010, +0.030], not established (the interval includes 0)" in world
+    assert "the probe is above at every size from 400" in world
+    people = next(line for line in text.splitlines() if line.startswith("- **Historical figures**: R² "))
+    assert "By era: before 1500, n = " in people and "from 1500, n = 260, R² -2.500, Spearman 0.400" in people
+    assert "| World places | 1,510 | 0 | 5 | 5 (5 short name) | 1,500 (1,200 / 300) |" in text
+
+
+def test_summary_names_each_dataset_under_its_verdict(tmp_path, snapshot_dir):
+    beaten = docs.summary(_workspace(tmp_path, snapshot_dir, surface=0.99))
+    assert ("a control is above the probe on Historical figures (surface form (TF-IDF)); the probe is not established "
+            "against World places (surface form (TF-IDF))") in beaten
+    assert "beats all four controls" not in beaten
+    assert "World places, country R² 0.900, ΔR² +0.010 [-0.010, +0.030]" in beaten
+    assert beaten.endswith("Details: [docs/spacetime.md](docs/spacetime.md).")
+    beats = docs.summary(_workspace(tmp_path, snapshot_dir, surface=0.01))
+    assert "the probe beats all four controls on World places, Historical figures" in beats
