@@ -34,7 +34,7 @@ def test_the_space_and_time_and_familiarity_reports_are_registered():
 @pytest.fixture
 def copy_of_repo(tmp_path):
     """What the renderers read: metrics, plots' tables, the committed docs and README."""
-    for folder in ("metrics", "plots/probes", "docs"):
+    for folder in ("metrics", "plots", "docs"):
         shutil.copytree(REPO / folder, tmp_path / folder)
     shutil.copy(REPO / README, tmp_path / README)
     return tmp_path
