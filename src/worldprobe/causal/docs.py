@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..templating import render_template
+from ..markdown import render_template
 from .intervention import Comparison, Effect, InterventionMetrics, Propagation, Specificity
+
+TEMPLATE = Path(__file__).with_name("doc.md.j2")
 
 DOC_PATH = Path("docs/causal.md")
 METRICS_DIR = Path("metrics/intervention")
@@ -155,7 +157,7 @@ def load_studies(root: Path = Path(".")) -> dict[str, Study]:
 
 def render(root: Path = Path(".")) -> str:
     studies = load_studies(root)
-    return render_template("worldprobe.causal", "doc.md.j2", studies=studies, units=READOUT_UNITS,
+    return render_template(TEMPLATE, studies=studies, units=READOUT_UNITS,
                            control_names=CONTROL_NAMES)
 
 

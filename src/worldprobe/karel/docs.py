@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..templating import num, render_template
+from ..markdown import num, render_template
 from .analysis import RegressionSummary, SemanticsSummary
 from .outputs import KarelSynthesis
+
+TEMPLATE = Path(__file__).with_name("doc.md.j2")
 
 DOC_PATH = Path("docs/karel.md")
 FEATURES = ("concat", "mean")  # all layers side by side; their mean (the paper's feature)
@@ -133,7 +135,7 @@ class Outputs:
 
 def render(root: Path = Path(".")) -> str:
     out = Outputs.load(root)
-    return render_template("worldprobe.karel", "doc.md.j2", o=out, half_width=half_width, features=FEATURES)
+    return render_template(TEMPLATE, o=out, half_width=half_width, features=FEATURES)
 
 
 def summary(root: Path = Path(".")) -> str:

@@ -38,7 +38,6 @@ from ..stats import (
 from .inputs import ProbeData
 from .outputs import EraScores, Validity, WithinBlock
 
-
 # --------------------------------------------------------------------------- group reference
 
 
