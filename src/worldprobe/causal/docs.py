@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..markdown import render_template
-from .intervention import Comparison, Effect, InterventionMetrics, Propagation, Specificity
+from .outputs import Comparison, Effect, InterventionMetrics, Propagation, Specificity
 
 TEMPLATE = Path(__file__).with_name("doc.md.j2")
 

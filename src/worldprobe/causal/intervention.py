@@ -26,39 +26,28 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import field_validator
 
 from ..config import InterventionConfig, Params
-from ..io import Output
 from ..lm.models import load_model
 from ..lm.prompts import prompt_spec
-from ..lm.readout import FewShotReadout, ResidualEdit, parse_year
+from ..lm.readout import FewShotReadout, ResidualEdit
 from ..records import ActivationStore, read_entities
 from ..stats import Sign, bootstrap_mean, interval_sign, spearman
 from .directions import DirectionSet, ProbeDirection, best_layer, fit_directions
+from .outputs import Comparison, Effect, InterventionMetrics, Propagation, Results, Specificity
+from .readouts import (
+    BIRTH_PREFIX,
+    BIRTH_QUESTION,
+    COUNTRY_ALIASES,
+    COUNTRY_PREFIX,
+    COUNTRY_QUESTION,
+    CountryReadout,
+    YearReadout,
+    wrap_deg,
+)
 
 log = logging.getLogger(__name__)
 
-# Few-shot prompts: famous examples outside every dataset's test split is not guaranteed, but they are
-# answered in the prompt itself, so they teach the format, not the answer.
-COUNTRY_PREFIX = (
-    "Q: In which country is the Eiffel Tower?\nA: France\n\n"
-    "Q: In which country is Lake Titicaca?\nA: Peru\n\n"
-    "Q: In which country is Osaka?\nA: Japan\n\n"
-)
-COUNTRY_QUESTION = "Q: In which country is {entity}?\nA:"
-BIRTH_PREFIX = (
-    "Albert Einstein was born in the year 1879\n"
-    "Julius Caesar was born in the year 100 BC\n"
-    "Frida Kahlo was born in the year 1907\n"
-)
-BIRTH_QUESTION = "{entity} was born in the year"
-# Country labels of the world table that name the same answer; the first spelling is kept.
-COUNTRY_ALIASES = {
-    "United_States_of_America": "United_States",
-    "People's_Republic_of_China": "China",
-    "Republic_of_Ireland": "Ireland",
-}
 UNRELATED_PROMPTS = [
     "The recipe calls for two cups of flour and",
     "def add(a, b):\n    return",
@@ -69,67 +58,6 @@ UNRELATED_PROMPTS = [
     "The train was late, so we",
     "In chess, the bishop moves",
 ]
-
-
-# --------------------------------------------------------------------------- readouts
-
-
-@dataclass(frozen=True)
-class CountryReadout:
-    """Expected latitude/longitude from the model's distribution over candidate countries."""
-
-    readout: FewShotReadout
-    names: list[str]  # candidate answers as the model should write them
-    latitude: np.ndarray  # train-split centroid of each candidate
-    longitude: np.ndarray
-
-    targets = ("latitude", "longitude")
-
-    @classmethod
-    def from_table(cls, readout: FewShotReadout, train: pd.DataFrame, n_candidates: int) -> CountryReadout:
-        """The ``n_candidates`` most frequent train-split countries and their centroids (circular in longitude)."""
-        country = train["country"].replace(COUNTRY_ALIASES)
-        top = country.value_counts().index[:n_candidates]
-        lat, lon = [], []
-        for c in top:
-            rows = train[country == c]
-            lat.append(rows["latitude"].mean())
-            lon.append(circular_mean_deg(rows["longitude"].to_numpy(), np.ones(len(rows))))
-        return cls(readout, [c.replace("_", " ") for c in top], np.array(lat), np.array(lon))
-
-    def probabilities(self, entities: Sequence[str], edit: ResidualEdit | None = None) -> np.ndarray:
-        scores = self.readout.score_candidates(entities, self.names, normalize="distinct", edit=edit)
-        return np.exp(scores - np.logaddexp.reduce(scores, axis=1, keepdims=True))
-
-    def read(self, entities: Sequence[str], edit: ResidualEdit | None = None) -> dict[str, np.ndarray]:
-        p = self.probabilities(entities, edit)
-        return {"latitude": p @ self.latitude, "longitude": circular_mean_deg(self.longitude, p)}
-
-
-@dataclass(frozen=True)
-class YearReadout:
-    """The year in the model's greedy answer (NaN where none can be parsed)."""
-
-    readout: FewShotReadout
-    max_new_tokens: int = 6
-
-    targets = ("year",)
-
-    def read(self, entities: Sequence[str], edit: ResidualEdit | None = None) -> dict[str, np.ndarray]:
-        texts = self.readout.generate(entities, max_new_tokens=self.max_new_tokens, edit=edit)
-        years = [parse_year(t) for t in texts]
-        return {"year": np.array([np.nan if y is None else y for y in years])}
-
-
-def circular_mean_deg(degrees: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted circular mean of longitudes in degrees, in (-180, 180]; ``weights`` ``(n,)`` or ``(rows, n)``."""
-    rad = np.deg2rad(np.asarray(degrees, dtype=np.float64))
-    return np.rad2deg(np.arctan2(np.asarray(weights) @ np.sin(rad), np.asarray(weights) @ np.cos(rad)))
-
-
-def wrap_deg(x: np.ndarray) -> np.ndarray:
-    """Angle differences into [-180, 180)."""
-    return (np.asarray(x) + 180.0) % 360.0 - 180.0
 
 
 # --------------------------------------------------------------------------- directions and conditions
@@ -229,113 +157,6 @@ def spearman_of_change(ch: pd.DataFrame, quantity: str) -> float:
     x = np.concatenate([ok.delta_sd.to_numpy(), np.zeros(len(entities))])
     y = np.concatenate([ok[quantity].to_numpy(), np.zeros(len(entities))])
     return spearman(x, y) if len(x) >= 3 else float("nan")
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-Num = float | None  # None: not measurable (e.g. no entity with a parsed year), never NaN in the JSON
-
-
-class Metric(Output):
-    """A record whose NaN floats are stored as None (JSON has no NaN)."""
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _nan_to_none(cls, value):
-        if isinstance(value, float) and not np.isfinite(value):
-            return None
-        if isinstance(value, list):
-            return [None if isinstance(v, float) and not np.isfinite(v) else v for v in value]
-        if isinstance(value, dict):
-            return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in value.items()}
-        return value
-
-
-class Effect(Metric):
-    """How far one kind of edit moves one readout quantity, per Δ (target standard deviations)."""
-
-    model: str  # main | random_weights
-    kind: str  # probe | mean_difference | orthogonal | random
-    edited_target: str
-    readout: str
-    layer: int
-    n_entities: int
-    slope: Num  # readout units per Δ, mean over entities (and over random directions)
-    slope_lo: Num  # 95% bootstrap interval over entities
-    slope_hi: Num
-    slope_in_sd: Num  # slope / the readout quantity's train std: 1 = the probe's nominal shift
-    spearman: Num  # Δ vs each entity's change from its own Δ = 0, pooled
-    frac_intended: Num  # entities whose slope is positive (the probe's intended sign)
-    direction_slopes: list[Num] | None = None  # random: the mean slope of each random direction
-
-
-class Comparison(Metric):
-    """Paired over the same entities: the probe's slope minus a control's absolute slope."""
-
-    edited_target: str
-    layer: int
-    versus: str  # random | orthogonal | random_weights
-    n_entities: int
-    difference: Num
-    lo: Num
-    hi: Num
-    verdict: str
-
-
-class Specificity(Metric):
-    """Mean KL(unedited || edited) of the next token on unrelated prompts, edit at the largest |Δ|."""
-
-    edited_target: str
-    layer: int
-    delta_sd: Num
-    kl_probe: Num
-    kl_random: Num  # mean over random directions of equal norm
-    kl_random_max: Num
-
-
-class Propagation(Metric):
-    """The edit's effect on a later layer's probe, read on the probe's own (main) prompt."""
-
-    edited_target: str
-    layer: int
-    read_layer: int
-    slope_probe: Num  # later probe's reading, in its target standard deviations, per Δ
-    slope_probe_lo: Num
-    slope_probe_hi: Num
-    slope_random: Num  # mean |slope| over random directions
-
-
-class Results(Metric):
-    effects: list[Effect]
-    comparisons: list[Comparison]
-
-
-class InterventionMetrics(Metric):
-    dataset: str
-    model: str
-    readout: str
-    n_entities: int  # test entities edited
-    entity_ids: list[str]
-    best_layer: int  # highest mean train leave-one-out R^2 of the probes
-    layers: list[int]
-    deltas: list[float]
-    control_deltas: list[float]
-    n_random: int
-    baseline: dict[str, Num]  # unedited readout quality on these entities
-    all_entities: Results
-    known_entities: Results | None  # entities the familiarity stage labels known (when enabled)
-    n_known: int | None
-    specificity: list[Specificity]
-    propagation: list[Propagation]
-    runtime_s: float
-
-    @property
-    def dose_layer(self) -> int:
-        """The layer of the dose-response tables and figure: the best layer where it was edited, else
-        the middle edited layer (the best layer can be the last, after which no edit reaches the answer).
-        Derived, not stored, so that metrics written before it existed tell it too."""
-        return self.best_layer if self.best_layer in self.layers else self.layers[len(self.layers) // 2]
 
 
 def _effect(ch: pd.DataFrame, model: str, kind: str, target: str, quantity: str, layer: int, std: float,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..charts import Chart, PageInputs, Section, html_table, interval, records
 from .directions import UNITS
-from .intervention import InterventionMetrics
+from .outputs import InterventionMetrics
 
 # (model, kind) of an effect -> its name on the page, in the legend's order
 SERIES = {("main", "probe"): "probe direction", ("main", "mean_difference"): "difference of means",

@@ -6,7 +6,8 @@ import pytest
 
 from tests.tiny_lm import save_tiny_model
 from worldprobe.causal.directions import LAYER_CONVENTION, RAW_SPACE, ProbeDirection
-from worldprobe.causal.intervention import Condition, CountryReadout, run_conditions
+from worldprobe.causal.intervention import Condition, run_conditions
+from worldprobe.causal.readouts import CountryReadout
 from worldprobe.config import ModelConfig
 from worldprobe.lm.models import load_model
 from worldprobe.lm.readout import FewShotReadout, count_hooks

@@ -16,7 +16,7 @@ from tests.conftest import REPO
 from tests.integration.stages.conftest import run_stage
 from tests.tiny_lm import save_tiny_model
 from worldprobe.causal.directions import DirectionSet
-from worldprobe.causal.intervention import InterventionMetrics
+from worldprobe.causal.outputs import InterventionMetrics
 from worldprobe.config import AlphaGrid
 from worldprobe.estimators import RidgeLOO, alpha_grid
 from worldprobe.lm.models import model_tag

@@ -4,14 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from worldprobe.causal.intervention import (
-    changes,
-    circular_mean_deg,
-    entity_slopes,
-    orthogonal_direction,
-    spearman_of_change,
-    wrap_deg,
-)
+from worldprobe.causal.intervention import changes, entity_slopes, orthogonal_direction, spearman_of_change
+from worldprobe.causal.readouts import circular_mean_deg, wrap_deg
 
 
 def test_longitude_readout_and_changes_wrap_at_the_date_line():
@@ -74,7 +68,7 @@ def test_verdicts_come_from_paired_intervals_and_controls_count_in_either_direct
 
 
 def _metrics(best_layer: int, layers: list[int]):
-    from worldprobe.causal.intervention import InterventionMetrics, Results
+    from worldprobe.causal.outputs import InterventionMetrics, Results
 
     return InterventionMetrics(
         dataset="world", model="m", readout="CountryReadout", n_entities=0, entity_ids=[], best_layer=best_layer,

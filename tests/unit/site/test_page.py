@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
-from worldprobe.causal.intervention import InterventionMetrics
+from worldprobe.causal.outputs import InterventionMetrics
 from worldprobe.config import load_params
 from worldprobe.familiarity.probes import FamiliarityProbeReport
 from worldprobe.io import OutputError
