@@ -400,7 +400,8 @@ class FamiliarityConfig(Section):
         "sum = sequence log-prob, mean = per-token mean (favours long names)")
     batch_size: int = Field(16, gt=0)
     threads: int = Field(2, gt=0, description="torch threads of the readout")
-    bootstrap: int = Field(1000, ge=100, description="bootstrap resamples of test entities for every interval")
+    bootstrap: int = Field(1000, ge=100, description="bootstrap resamples for every interval: of test entities, or "
+                           "of whole split groups where the split holds groups out (validity.split_groups)")
     knowledge_probe_c: list[float] = Field(
         [0.001, 0.01, 0.1, 1.0], min_length=1,
         description="inverse L2 penalties of the per-layer logistic knowledge probe, chosen by 5-fold CV on train")

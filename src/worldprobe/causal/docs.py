@@ -166,7 +166,7 @@ def summary(root: Path = Path(".")) -> str:
     studies = load_studies(root)
     parts = [f"{name} ({s.metrics.n_entities} entities): {s.verdict}" for name, s in studies.items()]
     models = sorted({s.metrics.model for s in studies.values()})
-    return (f"Causal test ({', '.join(models)}): does moving the residual stream along the probe direction move the "
+    return (f"**Causal test** ({', '.join(models)}): does moving the residual stream along the probe direction move the "
             f"model's answer more than random directions, an orthogonal direction and the random-weights model, on "
             f"paired intervals over the same entities? {'; '.join(parts)}.")
 
