@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/ci_reproduce.py            # run, then fail on drift beyond tolerance
     .venv/bin/python scripts/ci_reproduce.py --update   # run, then store the figures as the new reference
-    .venv/bin/python scripts/ci_reproduce.py --first-look   # run, keep the worktree to look at, compare nothing
+    .venv/bin/python scripts/ci_reproduce.py --first-look   # ci/first_look.yaml instead; keep the worktree, compare nothing
 
 The worktree is checked out from HEAD (commit first), gets `ci/overrides.yaml` applied to its
 params.yaml and the reference metrics (`ci/reference/`) committed locally, so that after
@@ -41,11 +41,13 @@ def main() -> int:
     parser.add_argument("--first-look", action="store_true", help="keep the worktree to look at, compare nothing")
     args = parser.parse_args()
 
-    settings = yaml.safe_load((CI / "overrides.yaml").read_text())
+    settings = yaml.safe_load((CI / ("first_look.yaml" if args.first_look else "overrides.yaml")).read_text())
     work = Path(tempfile.mkdtemp(prefix="worldprobe-ci-")) / "repo"
     sh("git", "worktree", "add", "--detach", str(work), "HEAD", cwd=REPO)
     try:
         params = yaml.safe_load((work / "params.yaml").read_text())
+        if "datasets" in settings:  # a run on some datasets only
+            params["data"]["datasets"] = {k: v for k, v in params["data"]["datasets"].items() if k in settings["datasets"]}
         overrides = dict(settings["overrides"])
         # the worktree lives elsewhere: keep reading the snapshot beside this checkout
         overrides["data.snapshot_dir"] = str((REPO / params["data"]["snapshot_dir"]).resolve())
