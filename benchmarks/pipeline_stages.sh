@@ -38,7 +38,7 @@ fi
 mode=$1
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(report familiarity_report intervene)
+[ ${#targets[@]} -gt 0 ] || targets=(report familiarity_report causal_report)
 log=${LOG:-benchmarks/pipeline_all.log}
 loads=$(mktemp)
 ( while sleep 15; do cut -d' ' -f1 /proc/loadavg; done >> "$loads" ) &

@@ -1,5 +1,6 @@
-"""Write the README's generated summary (between <!-- summary:start --> and <!-- summary:end -->) from the
-committed metrics, one paragraph per study (worldprobe.site.docs).
+"""Write the README's generated blocks from committed files (worldprobe.site.docs): the summary (between
+<!-- summary:start --> and <!-- summary:end -->), one paragraph per study from its metrics, and the set-up
+times (<!-- times:start --> ... <!-- times:end -->) from benchmarks/setup_times.json.
 
 Usage: python scripts/update_readme.py [--check]
   --check  exit 1 if README.md or a docs/*.md report is stale, writing nothing (docs/*.md: rerun the
@@ -10,7 +11,7 @@ import argparse
 import sys
 
 from worldprobe.io import atomic_path
-from worldprobe.site.docs import README, readme_with_summary, stale_docs
+from worldprobe.site.docs import README, generated_readme, stale_docs
 
 
 def main() -> int:
@@ -22,11 +23,11 @@ def main() -> int:
         for path in stale:
             print(f"{path} is stale", file=sys.stderr)
         return 1 if stale else 0
-    old, new = README.read_text(), readme_with_summary()
+    old, new = README.read_text(), generated_readme()
     if new != old:
         with atomic_path(README) as tmp:
             tmp.write_text(new)
-    print(f"{README}: summary {'updated' if new != old else 'already up to date'}")
+    print(f"{README}: generated blocks {'updated' if new != old else 'already up to date'}")
     return 0
 
 

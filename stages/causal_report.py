@@ -7,7 +7,12 @@ Reads metrics/intervention/*.json and plots/intervention/figures/*.png; writes d
 from worldprobe.causal import docs
 from worldprobe.io import atomic_path
 
-if __name__ == "__main__":
+
+def main() -> None:
     with atomic_path(docs.DOC_PATH) as tmp:
         tmp.write_text(docs.render())
     print(f"causal report: {docs.DOC_PATH}")
+
+
+if __name__ == "__main__":
+    main()

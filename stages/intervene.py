@@ -10,7 +10,8 @@ import logging
 from pathlib import Path
 
 from worldprobe.causal.directions import UNITS
-from worldprobe.causal.intervention import dose_response_figure, run_intervention
+from worldprobe.causal.intervention import run_intervention
+from worldprobe.causal.plots import dose_response_figure
 from worldprobe.figures import save_figure
 from worldprobe.io import atomic_path
 from worldprobe.stage import dataset_and_params

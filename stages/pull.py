@@ -16,7 +16,7 @@ from worldprobe.stage import stage_argument
 log = logging.getLogger("pull")
 
 
-def main(name: str) -> None:
+def pull(name: str) -> None:
     params = load_params()
     if name in params.data.datasets and params.data.datasets[name].source == "file":
         require_tracked(name, params.data.datasets[name])
@@ -27,11 +27,15 @@ def main(name: str) -> None:
     log.info("%s: %d rows, %d columns from %s -> data/raw/%s.parquet", name, len(table), table.shape[1], source, name)
 
 
-if __name__ == "__main__":
+def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     name = stage_argument(__doc__)
     try:
-        main(name)
+        pull(name)
     except (ConfigError, SnapshotError, SourceError, UserFileError) as exc:
         # a known problem with input or network: its message says what to do, a traceback would not
         sys.exit(f"pull {name}: {exc}")
+
+
+if __name__ == "__main__":
+    main()

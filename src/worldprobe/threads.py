@@ -1,8 +1,10 @@
 """Thread settings: how many BLAS (numpy/scipy) and torch intra-op threads a stage computes with.
 
-One helper, fed from params (``activations.threads``, ``probes.threads``, a Karel profile's
-``threads``). On a shared machine fewer threads are often faster (spinning threads wait for a time
-slice at every small op), and torch's results can depend on the count in the last digits.
+Two helpers, fed from params (``activations.threads``, ``probes.threads``, a Karel profile's
+``threads``): a block's limit for BLAS and torch together, or torch's count for the rest of a
+process that computes with torch alone. On a shared machine fewer threads are often faster (spinning
+threads wait for a time slice at every small op), and torch's results can depend on the count in the
+last digits.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The causal-test section of the results page: does editing along a probe direction change what the model says?
 
-Reads ``metrics/intervention/<ds>.json`` (:class:`~.intervention.InterventionMetrics`: the readout's
+Reads ``metrics/intervention/<ds>.json`` (:class:`~.outputs.InterventionMetrics`: the readout's
 slope per Δ at every edited layer for the probe direction and each control, with 95 % bootstrap
 intervals, and the paired comparisons) and ``plots/intervention/<ds>/<target>.csv`` (the mean change
-of the readout at every Δ, at :attr:`~.intervention.InterventionMetrics.dose_layer`).
+of the readout at every Δ, at :attr:`~.outputs.InterventionMetrics.dose_layer`).
 """
 
 from __future__ import annotations

@@ -6,11 +6,10 @@
 * :mod:`.build`: deduplication, filters, split, subsample, and the accounting of every raw row.
 """
 
-from ..sampling import derived_seed
 from .build import BuildResult, build_entities, read_raw, write_build
 from .recipes import FILTER_REASONS, REJECT_REASONS, BuildError
 
 __all__ = [
-    "BuildError", "BuildResult", "FILTER_REASONS", "REJECT_REASONS", "build_entities", "derived_seed",
+    "BuildError", "BuildResult", "FILTER_REASONS", "REJECT_REASONS", "build_entities",
     "read_raw", "write_build",
 ]

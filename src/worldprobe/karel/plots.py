@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ..figures import save_figure  # noqa: E402
-from .content import BASELINES  # noqa: E402
-from .probes import PROBE_KINDS  # noqa: E402
+from ..figures import plt, save_figure
+from .content import BASELINES
+from .probes import PROBE_KINDS
 
 FRAME_NAMES = {"absolute": "facing", "relative": "rotation since input"}
 DPI = 120

@@ -29,10 +29,8 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from .engine import Edit, PrefixCache, count_hooks, residual_hooks
+from .engine import Edit, PrefixCache, residual_hooks
 from .models import LoadedModel, decoder_blocks
-
-__all__ = ["FewShotReadout", "ReadoutError", "ResidualEdit", "count_hooks", "parse_year"]
 
 
 class ReadoutError(ValueError):

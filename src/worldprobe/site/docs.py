@@ -47,7 +47,7 @@ def times_markdown(root: Path = Path(".")) -> str:
             f"`benchmarks/pipeline_all.log`.\n")
 
 
-def readme_with_summary(root: Path = Path(".")) -> str:
+def generated_readme(root: Path = Path(".")) -> str:
     readme = splice_block((root / README).read_text(), SUMMARY_BLOCK, summary_markdown(root))
     return splice_block(readme, TIMES_BLOCK, times_markdown(root))
 
@@ -56,6 +56,6 @@ def stale_docs(root: Path = Path(".")) -> list[str]:
     """The committed reports (and the README) that differ from what the metrics under ``root`` render."""
     stale = [str(m.DOC_PATH) for m in STUDY_DOCS.values()
              if not (root / m.DOC_PATH).is_file() or (root / m.DOC_PATH).read_text() != m.render(root)]
-    if (root / README).read_text() != readme_with_summary(root):
+    if (root / README).read_text() != generated_readme(root):
         stale.append(str(README))
     return stale

@@ -13,8 +13,9 @@ from sklearn.decomposition import PCA
 from tqdm import tqdm
 
 from ..config import ProbesConfig
-from ..estimators import MLPProbe, RidgeLOO, alpha_grid, mlp_input_projections
+from ..estimators import MLPProbe, RidgeLOO, alpha_grid
 from ..lm.models import decoder_blocks
+from ..lm.neurons import mlp_input_projections
 from ..records import StoreError
 from ..stats import finite_or_none, spearman, spearman_columns
 from .inputs import ProbeData, Run, main_run

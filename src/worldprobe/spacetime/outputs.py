@@ -1,11 +1,11 @@
-"""What the space-and-time stages hand each other: every JSON they write, as a frozen pydantic model.
+"""What the space-and-time stages hand each other: every JSON they write (the build's data report is
+the core's, :class:`worldprobe.records.DataReport`), as a frozen pydantic model.
 
 Writers build these models and ``save`` them; readers ``load`` them (:class:`worldprobe.io.Output`)
 and use attributes, so a missing key, a string where a number belongs or a NaN fails at load with the file
 and the key's path. On disk: JSON with sorted keys (``worldprobe.io.write_json``); a field with a
 default that the writer did not set is left out (``prox_error_paper_swapped`` exists for places only).
 
-* ``metrics/data/<dataset>.json`` - :class:`DataReport` (build)
 * ``metrics/probes/<dataset>.json`` - :class:`ProbeMetrics` (probes)
 * ``metrics/generalization/<dataset>.json`` - :class:`GeneralizationMetrics` (generalization)
 * ``metrics/learning_curve/<dataset>.json`` - :class:`LearningCurve` (learning_curve)

@@ -23,6 +23,7 @@ from ..charts import DIGITS, Chart, PageInputs, Section, html_table, records
 from ..config import PromptName
 from ..registry import DATASETS
 from . import plots
+from .metrics import great_circle_km
 from .outputs import SpacetimeSummary, SummaryEntry
 from .report import SUMMARY_PATH
 from .verdicts import CONTROL_NAMES, CONTROLS, Outcome, judge
@@ -30,7 +31,6 @@ from .verdicts import CONTROL_NAMES, CONTROLS, Outcome, judge
 # test entities drawn per scatter chart: above it a seeded sample (the page stays a few MB and hovering
 # stays smooth); every prediction is in plots/probes/<dataset>/predictions.csv
 MAX_POINTS = 2000
-EARTH_RADIUS_KM = 6371.0088
 
 
 def predictions(inputs: PageInputs) -> dict[str, pd.DataFrame]:
@@ -95,7 +95,7 @@ def _series_panels(rows: pd.DataFrame, inputs: PageInputs, x: dict[str, Any], y_
 
 
 def depth_chart(inputs: PageInputs) -> list[Chart]:
-    """Test R² by relative depth for every prompt and control, one panel per dataset (the README's grid)."""
+    """Test R² by relative depth for every prompt and control, one panel per dataset (the grid of docs/spacetime.md)."""
     frames = []
     for ds in inputs.datasets:
         depth = inputs.table(f"plots/spacetime/{ds}/depth.csv")
@@ -140,12 +140,6 @@ def _outline_rows(rings: list[np.ndarray], px_per_degree: tuple[float, float]) -
     return rows
 
 
-def _great_circle_km(frame: pd.DataFrame) -> np.ndarray:
-    lat1, lon1, lat2, lon2 = (np.radians(frame[c].to_numpy(float)) for c in ("latitude", "longitude", "pred_latitude", "pred_longitude"))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def map_charts(inputs: PageInputs) -> list[Chart]:
     """Each place dataset's test entities at their true position, with a line to where the probe puts them."""
     charts = []
@@ -161,7 +155,9 @@ def map_charts(inputs: PageInputs) -> list[Chart]:
         height = round(width * (y1 - y0) / ((x1 - x0) * math.cos(math.radians((y0 + y1) / 2))))
         group = next((c for c in ("country", "state", "borough") if c in pred), None)
         columns = ["id", "text", "entity_type", group, "longitude", "latitude", "pred_longitude", "pred_latitude", "prox_error"]
-        points = pred[[c for c in columns if c in pred]].assign(error_km=_great_circle_km(pred))
+        error_km = great_circle_km(pred[["longitude", "latitude"]].to_numpy(float),
+                                   pred[["pred_longitude", "pred_latitude"]].to_numpy(float))
+        points = pred[[c for c in columns if c in pred]].assign(error_km=error_km)
         outline_rows = _outline_rows(rings, (width / (x1 - x0), height / (y1 - y0)))
         x = {"type": "quantitative", "scale": {"domain": [x0, x1], "nice": False}, "title": "longitude"}
         y = {"type": "quantitative", "scale": {"domain": [y0, y1], "nice": False}, "title": "latitude"}
@@ -437,7 +433,7 @@ CHART_MAKERS: tuple[Callable[[PageInputs], list[Chart]], ...] = (
 
 
 def summary_table(inputs: PageInputs) -> str:
-    """The results table of ``results.md`` as HTML: best-layer R² and its interval beside the controls."""
+    """The results table of docs/spacetime.md as HTML: best-layer R² and its interval beside the controls."""
     summary = _summary(inputs)
     if summary is None:
         return ""

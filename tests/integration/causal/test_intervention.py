@@ -9,8 +9,9 @@ from worldprobe.causal.directions import LAYER_CONVENTION, RAW_SPACE, ProbeDirec
 from worldprobe.causal.intervention import Condition, run_conditions
 from worldprobe.causal.readouts import CountryReadout
 from worldprobe.config import ModelConfig
+from worldprobe.lm.engine import count_hooks
 from worldprobe.lm.models import load_model
-from worldprobe.lm.readout import FewShotReadout, count_hooks
+from worldprobe.lm.readout import FewShotReadout
 
 ENTITIES = ["Paris", "Lake Titicaca", "Mount Everest"]
 

@@ -10,8 +10,9 @@ import torch
 
 from tests.tiny_lm import save_tiny_model
 from worldprobe.config import ModelConfig
+from worldprobe.lm.engine import count_hooks
 from worldprobe.lm.models import load_model
-from worldprobe.lm.readout import FewShotReadout, ReadoutError, ResidualEdit, count_hooks
+from worldprobe.lm.readout import FewShotReadout, ReadoutError, ResidualEdit
 
 PREFIX = "Q: Where is Paris? A: France "
 QUESTION = "Q: Where is {entity}? A:"

@@ -85,7 +85,8 @@ def test_dose_response_layer_is_the_best_layer_only_where_it_was_edited():
 
 
 def test_dose_response_figure_is_titled_with_the_layer_it_plots():
-    from worldprobe.causal.intervention import StageResult, dose_response_figure
+    from worldprobe.causal.intervention import StageResult
+    from worldprobe.causal.plots import dose_response_figure
 
     table = pd.DataFrame({"delta_sd": [-4.0, 0.0, 4.0], "probe": [-1.0, 0.0, 1.0], "mean_difference": 0.0,
                           "orthogonal": 0.0, "random_mean": 0.0, "random_min": -0.1, "random_max": 0.1,

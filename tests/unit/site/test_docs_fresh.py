@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REPO
 from worldprobe.io import read_json, write_json
-from worldprobe.site.docs import README, STUDY_DOCS, readme_with_summary, stale_docs
+from worldprobe.site.docs import README, SETUP_TIMES, STUDY_DOCS, generated_readme, stale_docs
 
 
 @pytest.mark.parametrize("study", sorted(STUDY_DOCS))
@@ -23,7 +23,7 @@ def test_committed_doc_equals_its_render(study):
 
 
 def test_readme_summary_is_current():
-    assert (REPO / README).read_text() == readme_with_summary(REPO), \
+    assert (REPO / README).read_text() == generated_readme(REPO), \
         "README.md's summary is stale: python scripts/update_readme.py"
 
 
@@ -36,6 +36,9 @@ def copy_of_repo(tmp_path):
     """What the renderers read: metrics, plots' tables, the committed docs and README."""
     for folder in ("metrics", "plots", "docs"):
         shutil.copytree(REPO / folder, tmp_path / folder)
+    if (REPO / SETUP_TIMES).is_file():
+        (tmp_path / SETUP_TIMES).parent.mkdir()
+        shutil.copy(REPO / SETUP_TIMES, tmp_path / SETUP_TIMES)
     shutil.copy(REPO / README, tmp_path / README)
     return tmp_path
 
