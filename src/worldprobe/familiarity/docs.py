@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..markdown import render_template
 from ..registry import DATASETS
-from .labels import FamiliaritySummary
+from ..spacetime.outputs import ProbeMetrics
+from .labels import FamiliaritySummary, readable_criterion
 from .probes import Difference, FamiliarityProbeReport, GroupMetrics, Interval, KnowledgeProbe, MatchedN
 from .report import markdown_report
 
@@ -26,6 +27,23 @@ class Study:
     name: str
     labels: FamiliaritySummary
     probes: FamiliarityProbeReport
+    split_group: str | None  # the group the space-and-time split holds out (metrics/probes), None: entities
+
+    @property
+    def label_beats_constant(self) -> bool:
+        """Is the label's known rate above what a constant answer would score? At or below it, the label is
+        not shown to measure knowledge."""
+        return self.labels.fraction_known_test > self.labels.chance_known
+
+    @property
+    def criterion(self) -> str:
+        return readable_criterion(self.labels.criterion)
+
+    @property
+    def resamples_entities_across_groups(self) -> bool:
+        """Intervals that resampled entities (``resampled`` None: written when every run did) although the
+        split holds whole groups out: too narrow."""
+        return self.split_group is not None and self.probes.resampled in (None, "entity")
 
     def probe_group(self, group: str) -> GroupMetrics | None:
         return next(s for s in self.probes.split if s.predictor == "probe").groups.get(group)
@@ -40,7 +58,27 @@ def load_studies(root: Path) -> list[Study]:
     order = list(DATASETS)
     names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
     return [Study(n, FamiliaritySummary.load(root / "metrics" / "familiarity" / f"{n}.json"),
-                  FamiliarityProbeReport.load(root / "metrics" / "familiarity_probes" / f"{n}.json")) for n in names]
+                  FamiliarityProbeReport.load(root / "metrics" / "familiarity_probes" / f"{n}.json"),
+                  ProbeMetrics.load(root / "metrics" / "probes" / f"{n}.json").validity.split_group) for n in names]
+
+
+def not_knowledge(studies: list[Study]) -> str:
+    """The sentence naming the datasets whose label does not beat a constant answer ("" when none)."""
+    names = [s.name for s in studies if not s.label_beats_constant]
+    if not names:
+        return ""
+    return (f"On {', '.join(names)} the known rate is at or below a constant answer's, so the label is not shown "
+            "to measure knowledge there.")
+
+
+def provisional(studies: list[Study]) -> str:
+    """The sentence naming the datasets whose intervals resampled entities across held-out groups."""
+    flagged = [s for s in studies if s.resamples_entities_across_groups]
+    if not flagged:
+        return ""
+    return (f"{' and '.join(s.name for s in flagged)} intervals resample entities although their split holds out "
+            f"{' / '.join(s.split_group for s in flagged)} groups; their verdicts are provisional until "
+            "familiarity_probes reruns (the code now resamples the groups).")
 
 
 def _pct(fraction: float) -> str:
@@ -94,11 +132,17 @@ def table(studies: list[Study]) -> list[str]:
     return lines
 
 
+def _unit(s: Study) -> str:
+    return (s.probe_group("all") or s.probe_group("known")).mae_unit
+
+
 def finding(s: Study) -> str:
     """What one dataset shows, every verdict from its paired interval."""
-    unit = (s.probe_group("all") or s.probe_group("known")).mae_unit
+    unit = _unit(s)
     text = (f"**{s.name}**: {_pct(s.labels.fraction_known_test)} of the labelled test entities known, against "
-            f"{_pct(s.labels.chance_known)} for a constant answer. Probe R² known − unknown "
+            f"{_pct(s.labels.chance_known)} for a constant answer"
+            + ("" if s.label_beats_constant else ": at or below it, so the label is not shown to measure knowledge")
+            + f". Probe R² known − unknown "
             f"{_diff(s.difference('known', 'unknown', 'r2'))}; mean error known − unknown "
             f"{_diff(s.difference('known', 'unknown', 'mae'), unit)}. On the known entities, probe − surface R² "
             f"{_diff(s.difference('probe', 'surface', 'r2'))}, error {_diff(s.difference('probe', 'surface', 'mae'), unit)}.")
@@ -126,6 +170,7 @@ def render(root: Path = Path(".")) -> str:
         studies=studies,
         pct=_pct,
         table=table(studies),
+        provisional=provisional(studies),
         findings=[finding(s) for s in studies],
         full_table=markdown_report({s.name: s.labels.model_dump() for s in studies}, {s.name: s.probes for s in studies}),
         figure=Path("..") / FIGURE,
@@ -143,9 +188,13 @@ def summary(root: Path = Path(".")) -> str:
         if d is not None and d.value is not None:
             by_verdict.setdefault(d.verdict, []).append(s.name)
     split = "; ".join(f"{verdict} on {', '.join(names)}" for verdict, names in by_verdict.items())
+    mae = "; ".join(f"{s.name} {_diff(d, _unit(s))}" for s in studies
+                    if (d := s.difference("known", "unknown", "mae")) is not None and d.value is not None)
     decodable = [s.name for s in studies if isinstance(k := s.probes.knowledge_probe, KnowledgeProbe)
                  and {d.b for d in k.differences if d.lo is not None and d.lo > 0} == set(BASELINES)]
     return (f"**Familiarity** (does the model know the entity? a few-shot question per labelled entity): known "
-            f"test entities {known}. Probe R² on known − unknown entities, paired: {split}. A logistic probe on "
+            f"test entities {known}. {not_knowledge(studies)} Probe R² on known − unknown entities, paired (R² is "
+            f"measured against each subset's own spread, so read the mean error beside it): {split}. Mean error "
+            f"known − unknown: {mae}. A logistic probe on "
             "the residual stream predicts whether the model knows the entity better than its surprisal, its "
             f"popularity and both on {', '.join(decodable) or 'no dataset'}. Details: [{DOC_PATH}]({DOC_PATH}).")

@@ -344,17 +344,37 @@ def _fractions(frame: pd.DataFrame, by: pd.Series) -> list[GroupFraction]:
     return out
 
 
+# ``familiarity.score`` in words: how a candidate answer's log-probability is read.
+SCORE_PHRASES = {
+    "distinct": "log-probability of its shortest token prefix no other candidate shares",
+    "sum": "summed log-probability of its tokens",
+    "mean": "mean log-probability of its tokens",
+}
+
+
+def _years(n: float) -> str:
+    return f"{n:g} year" + ("" if n == 1 else "s")
+
+
+def readable_criterion(criterion: str) -> str:
+    """A committed ``criterion`` in words: those written before :data:`SCORE_PHRASES` named the score by its
+    option ("(distinct of token log-probabilities)") and said "within 1 years"."""
+    for option, phrase in SCORE_PHRASES.items():
+        criterion = criterion.replace(f"({option} of token log-probabilities)", f"({phrase})")
+    return criterion.replace("within 1 years", "within 1 year")
+
+
 def summarize(labels: Labels, dataset: str, kind: str, cfg: FamiliarityConfig) -> FamiliaritySummary:
     t = labels.table
     test = t["split"] == "test"
     mode = labels.chance_answer
     if kind == "place":
         criterion = (f"the gold answer scores strictly above every other of {len(labels.candidates)} candidates "
-                     f"({cfg.score} of token log-probabilities); top-k: rank <= {cfg.top_k}")
+                     f"({SCORE_PHRASES[cfg.score]}); top-k: rank <= {cfg.top_k}")
         chance = float((t["gold"] == mode).mean())
     else:
         tol = cfg.tolerance(dataset)
-        criterion = f"greedy answer parsed as a year within {tol:g} years of the true calendar year"
+        criterion = f"greedy answer parsed as a year within {_years(tol)} of the true calendar year"
         chance = float((t["gold"].astype(int) - int(mode)).abs().le(tol).mean())
     deciles = popularity_deciles(t["popularity"])
     return FamiliaritySummary(

@@ -16,6 +16,7 @@ from .verdicts import CONTROL_NAMES, Outcome
 
 DOC_PATH = Path("docs/spacetime.md")
 TEMPLATE = Path(__file__).with_name("doc.md.j2")
+GAP_UNCHANGED = 0.005  # a learning-curve gap that moves less than this (R²) "stays", below the printed precision
 
 
 def load_results(root: Path) -> list[DatasetResult]:
@@ -47,6 +48,15 @@ def data_rows(root: Path, results: list[DatasetResult]) -> list[dict]:
     return rows
 
 
+def split_rules(rows: list[dict], results: list[DatasetResult]) -> str:
+    """How each dataset whose intervals resample test entities drew its split (``split_rule``), grouped by rule."""
+    by_rule: dict[str, list[str]] = {}
+    for row, r in zip(rows, results):
+        if r.validity.split_group is None:
+            by_rule.setdefault(row["report"].split_rule, []).append(r.title)
+    return "; ".join(f"{', '.join(titles)}: {rule}" for rule, titles in by_rule.items())
+
+
 def _curve_sentence(r: DatasetResult) -> str:
     """Probe − surface along the nested learning curve: the gap at the smallest and the full train size."""
     points = [p for p in r.main.learning_curve or [] if p.r2 is not None and p.surface_r2 is not None]
@@ -55,9 +65,12 @@ def _curve_sentence(r: DatasetResult) -> str:
     first, last = points[0], points[-1]
     gap_first, gap_last = first.r2 - first.surface_r2, last.r2 - last.surface_r2
     change = abs(gap_last) - abs(gap_first)
-    trend = f"{'narrows' if change < 0 else 'widens'} by {abs(change):.3f}"
     if (gap_first > 0) != (gap_last > 0):
         trend = "changes sign"
+    elif abs(change) < GAP_UNCHANGED:
+        trend = "stays"
+    else:
+        trend = f"{'narrows' if change < 0 else 'widens'} by {abs(change):.3f}"
     crossing = r.main.learning_curve_crossings["surface"]
     where = ("the probe is above at every size from "
              f"{crossing.stays_above_from:,}" if crossing.stays_above_from is not None
@@ -74,7 +87,8 @@ def finding(r: DatasetResult) -> str:
     surface_rho = w.spearman.get("surface")
     text = f"**{r.title}**: R² {r.main.r2:.3f} [{v.r2_ci_low:.3f}, {v.r2_ci_high:.3f}]."
     if v.group_mean_r2 is not None and v.r2_beyond_group is not None:
-        text += (f" The train mean of each test place's {w.block} alone reaches R² {v.group_mean_r2:.3f}; given the "
+        text += (f" An oracle told each test place's true {w.block} (that {w.block}'s train mean) reaches R² "
+                 f"{v.group_mean_r2:.3f}; given the "
                  f"{w.block}, the activations add ΔR² {_interval(v.r2_beyond_group)}, "
                  f"{_established(v.r2_beyond_group)}.")
     if probe_rho is not None and surface_rho is not None:
@@ -82,12 +96,10 @@ def finding(r: DatasetResult) -> str:
                     else f" [{w.probe_spearman_ci_low:.3f}, {w.probe_spearman_ci_high:.3f}]")
         if w.probe_spearman_ci_low is not None and w.probe_spearman_ci_low <= 0 <= w.probe_spearman_ci_high:
             better = "the probe's own order is not established (its interval includes 0)"
-        elif surface_rho >= probe_rho:
-            better = "the spelling orders them at least as well"
         else:
-            better = "the probe orders them better than the spelling (point estimates)"
+            better = "no paired interval; which orders better is not established"
         text += (f" Within a {w.block} ({w.n_blocks:,} blocks, {w.n:,} test entities) the probe orders entities "
-                 f"with Spearman {probe_rho:.3f}{interval}, surface form {surface_rho:.3f}: {better}"
+                 f"with Spearman {probe_rho:.3f}{interval}, surface form {surface_rho:.3f} ({better})"
                  + ("" if w.r2.get("probe") is None else f"; its within-{w.block} R² is {w.r2['probe']:.3f}") + ".")
     text += _curve_sentence(r)
     if v.eras:
@@ -101,14 +113,17 @@ def finding(r: DatasetResult) -> str:
 
 def render(root: Path = Path(".")) -> str:
     results = load_results(root)
+    rows = data_rows(root, results)
     return render_template(
         TEMPLATE,
         models=", ".join(f"`{m}`" for m in sorted({r.model for r in results})),
         n_layers=sorted({r.main.n_layers for r in results}),
-        data=data_rows(root, results),
+        data=rows,
         n_entities=sum(r.n_train + r.n_test for r in results),
-        results=results_markdown(results, [str(Path("..") / FIGURES_DIR / f) for f in figure_names(results)]),
+        results=results_markdown(results, [str(Path("..") / FIGURES_DIR / f) for f in figure_names(results)], root),
         findings=[finding(r) for r in results],
+        people_target=next((row["report"].target for row in rows if row["report"].dataset == "people"), None),
+        entity_split_rules=split_rules(rows, results),
     )
 
 
@@ -137,8 +152,8 @@ def summary(root: Path = Path(".")) -> str:
             f"verdicts from paired 95 % intervals on the same test entities): {'; '.join(clauses)}.")
     blocks = [r for r in results if r.validity.r2_beyond_group is not None and r.validity.group_mean_r2 is not None]
     if blocks:
-        text += " On places, the block alone (the train mean of each test place's block) against what the " \
-            "activations add given the block: " + "; ".join(
+        text += " On places, an oracle told each test place's true block (that block's train mean) against what " \
+            "the activations add given the block: " + "; ".join(
                 f"{r.title}, {r.validity.within_block.block} R² {r.validity.group_mean_r2:.3f}, "
                 f"ΔR² {_interval(r.validity.r2_beyond_group)}"
                 for r in blocks) + "."

@@ -13,7 +13,7 @@ from worldprobe.io import read_json, write_json
 
 @pytest.fixture
 def world(tmp_path):
-    for folder in ("familiarity", "familiarity_probes"):
+    for folder in ("familiarity", "familiarity_probes", "probes"):
         (tmp_path / "metrics" / folder).mkdir(parents=True)
         shutil.copy(REPO / "metrics" / folder / "world.json", tmp_path / "metrics" / folder / "world.json")
     return tmp_path
@@ -45,3 +45,22 @@ def test_differences_keep_their_unit(world):
     write_json(path, report)
     text = docs.render(world)
     assert "error -309.6 km [-604.0, -23.4] (probe better than surface)" in text
+
+
+def test_a_label_no_better_than_a_constant_answer_is_not_read_as_knowledge(world):
+    assert "not shown to measure knowledge" not in docs.summary(world)
+    path = world / "metrics/familiarity/world.json"
+    summary = read_json(path)
+    write_json(path, dict(summary, chance_known=summary["fraction_known_test"]))
+    assert "On world the known rate is at or below a constant answer's" in docs.summary(world)
+    assert "at or below it, so the label is not shown to measure knowledge" in docs.render(world)
+
+
+def test_intervals_of_entities_across_held_out_groups_are_provisional(world):
+    assert "provisional" not in docs.render(world)  # world's split holds out no groups
+    probes = world / "metrics/probes/world.json"
+    write_json(probes, {**(m := read_json(probes)), "validity": {**m["validity"], "split_group": "creator"}})
+    assert "world intervals resample entities although their split holds out creator groups" in docs.render(world)
+    familiarity = world / "metrics/familiarity_probes/world.json"
+    write_json(familiarity, dict(read_json(familiarity), resampled="creator"))
+    assert "provisional" not in docs.render(world)

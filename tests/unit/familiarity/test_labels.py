@@ -8,6 +8,7 @@ import pytest
 
 from worldprobe.config import FamiliarityConfig
 from worldprobe.familiarity.labels import (
+    SCORE_PHRASES,
     Question,
     candidate_set,
     canonical_answer,
@@ -15,6 +16,7 @@ from worldprobe.familiarity.labels import (
     gold_answers,
     label_entities,
     place_labels,
+    readable_criterion,
     summarize,
     year_labels,
 )
@@ -158,3 +160,10 @@ def test_time_labels_within_tolerance():
     assert not t.loc["e3", "known"] and t.loc["e3", "answer_error"] == 103
     assert t.drop("e3")["known"].all() and len(t) == len(table) - 2
     assert "A: 18" in labels.prefix
+
+
+def test_a_committed_criterion_reads_in_words():
+    assert readable_criterion("of 6 candidates (distinct of token log-probabilities); top-k") == (
+        f"of 6 candidates ({SCORE_PHRASES['distinct']}); top-k")
+    assert readable_criterion("a year within 1 years of") == "a year within 1 year of"
+    assert readable_criterion("a year within 10 years of") == "a year within 10 years of"

@@ -17,7 +17,8 @@ def _workspace(tmp_path, snapshot_dir, **kwargs):
 def test_findings_state_the_block_and_the_curve_from_the_metrics(tmp_path, snapshot_dir):
     text = docs.render(_workspace(tmp_path, snapshot_dir))
     world = next(line for line in text.splitlines() if line.startswith("- **World places**: R² "))
-    assert "country alone reaches R² 0.900" in world
+    assert "An oracle told each test place's true country (that country's train mean) reaches R² 0.900" in world
+    assert "(no paired interval; which orders better is not established)" in world
     assert "add ΔR² +0.010 [-0.010, +0.030], not established (the interval includes 0)" in world
     assert "the probe is above at every size from 400" in world
     people = next(line for line in text.splitlines() if line.startswith("- **Historical figures**: R² "))

@@ -96,7 +96,12 @@ def test_the_doc_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_d
     assert "| — | — | — |" in people  # no group reference for a block cut from the target
     assert "Historical figures from 1500: n = 260, R² -2.500, Spearman 0.400" in text
     verdict = next(line for line in text.splitlines() if line.startswith("- **World places**"))
-    assert verdict.endswith("so the probe's R² is, as far as this shows, knowing the country.")
+    assert "so the probe's R² is, as far as this shows, knowing the country." in verdict
+    assert verdict.endswith("(no paired interval; which orders better is not established).")
+    people_verdict = next(line for line in text.splitlines() if line.startswith("- **Historical figures** (R²"))
+    assert "from 1500 -2.500 (0.400, 260)" in people_verdict
+    assert "| Historical figures | " in text and "(other data)" in text  # the paper's people are other data
+    assert "source rows" in next(line for line in text.splitlines() if line.startswith("- **Historical figures**: "))
 
 
 def test_missing_metrics_file_is_named(tmp_path, snapshot_dir):

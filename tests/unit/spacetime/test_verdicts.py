@@ -24,8 +24,11 @@ def test_plain_verdict_claims_a_representation_only_when_every_control_is_beaten
     surface_wins = judge({"surface": _d(-0.3, -0.1), "layer0": _d(-0.01, 0.1), "layer0_token_mean": _d(0.1, 0.2),
                           "random_weights": _d(0.1, 0.2)}, CONTROLS)
     text = plain_verdict("place", MODEL, surface_wins)
-    assert text.startswith("Not established") and "surface form" in text and "layer 0 (last token)" in text
-    assert "it does beat layer 0 (entity token mean), random weights" in text
+    assert text.startswith("Against the hypothesis: surface form (TF-IDF) (Δ -0.200 [-0.300, -0.100]) beats the probe")
+    assert "the probe does not beat layer 0 (last token)" in text
+    assert "the probe beats layer 0 (entity token mean), random weights" in text
+    open_ = judge({c: _d(-0.01, 0.2) if c == "surface" else _d(0.01, 0.2) for c in CONTROLS}, CONTROLS)
+    assert plain_verdict("place", MODEL, open_).startswith("Not established: the probe does not beat surface form")
 
 
 def test_beyond_block_sentence_follows_the_paired_interval():
@@ -34,4 +37,5 @@ def test_beyond_block_sentence_follows_the_paired_interval():
         text = beyond_block_sentence("country", straddling_or_below)
         assert text.startswith("Beyond the country: not established") and "knowing the country" in text
     assert "make a ridge on the state alone worse" in beyond_block_sentence("state", _d(-0.005, -0.001))
-    assert "the country alone (its train mean) reaches R² 0.954" in beyond_block_sentence("country", _d(0.01, 0.05), 0.954)
+    assert "an oracle told each test place's true country (that country's train mean) reaches R² 0.954" in \
+        beyond_block_sentence("country", _d(0.01, 0.05), 0.954)
