@@ -33,10 +33,11 @@ def test_the_space_and_time_and_familiarity_reports_are_registered():
 
 @pytest.fixture
 def copy_of_repo(tmp_path):
-    """What the renderers read: metrics, plots' tables, the committed docs and README."""
+    """What the renderers read: metrics, plots' tables, params.yaml, the committed docs and README."""
     for folder in ("metrics", "plots", "docs"):
         shutil.copytree(REPO / folder, tmp_path / folder)
     shutil.copy(REPO / README, tmp_path / README)
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     return tmp_path
 
 
