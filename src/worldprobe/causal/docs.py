@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..markdown import render_template
+from ..markdown import num, pct, render_template
+from .intervention import UNRELATED_PROMPTS
 from .outputs import Comparison, Effect, InterventionMetrics, Propagation, Specificity
+from .readouts import BIRTH_PREFIX, BIRTH_QUESTION, COUNTRY_PREFIX, COUNTRY_QUESTION
 
 TEMPLATE = Path(__file__).with_name("doc.md.j2")
 
@@ -23,6 +25,12 @@ CONTROLS = ("random", "orthogonal", "random_weights")
 CONTROL_NAMES = {"random": "random directions", "orthogonal": "the orthogonal direction",
                  "random_weights": "the random-weights model"}
 READOUT_UNITS = {"latitude": "°", "longitude": "°", "year": " years"}
+READOUT_NAMES = {"CountryReadout": "country readout", "YearReadout": "year readout"}
+
+
+def n_examples(prefix: str, question: str) -> int:
+    """Worked examples in a few-shot prefix: the occurrences of the question's fixed text."""
+    return prefix.count(max(question.split("{entity}"), key=len))
 
 
 @dataclass(frozen=True)
@@ -111,13 +119,54 @@ class Study:
         return [e for e in self.edits if e.layer == layer]
 
     @property
+    def other_layers(self) -> list[int]:
+        return [layer for layer in self.metrics.layers if layer not in self.established_layers]
+
+    @property
+    def readout_name(self) -> str:
+        return READOUT_NAMES[self.metrics.readout]
+
+    @property
+    def top1_correct(self) -> int | None:
+        """Entities whose unedited top-1 country is right (country readout only)."""
+        share = self.metrics.baseline.get("top1_country_correct")
+        return None if share is None else round(share * self.metrics.n_entities)
+
+    def kl_ratios(self, layer: int) -> list[float]:
+        return [e.kl_ratio for e in self.edits_at(layer) if e.kl_ratio is not None]
+
+    @property
     def verdict(self) -> str:
         layers = self.established_layers
         if not layers:
-            return f"not established at any edited layer ({_layers(self.metrics.layers)})"
-        rest = [layer for layer in self.metrics.layers if layer not in layers]
-        text = f"established at layer{'s' if len(layers) > 1 else ''} {_layers(layers)}"
+            return f"no edited layer ({_layers(self.metrics.layers)}) where the probe edit beats every control"
+        rest = self.other_layers
+        text = f"the probe edit beats every control at layer{'s' if len(layers) > 1 else ''} {_layers(layers)}"
         return text + (f", not at {_layers(rest)}" if rest else "")
+
+    @property
+    def finding(self) -> str:
+        """The README's account: the claim with its test count, its size, its specificity and what it rests on."""
+        m = self.metrics
+        layers = self.established_layers
+        if not layers:
+            return self.verdict
+        parts = []
+        for layer in layers:
+            edits = self.edits_at(layer)
+            ratios = self.kl_ratios(layer)
+            sizes = _join([f"{pct(e.own.slope_in_sd, 1)} ({e.target})" for e in edits], "and")
+            parts.append(
+                f"at layer {layer} the probe edit moves the {self.readout_name} more than every control (paired "
+                f"intervals above 0; {len(self.edits)} layer × target tests, uncorrected), by {sizes} of the nominal "
+                f"shift, and changes the next token on unrelated prompts {num(min(ratios), 0)}–{num(max(ratios), 0)}× "
+                "as much as a random direction")
+        text = "; ".join(parts)
+        if self.other_layers:
+            text += f"; nothing is established at layer{'s' if len(self.other_layers) > 1 else ''} {_layers(self.other_layers)}"
+        if self.top1_correct is not None:
+            text += f"; the unedited readout picks the right country for only {self.top1_correct} of {m.n_entities}"
+        return text
 
 
 def _layers(layers: list[int]) -> str:
@@ -157,14 +206,16 @@ def load_studies(root: Path = Path(".")) -> dict[str, Study]:
 
 def render(root: Path = Path(".")) -> str:
     studies = load_studies(root)
-    return render_template(TEMPLATE, studies=studies, units=READOUT_UNITS,
-                           control_names=CONTROL_NAMES)
+    return render_template(TEMPLATE, studies=studies, units=READOUT_UNITS, control_names=CONTROL_NAMES,
+                           n_unrelated=len(UNRELATED_PROMPTS),
+                           n_country_examples=n_examples(COUNTRY_PREFIX, COUNTRY_QUESTION),
+                           n_birth_examples=n_examples(BIRTH_PREFIX, BIRTH_QUESTION))
 
 
 def summary(root: Path = Path(".")) -> str:
     """One or two sentences of the verdicts, for the README."""
     studies = load_studies(root)
-    parts = [f"{name} ({s.metrics.n_entities} entities): {s.verdict}" for name, s in studies.items()]
+    parts = [f"{name} ({s.metrics.n_entities} entities): {s.finding}" for name, s in studies.items()]
     models = sorted({s.metrics.model for s in studies.values()})
     return (f"**Causal test** ({', '.join(models)}): does moving the residual stream along the probe direction move the "
             f"model's answer more than random directions, an orthogonal direction and the random-weights model, on "

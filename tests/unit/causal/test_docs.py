@@ -35,7 +35,7 @@ def test_render_is_deterministic_and_names_the_plotted_layer(root):
 
 def test_a_changed_metric_changes_the_numbers_and_the_verdict(root):
     before = docs.render(root)
-    assert "### people: not established at any edited layer (10, 13 and 16)" in before
+    assert "### people: no edited layer (10, 13 and 16) where the probe edit beats every control" in before
 
     def people_beats_every_control_at_10(data):
         for c in data["all_entities"]["comparisons"]:
@@ -43,9 +43,12 @@ def test_a_changed_metric_changes_the_numbers_and_the_verdict(root):
                 c.update(difference=5.0, lo=1.0, hi=9.0)
     _edit(root, "people", people_beats_every_control_at_10)
     after = docs.render(root)
-    assert "### people: established at layer 10, not at 13 and 16" in after
+    assert "### people: the probe edit beats every control at layer 10, not at 13 and 16" in after
     assert "5.00 [1.00, 9.00]" in after and "5.00 [1.00, 9.00]" not in before
-    assert "people (12 entities): established at layer 10" in docs.summary(root)
+    summary = docs.summary(root)
+    assert "people (12 entities): at layer 10 the probe edit moves the year readout more than every control" in summary
+    assert "nothing is established at layers 13 and 16" in summary
+    assert "used" not in summary and "used" not in after
 
 
 def test_a_missing_metric_fails_loudly(root):

@@ -15,6 +15,7 @@ from worldprobe.karel import docs
 def root(tmp_path):
     for sub in ("metrics/karel", "plots/karel"):
         shutil.copytree(REPO / sub, tmp_path / sub, ignore=shutil.ignore_patterns("figures"))
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")  # the run's configuration numbers
     return tmp_path
 
 

@@ -33,13 +33,14 @@ def test_the_space_and_time_and_familiarity_reports_are_registered():
 
 @pytest.fixture
 def copy_of_repo(tmp_path):
-    """What the renderers read: metrics, plots' tables, the committed docs and README."""
+    """What the renderers read: metrics, plots' tables, params.yaml, the committed docs and README."""
     for folder in ("metrics", "plots", "docs"):
         shutil.copytree(REPO / folder, tmp_path / folder)
     if (REPO / SETUP_TIMES).is_file():
         (tmp_path / SETUP_TIMES).parent.mkdir()
         shutil.copy(REPO / SETUP_TIMES, tmp_path / SETUP_TIMES)
     shutil.copy(REPO / README, tmp_path / README)
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     return tmp_path
 
 
