@@ -31,8 +31,10 @@ PAPER = {"model": "CodeGen-350M", "feature": "mean", "interior": 6, "train_lengt
 SIGNIFICANCE = 0.05  # a slope is called distinguishable from flat below this p, with no correction
 
 
-def trend(p: float, slope: float) -> str:
+def trend(p: float | None, slope: float | None) -> str:
     """How content moves as synthesis rises, claimed only where the slope is distinguishable from flat."""
+    if p is None:  # fewer than 3 checkpoints, or no spread (karel/analysis.py `_fit`)
+        return "not fitted"
     if p >= SIGNIFICANCE:
         return "not distinguishable from flat"
     return "rises" if slope > 0 else "falls"
@@ -98,7 +100,7 @@ class Outputs:
 
     def distinguishable_fits(self) -> dict[str, object]:
         """The content regressions whose slope is distinguishable from flat (p below SIGNIFICANCE), by key."""
-        return {k: f.content for k, f in self.regression.fits.items() if f.content.p < SIGNIFICANCE}
+        return {k: f.content for k, f in self.regression.fits.items() if f.content.p is not None and f.content.p < SIGNIFICANCE}
 
     @property
     def action_weights(self) -> str:

@@ -67,3 +67,15 @@ def test_a_missing_template_name_is_an_error_not_an_empty_string(root, monkeypat
 
 def test_committed_doc_is_the_render_of_the_committed_outputs():
     assert (REPO / docs.DOC_PATH).read_text() == docs.render(REPO)
+
+
+def test_regressions_too_short_to_fit_are_said_so_not_judged(root):
+    """A run of fewer than 3 checkpoints (the `smoke` profile's ci and first-look runs) has no fit: p is None."""
+    def unfitted(data):
+        for fit in data["fits"].values():
+            for part in ("content", "above_baseline"):
+                fit[part].update(r2=None, p=None, slope=None, intercept=None)
+    _edit(root, "regression.json", unfitted)
+    assert docs.trend(None, None) == "not fitted"
+    assert "not fitted" in docs.summary(root)
+    assert "regression on synthesis is not fitted" in docs.render(root)
