@@ -152,9 +152,8 @@ def summary(root: Path = Path(".")) -> str:
             f"verdicts from paired 95 % intervals on the same test entities): {'; '.join(clauses)}.")
     blocks = [r for r in results if r.validity.r2_beyond_group is not None and r.validity.group_mean_r2 is not None]
     if blocks:
-        text += " On places, an oracle told each test place's true block (that block's train mean) against what " \
-            "the activations add given the block: " + "; ".join(
-                f"{r.title}, {r.validity.within_block.block} R² {r.validity.group_mean_r2:.3f}, "
-                f"ΔR² {_interval(r.validity.r2_beyond_group)}"
-                for r in blocks) + "."
+        text += (" Most of a place probe's R² is its block: an oracle that is told each test place's true block "
+                 "and predicts that block's train mean reaches " + "; ".join(
+                     f"R² {r.validity.group_mean_r2:.3f} on {r.title} ({r.validity.within_block.block}), where given "
+                     f"the block the activations add ΔR² {_interval(r.validity.r2_beyond_group)}" for r in blocks) + ".")
     return text + f" Details: [{DOC_PATH}]({DOC_PATH})."

@@ -31,7 +31,7 @@ def test_summary_names_each_dataset_under_its_verdict(tmp_path, snapshot_dir):
     assert ("a control is above the probe on Historical figures (surface form (TF-IDF)); the probe is not established "
             "against World places (surface form (TF-IDF))") in beaten
     assert "beats all four controls" not in beaten
-    assert "World places, country R² 0.900, ΔR² +0.010 [-0.010, +0.030]" in beaten
+    assert "R² 0.900 on World places (country), where given the block the activations add ΔR² +0.010 [-0.010, +0.030]" in beaten
     assert beaten.endswith("Details: [docs/spacetime.md](docs/spacetime.md).")
     beats = docs.summary(_workspace(tmp_path, snapshot_dir, surface=0.01))
     assert "the probe beats all four controls on World places, Historical figures" in beats
