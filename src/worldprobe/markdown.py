@@ -10,6 +10,8 @@ from pathlib import Path
 
 import jinja2
 
+from .stats import Sign, interval_sign
+
 MINUS = "\u2212"  # typographic minus, as in the prose
 
 
@@ -65,6 +67,11 @@ def _strict(fmt):
 FILTERS = {f.__name__: _strict(f) for f in (num, sig, offset, count, pct, interval, sig_interval)}
 
 
+def established(low: float | None, high: float | None) -> bool:
+    """Whether an interval of a difference excludes 0, by the one verdict rule (for templates)."""
+    return low is not None and high is not None and interval_sign(low, high) is not Sign.NOT_ESTABLISHED
+
+
 def render_template(template: Path, **context: object) -> str:
     """Render ``template`` with ``context``; an undefined name raises :class:`jinja2.UndefinedError`."""
     environment = jinja2.Environment(
@@ -76,6 +83,7 @@ def render_template(template: Path, **context: object) -> str:
         autoescape=False,  # markdown, not HTML
     )
     environment.filters.update(FILTERS)
+    environment.globals["established"] = established
     return environment.get_template(template.name).render(**context)
 
 

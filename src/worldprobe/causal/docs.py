@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..markdown import num, pct, render_template
+from ..stats import Sign, interval_sign
 from .intervention import UNRELATED_PROMPTS
 from .outputs import Comparison, Effect, InterventionMetrics, Propagation, Specificity
 from .readouts import BIRTH_PREFIX, BIRTH_QUESTION, COUNTRY_PREFIX, COUNTRY_QUESTION
@@ -48,7 +49,7 @@ class Edit:
 
     def beats(self, control: str) -> bool:
         c = self.comparisons[control]
-        return c.lo is not None and c.lo > 0
+        return c.lo is not None and interval_sign(c.lo, c.hi) is Sign.ABOVE
 
     def measurable(self, control: str) -> bool:
         return self.comparisons[control].difference is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..markdown import render_template
 from ..registry import DATASETS
 from ..spacetime.outputs import ProbeMetrics
+from ..stats import Sign, interval_sign
 from .labels import FamiliaritySummary, readable_criterion
 from .probes import Difference, FamiliarityProbeReport, GroupMetrics, Interval, KnowledgeProbe, MatchedN
 from .report import markdown_report
@@ -191,7 +192,7 @@ def summary(root: Path = Path(".")) -> str:
     mae = "; ".join(f"{s.name} {_diff(d, _unit(s))}" for s in studies
                     if (d := s.difference("known", "unknown", "mae")) is not None and d.value is not None)
     decodable = [s.name for s in studies if isinstance(k := s.probes.knowledge_probe, KnowledgeProbe)
-                 and {d.b for d in k.differences if d.lo is not None and d.lo > 0} == set(BASELINES)]
+                 and {d.b for d in k.differences if d.lo is not None and interval_sign(d.lo, d.hi) is Sign.ABOVE} == set(BASELINES)]
     return (f"**Familiarity** (does the model know the entity? a few-shot question per labelled entity): known "
             f"test entities {known}. {not_knowledge(studies)} Probe R² on known − unknown entities, paired (R² is "
             f"measured against each subset's own spread, so read the mean error beside it): {split}. Mean error "

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..markdown import render_template
 from ..records import DataReport
 from ..registry import DATASETS
+from ..stats import Sign, interval_sign
 from .outputs import PairedDifference, SpacetimeSummary
 from .report import FIGURES_DIR, SUMMARY_PATH, DatasetResult, figure_names, load_dataset, results_markdown
 from .verdicts import CONTROL_NAMES, Outcome
@@ -32,9 +33,8 @@ def _interval(d: PairedDifference) -> str:
 
 
 def _established(d: PairedDifference) -> str:
-    if d.ci_low > 0:
-        return "established above 0"
-    return "established below 0" if d.ci_high < 0 else "not established (the interval includes 0)"
+    return {Sign.ABOVE: "established above 0", Sign.BELOW: "established below 0",
+            Sign.NOT_ESTABLISHED: "not established (the interval includes 0)"}[interval_sign(d.ci_low, d.ci_high)]
 
 
 def data_rows(root: Path, results: list[DatasetResult]) -> list[dict]:
@@ -94,7 +94,8 @@ def finding(r: DatasetResult) -> str:
     if probe_rho is not None and surface_rho is not None:
         interval = ("" if w.probe_spearman_ci_low is None
                     else f" [{w.probe_spearman_ci_low:.3f}, {w.probe_spearman_ci_high:.3f}]")
-        if w.probe_spearman_ci_low is not None and w.probe_spearman_ci_low <= 0 <= w.probe_spearman_ci_high:
+        if (w.probe_spearman_ci_low is not None
+                and interval_sign(w.probe_spearman_ci_low, w.probe_spearman_ci_high) is Sign.NOT_ESTABLISHED):
             better = "the probe's own order is not established (its interval includes 0)"
         else:
             better = "no paired interval; which orders better is not established"
