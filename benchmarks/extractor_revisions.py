@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,7 @@ def main() -> int:
     finally:
         for tree in trees.values():
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     rate = {name: statistics.median(r["entities_per_s"] for r in rounds) for name, rounds in results.items()}
     same = results["base"][-1]["sha256"] == results["head"][-1]["sha256"]
     print(f"median entities/s: base {rate['base']:.1f}, head {rate['head']:.1f}; "
