@@ -344,7 +344,8 @@ def _fractions(frame: pd.DataFrame, by: pd.Series) -> list[GroupFraction]:
     return out
 
 
-# ``familiarity.score`` in words: how a candidate answer's log-probability is read.
+# ``familiarity.score`` in words, for the report: the stored criterion names the option, as the stage has
+# always written it (a new wording would change every committed familiarity metric for no result).
 SCORE_PHRASES = {
     "distinct": "log-probability of its shortest token prefix no other candidate shares",
     "sum": "summed log-probability of its tokens",
@@ -352,13 +353,9 @@ SCORE_PHRASES = {
 }
 
 
-def _years(n: float) -> str:
-    return f"{n:g} year" + ("" if n == 1 else "s")
-
-
 def readable_criterion(criterion: str) -> str:
-    """A committed ``criterion`` in words: those written before :data:`SCORE_PHRASES` named the score by its
-    option ("(distinct of token log-probabilities)") and said "within 1 years"."""
+    """A stored ``criterion`` in words: the score's option ("(distinct of token log-probabilities)") spelled
+    out, and "within 1 years" in the singular."""
     for option, phrase in SCORE_PHRASES.items():
         criterion = criterion.replace(f"({option} of token log-probabilities)", f"({phrase})")
     return criterion.replace("within 1 years", "within 1 year")
@@ -370,11 +367,11 @@ def summarize(labels: Labels, dataset: str, kind: str, cfg: FamiliarityConfig) -
     mode = labels.chance_answer
     if kind == "place":
         criterion = (f"the gold answer scores strictly above every other of {len(labels.candidates)} candidates "
-                     f"({SCORE_PHRASES[cfg.score]}); top-k: rank <= {cfg.top_k}")
+                     f"({cfg.score} of token log-probabilities); top-k: rank <= {cfg.top_k}")
         chance = float((t["gold"] == mode).mean())
     else:
         tol = cfg.tolerance(dataset)
-        criterion = f"greedy answer parsed as a year within {_years(tol)} of the true calendar year"
+        criterion = f"greedy answer parsed as a year within {tol:g} years of the true calendar year"
         chance = float((t["gold"].astype(int) - int(mode)).abs().le(tol).mean())
     deciles = popularity_deciles(t["popularity"])
     return FamiliaritySummary(
