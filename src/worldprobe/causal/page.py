@@ -49,24 +49,23 @@ def layer_chart(runs: dict[str, InterventionMetrics]) -> list[Chart]:
                   "The slope of the model's answer (its readout of the edited quantity) per Δ, mean over the edited "
                   "test entities, at each edited layer. Controls are edited at the probe edit's norm. Hover for the "
                   "interval and the fraction of entities that moved the intended way.", {
-        "data": {"values": records(rows)},
-        "facet": {"field": "panel", "type": "nominal", "title": None},
-        "columns": 3,
-        "spec": {
-            "width": 250,
-            "height": 200,
-            "encoding": {"x": {"field": "layer", "type": "ordinal", "title": "edited layer"},
-                         "xOffset": {"field": "series", "sort": order}, "color": colour},
-            "layer": [
-                {"mark": "rule", "encoding": {"y": {"field": "lo", **y}, "y2": {"field": "hi"}, "tooltip": tooltip}},
-                {"mark": {"type": "point", "filled": True, "size": 40},
-                 "encoding": {"y": {"field": "slope", **y}, "tooltip": tooltip}},
-                {"mark": {"type": "rule", "color": "#888", "strokeDash": [4, 4]},
-                 "encoding": {"y": {"datum": 0, "type": "quantitative"}, "x": None, "xOffset": None, "color": None}},
-            ],
-        },
-        "resolve": {"scale": {"x": "independent", "y": "independent"}},  # each dataset edits its own layers
+        **_panels(rows, [
+            {"mark": "rule", "encoding": {"y": {"field": "lo", **y}, "y2": {"field": "hi"}, "tooltip": tooltip}},
+            {"mark": {"type": "point", "filled": True, "size": 40},
+             "encoding": {"y": {"field": "slope", **y}, "tooltip": tooltip}},
+            {"mark": {"type": "rule", "color": "#888", "strokeDash": [4, 4]},
+             "encoding": {"y": {"datum": 0, "type": "quantitative"}, "x": None, "xOffset": None, "color": None}},
+        ], {"scale": {"x": "independent", "y": "independent"}},  # each dataset edits its own layers
+            encoding={"x": {"field": "layer", "type": "ordinal", "title": "edited layer"},
+                      "xOffset": {"field": "series", "sort": order}, "color": colour}),
     })]
+
+
+def _panels(rows: pd.DataFrame, layers: list[dict], resolve: dict, encoding: dict | None = None) -> dict:
+    """A Vega-Lite spec of one panel per edit (``panel``), three to a row, each drawing ``layers``."""
+    spec = {"width": 250, "height": 200, **({"encoding": encoding} if encoding else {}), "layer": layers}
+    return {"data": {"values": records(rows)}, "facet": {"field": "panel", "type": "nominal", "title": None},
+            "columns": 3, "spec": spec, "resolve": resolve}
 
 
 def dose_chart(inputs: PageInputs, runs: dict[str, InterventionMetrics]) -> list[Chart]:
@@ -97,21 +96,13 @@ def dose_chart(inputs: PageInputs, runs: dict[str, InterventionMetrics]) -> list
     return [Chart("causal_dose", "Dose-response at one layer: the readout's change against Δ",
                   "The probe direction at every Δ, the controls at the largest Δ (the bar spans the random directions). "
                   "The panel names the edited layer.", {
-        "data": {"values": records(rows)},
-        "facet": {"field": "panel", "type": "nominal", "title": None},
-        "columns": 3,
-        "spec": {
-            "width": 250,
-            "height": 200,
-            "layer": [
-                {"transform": [{"filter": "isValid(datum.random_min)"}], "mark": {"type": "rule", "strokeWidth": 3},
-                 "encoding": {"x": x, "y": {"field": "random_min", **y}, "y2": {"field": "random_max"}, "color": colour,
-                              "tooltip": tooltip}},
-                {"mark": {"type": "line", "point": {"size": 40}},
-                 "encoding": {"x": x, "y": {"field": "change", **y}, "color": colour, "tooltip": tooltip}},
-            ],
-        },
-        "resolve": {"scale": {"y": "independent"}},
+        **_panels(rows, [
+            {"transform": [{"filter": "isValid(datum.random_min)"}], "mark": {"type": "rule", "strokeWidth": 3},
+             "encoding": {"x": x, "y": {"field": "random_min", **y}, "y2": {"field": "random_max"}, "color": colour,
+                          "tooltip": tooltip}},
+            {"mark": {"type": "line", "point": {"size": 40}},
+             "encoding": {"x": x, "y": {"field": "change", **y}, "color": colour, "tooltip": tooltip}},
+        ], {"scale": {"y": "independent"}}),
     })]
 
 
