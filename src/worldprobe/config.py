@@ -413,38 +413,44 @@ class FamiliarityConfig(Section):
 
 
 class InterventionConfig(Section):
-    """The causal test (stage ``intervene``): edit along probe directions, read what the model says.
+    """The causal test (stage ``intervene``): edit along probe directions at a sweep of layers, read what the
+    model says, ablate the probe subspace.
 
-    Rows the readout runs per dataset ~ n_entities x (1 + layers x targets x (len(deltas) + 2 x
-    len(control_deltas) + n_random x len(control_deltas))), plus the random-weights model's probe edits.
+    Readout rows per dataset = n_entities x layers x (targets x 2 x (len(ratios) + 2 x len(control_ratios))
+    + 2 x len(ablation_iterations) + 1), plus the unedited reading.
     """
 
     datasets: list[Literal["world", "people"]] = Field(
-        ["world", "people"], description="world: country readout -> lat/lon; people: greedy birth year"
+        ["world", "people"], description="world: country readout -> lat/lon; people: century readout -> birth year"
     )
-    n_entities: int = Field(40, gt=1, description="test-split entities edited (seeded subsample)")
-    deltas: list[float] = Field([-4, -2, 2, 4], min_length=1, description="probe edits, in target standard deviations")
-    control_deltas: list[float] = Field([4], min_length=1, description="edits of the control directions")
-    n_random: int = Field(4, ge=1, description="random directions of equal norm, per target and layer")
-    layer_offsets: list[int] = Field(
-        [-6, -3, 0], min_length=1,
-        description="layers edited, relative to the best probe layer (clipped to 0..n_layers-1: an edit after the last block reaches nothing)",
+    n_entities: int = Field(100, gt=1, description="test-split entities edited (seeded subsample)")
+    first_layer: int = Field(1, ge=0, description="the first store layer edited")
+    layer_step: int = Field(2, gt=0, description="edit every layer_step-th store layer up to the last block's input")
+    ratios: list[float] = Field(
+        [0.01, 0.03, 0.1, 0.3, 1.0], min_length=1,
+        description="probe edit sizes, as ‖δ‖ / median ‖residual‖ at the edited position; each at +δ and -δ",
     )
+    control_ratios: list[float] = Field(
+        [0.03, 0.3], min_length=1, description="sizes of the control edits (a subset of ratios: the paired verdicts)"
+    )
+    ablation_iterations: list[int] = Field(
+        [1, 4], min_length=1,
+        description="ablated probe subspaces: this many nullspace-projection probes per target (1: the probes themselves)",
+    )
+    nullspace_rows: int = Field(4000, gt=10, description="train rows (seeded) the nullspace probes and the PCA basis are fitted on")
     pca_components: int = Field(50, gt=1, description="the orthogonal control lies in this top-PCA subspace")
-    propagation_offset: int = Field(3, ge=0, description="propagation: the probe this many layers later is read")
     n_candidates: int = Field(40, gt=1, description="world: most frequent train-split countries offered")
-    max_new_tokens: int = Field(6, gt=0, description="people: greedy tokens generated for the year")
-    batch_size: int = Field(32, gt=0)
+    batch_size: int = Field(64, gt=0)
     threads: int = Field(2, gt=0)
     n_boot: int = Field(1000, ge=100, description="bootstrap resamples of the entities for every interval")
-    familiarity: bool = Field(
-        False, description="also report entities labelled known in data/familiarity/<dataset>.parquet (id, known)"
-    )
 
     @model_validator(mode="after")
-    def _nonzero(self) -> InterventionConfig:
-        if 0 in self.deltas or 0 in self.control_deltas:
-            raise ValueError("deltas and control_deltas exclude 0 (the unedited reading is always taken)")
+    def _sizes(self) -> InterventionConfig:
+        if any(r <= 0 for r in self.ratios):
+            raise ValueError("ratios are positive (each edit is made at +δ and -δ)")
+        if not set(self.control_ratios) <= set(self.ratios):
+            raise ValueError(f"control_ratios {self.control_ratios} must be among ratios {self.ratios}: "
+                             "the verdicts pair the probe and its controls at equal size")
         return self
 
 

@@ -139,3 +139,37 @@ def best_layer(directions: Sequence[ProbeDirection]) -> int:
         by_layer.setdefault(d.layer, []).append(d.loo_r2)
     layers = sorted(by_layer)
     return layers[stats.best_layer([np.mean(by_layer[layer]) for layer in layers])]
+
+
+def principal_basis(acts: np.ndarray, k: int) -> np.ndarray:
+    """``(d, k)`` orthonormal top-``k`` principal directions of ``acts`` (rows: entities)."""
+    centred = np.asarray(acts, dtype=np.float64) - np.mean(acts, axis=0)
+    return np.linalg.svd(centred, full_matrices=False)[2][:k].T
+
+
+def orthogonal_directions(direction: np.ndarray, basis: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n, d)`` random unit vectors inside the span of ``basis`` and orthogonal to ``direction``: they move
+    the residual stream where activations really vary, but not along the probe."""
+    v = rng.normal(size=(n, basis.shape[1])) @ basis.T
+    u = direction / np.linalg.norm(direction)
+    v -= np.outer(v @ u, u)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def nullspace_basis(X: np.ndarray, Y: np.ndarray, iterations: int, *, alphas: AlphaGrid, standardize: bool = True) -> np.ndarray:
+    """``(d, iterations x targets)`` orthonormal basis of the probe subspace, by iterated nullspace projection
+    (Ravfogel et al. 2020; the "amnesic probing" of Elazar et al. 2021): fit a ridge probe of every
+    target, add its directions to the basis, project them out of ``X``, fit again. The first iteration's
+    span is the probes' own directions; later ones find what a linear probe still reads once those are gone.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X = X - X.mean(0)
+    basis = np.zeros((X.shape[1], 0))
+    for _ in range(iterations):
+        residual = X - (X @ basis) @ basis.T
+        coef = RidgeLOO(alphas=alpha_grid(alphas), standardize=standardize).fit(residual, Y).coef_  # (targets, d)
+        for w in coef:
+            for _ in range(2):  # Gram-Schmidt against the basis so far, twice: once loses orthogonality in floats
+                w = w - basis @ (basis.T @ w)
+            basis = np.column_stack([basis, w / np.linalg.norm(w)])
+    return basis

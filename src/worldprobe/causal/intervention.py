@@ -1,19 +1,20 @@
 """The causal test: move the residual stream along a probe direction and read what the model then says.
 
-At store layer ``l``, at the entity's last token of a few-shot question, add ``Δ · d / |d|²``
-(:meth:`ProbeDirection.edit`), so that the probe's own reading moves by ``Δ`` target standard
-deviations, and read the answer with :class:`~worldprobe.lm.readout.FewShotReadout`:
+At every sweep layer ``l`` (store layers ``first_layer``, ``first_layer + layer_step``, … up to the
+last block's input) the probe is refitted and, at the entity's last token of a few-shot question, an
+edit ``±ρ · m_l · d/‖d‖`` is added: ``m_l`` is the median norm of the unedited residual there, so ``ρ``
+(``ratio``) is the edit's size relative to what it is added to, and the probe's own reading moves by
+``ρ · m_l · ‖d‖`` target standard deviations (recorded as ``delta_sd``). The answer is read by a graded
+readout (:mod:`.readouts`): the expected place from a softmax over candidate countries, or the
+expected birth year from a softmax over candidate centuries.
 
-* places: a softmax over candidate countries (their shortest distinguishing token prefixes), turned
-  into an expected latitude and longitude from the candidates' train-split centroids (longitude as a
-  circular mean, so the date line does not average Fiji and Samoa to 0°);
-* time: the year in the greedy answer to "... was born in the year", parsed (unparsed = unknown).
-
-Every effect is measured as each entity's change from its own unedited reading, beside controls at
-equal edit norm: random directions, a direction orthogonal to the probe inside the top principal
-components of the train activations, the difference-of-means direction, the same edit in the
-random-weights model; plus the edit's side effect on the other target, the KL divergence of the
-next token on unrelated prompts, and the reading of a later layer's probe on the probe's own prompt.
+Effects are antisymmetric per entity, ``(change at +δ - change at -δ) / 2`` from the entity's own
+unedited reading, beside controls of equal norm drawn afresh for every entity: a random direction, and
+a random direction orthogonal to the probe inside the top principal components of the train
+activations. Verdicts are paired over the same entities. Beside them: the side effects (every edit is
+read on every readout quantity), the edit's collateral change (KL of the next token on unrelated
+prompts) per unit of effect, and the ablation test (mean-ablate the probe subspace; does the answer
+get worse than when a random subspace of the same dimension is ablated?).
 """
 
 from __future__ import annotations
@@ -29,20 +30,37 @@ import pandas as pd
 
 from ..config import InterventionConfig, Params
 from ..lm.models import load_model
-from ..lm.prompts import prompt_spec
 from ..lm.readout import FewShotReadout, ResidualEdit
 from ..records import ActivationStore, read_entities
-from ..stats import Sign, bootstrap_mean, interval_sign, spearman
-from .directions import DirectionSet, ProbeDirection, best_layer, fit_directions
-from .outputs import Comparison, Effect, InterventionMetrics, Propagation, Results, Specificity
+from ..stats import bootstrap, bootstrap_mean, interval_sign, percentile_interval
+from .directions import (
+    DirectionSet,
+    best_layer,
+    fit_directions,
+    nullspace_basis,
+    orthogonal_directions,
+    principal_basis,
+)
+from .outputs import (
+    Ablation,
+    AblationComparison,
+    Comparison,
+    EditSize,
+    Effect,
+    InterventionMetrics,
+    Specificity,
+    SpecificityComparison,
+)
 from .readouts import (
     BIRTH_PREFIX,
     BIRTH_QUESTION,
-    COUNTRY_ALIASES,
+    BIRTHPLACE_PREFIX,
+    BIRTHPLACE_QUESTION,
     COUNTRY_PREFIX,
     COUNTRY_QUESTION,
+    CenturyReadout,
     CountryReadout,
-    YearReadout,
+    WithSideReadout,
     wrap_deg,
 )
 
@@ -57,225 +75,234 @@ UNRELATED_PROMPTS = [
     "He tuned the guitar and started to",
     "The train was late, so we",
     "In chess, the bishop moves",
+    "To reset the router, hold the button for",
+    "The quarterly report shows that revenue",
+    "Mix the paint slowly until the colour is",
+    "My favourite part of the film was when",
+    "The cat jumped onto the table and",
+    "Water boils at a lower temperature when",
+    "Please remember to bring your",
+    "The algorithm sorts the list by",
 ]
+CONTROLS = ("random", "orthogonal")
+UNABLATED = (-1, "none", 0)  # (layer, kind, dim) of the unedited reading among the ablation rows
 
 
-# --------------------------------------------------------------------------- directions and conditions
-
-
-def orthogonal_direction(direction: np.ndarray, train_acts: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """A seeded random unit vector inside the top-``k`` principal subspace of the train activations,
-    orthogonal to ``direction``: it moves the residual stream where activations really vary."""
-    centred = train_acts - train_acts.mean(0)
-    basis = np.linalg.svd(centred, full_matrices=False)[2][:k].T  # (d, k)
-    v = basis @ np.random.default_rng(seed).normal(size=basis.shape[1])
-    u = direction / np.linalg.norm(direction)
-    v -= (v @ u) * u
-    return v / np.linalg.norm(v)
+def sweep_layers(n_layers: int, first: int, step: int) -> list[int]:
+    """Store layers edited: ``first``, ``first + step``, … up to the last block's input (``n_layers - 1``);
+    an edit of the last block's output reaches no later position (no block reads it)."""
+    return list(range(first, n_layers, step))
 
 
 @dataclass(frozen=True)
 class Condition:
-    kind: str  # probe | mean_difference | orthogonal | random
-    target: str  # the target whose probe sets the edit's size (and sign, for the probe)
+    """One edit, applied to every entity: ``kind`` probe | random | orthogonal | ablate_probe | ablate_random |
+    ablate_all (the whole residual at the position set to the entities' mean: the ablation's positive control)."""
+
+    kind: str
+    target: str  # the edited target ("" for an ablation)
     layer: int
-    delta_sd: float
-    index: int = 0  # which random direction
+    ratio: float = 0.0  # edits: ‖δ‖ / median residual norm; ablations: 0
+    sign: int = 1
+    dim: int = 0  # ablations: the subspace's dimension
 
 
-def edit_vector(cond: Condition, probe: ProbeDirection, controls: dict[tuple[str, str, int], np.ndarray]) -> np.ndarray:
-    """The raw-space edit of ``cond``; controls at the probe edit's norm and sign of Δ."""
+@dataclass
+class LayerGeometry:
+    """What the edits at one layer are built from."""
+
+    residual: np.ndarray  # (entities, d) unedited residual at the edited position of the readout prompt
+    directions: dict[str, np.ndarray]  # target -> the probe's d (reading in target sd per raw unit)
+    pca: np.ndarray  # (d, k) top principal directions of the train activations
+    subspaces: dict[int, np.ndarray]  # dim -> (d, dim) orthonormal probe subspace (nullspace iterations)
+
+    @property
+    def median_norm(self) -> float:
+        return float(np.median(np.linalg.norm(self.residual, axis=1)))
+
+    def delta_sd(self, target: str, ratio: float) -> float:
+        return ratio * self.median_norm * float(np.linalg.norm(self.directions[target]))
+
+
+def unit_directions(cond: Condition, geo: LayerGeometry, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n, d)`` unit directions of an edit: the probe's for every row; controls fresh per row (seeded), so
+    their spread over directions is inside the interval over entities."""
+    d = geo.pca.shape[0]
     if cond.kind == "probe":
-        return probe.edit(cond.delta_sd)
-    return probe.edit(cond.delta_sd, controls[(cond.kind, cond.target, cond.index)])
+        u = geo.directions[cond.target]
+        return np.tile(u / np.linalg.norm(u), (n, 1))
+    if cond.kind == "random":
+        v = rng.normal(size=(n, d))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    if cond.kind == "orthogonal":
+        return orthogonal_directions(geo.directions[cond.target], geo.pca, n, rng)
+    raise ValueError(f"{cond.kind!r} is not an edit along a direction")
 
 
-def control_vectors(
-    probes: dict[str, ProbeDirection], train_acts: np.ndarray, *, n_random: int, pca_k: int, seed: int
-) -> dict[tuple[str, str, int], np.ndarray]:
-    """Unnormalised control directions per target: random (seeded), orthogonal-in-PCA, difference of means."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for t, (name, probe) in enumerate(sorted(probes.items())):
-        for i in range(n_random):
-            out[("random", name, i)] = rng.normal(size=len(probe.weight))
-        out[("orthogonal", name, 0)] = orthogonal_direction(probe.direction, train_acts, pca_k, seed + 1 + t)
-        out[("mean_difference", name, 0)] = np.asarray(probe.mean_difference)
+def edit_vectors(cond: Condition, geo: LayerGeometry, rng: np.random.Generator) -> np.ndarray:
+    """``(entities, d)`` raw-space edits of ``cond``: ``sign x ratio x`` the median residual norm along its
+    directions, or, for an ablation, what sets each entity's component in the subspace to their mean."""
+    n, d = geo.residual.shape
+    if cond.kind == "ablate_all":
+        return geo.residual.mean(0) - geo.residual
+    if cond.kind == "ablate_probe":
+        return _mean_ablation(geo.residual, [geo.subspaces[cond.dim]] * n)
+    if cond.kind == "ablate_random":
+        return _mean_ablation(geo.residual, [np.linalg.qr(rng.normal(size=(d, cond.dim)))[0] for _ in range(n)])
+    return cond.sign * cond.ratio * geo.median_norm * unit_directions(cond, geo, n, rng)
+
+
+def _mean_ablation(residual: np.ndarray, bases: Sequence[np.ndarray]) -> np.ndarray:
+    """The edit that sets each row's component inside its basis to the rows' mean component."""
+    centred = residual - residual.mean(0)
+    return np.stack([-(q @ (q.T @ x)) for q, x in zip(bases, centred)])
+
+
+def conditions(targets: Sequence[str], layers: Sequence[int], cfg: InterventionConfig, dims: Sequence[int],
+               d_model: int) -> list[Condition]:
+    out = []
+    for layer in layers:
+        for t in targets:
+            out += [Condition("probe", t, layer, r, s) for r in cfg.ratios for s in (1, -1)]
+            out += [Condition(k, t, layer, r, s) for k in CONTROLS for r in cfg.control_ratios for s in (1, -1)]
+        out += [Condition(k, "", layer, dim=dim) for dim in dims for k in ("ablate_probe", "ablate_random")]
+        out.append(Condition("ablate_all", "", layer, dim=d_model))
     return out
 
 
-def run_conditions(
-    reader, entities: Sequence[str], conditions: Sequence[Condition], probes: dict[tuple[str, int], ProbeDirection],
-    controls: dict[int, dict[tuple[str, str, int], np.ndarray]],
-) -> pd.DataFrame:
-    """One reading per (entity, condition), plus the unedited reading as ``kind='none'``.
-
-    All conditions of a layer go to the reader in one call (entity repeated, one delta row each), so
-    the readout batches them and runs each entity's unedited tokens once.
-    """
-    base = reader.read(entities)
-    frames = [pd.DataFrame({"entity": range(len(entities)), "kind": "none", "target": "", "layer": -1,
-                            "delta_sd": 0.0, "index": 0, **base})]
-    for layer in sorted({c.layer for c in conditions}):
-        conds = [c for c in conditions if c.layer == layer]
-        rows = [(e, c) for c in conds for e in range(len(entities))]
-        delta = np.stack([edit_vector(c, probes[(c.target, layer)], controls[layer]) for _, c in rows])
-        read = reader.read([entities[e] for e, _ in rows], ResidualEdit(layer, delta))
+def run_conditions(reader, texts: Sequence[str], conds: Sequence[Condition], geometry: dict[int, LayerGeometry],
+                   seed: int) -> pd.DataFrame:
+    """One reading per (entity, condition). A layer's conditions go to the reader in one call, so it batches
+    them and runs each entity's tokens before its last one once."""
+    frames = []
+    for layer in sorted({c.layer for c in conds}):
+        at = [c for c in conds if c.layer == layer]
+        rng = np.random.default_rng([seed, layer])
+        delta = np.concatenate([edit_vectors(c, geometry[layer], rng) for c in at])
+        n = len(texts)
+        read = reader.read([t for _ in at for t in texts], ResidualEdit(layer, delta))
         frames.append(pd.DataFrame({
-            "entity": [e for e, _ in rows], "kind": [c.kind for _, c in rows], "target": [c.target for _, c in rows],
-            "layer": layer, "delta_sd": [c.delta_sd for _, c in rows], "index": [c.index for _, c in rows], **read,
+            "entity": np.tile(np.arange(n), len(at)), "kind": np.repeat([c.kind for c in at], n),
+            "target": np.repeat([c.target for c in at], n), "layer": layer, "ratio": np.repeat([c.ratio for c in at], n),
+            "sign": np.repeat([c.sign for c in at], n), "dim": np.repeat([c.dim for c in at], n), **read,
         }))
     return pd.concat(frames, ignore_index=True)
 
 
-def changes(readings: pd.DataFrame, quantities: Sequence[str]) -> pd.DataFrame:
-    """Each edited reading minus the same entity's unedited one (longitude differences wrapped)."""
-    base = readings[readings.kind == "none"].set_index("entity")
-    out = readings[readings.kind != "none"].copy()
-    for q in quantities:
-        diff = out[q].to_numpy() - base.loc[out.entity, q].to_numpy()
-        out[q] = wrap_deg(diff) if q == "longitude" else diff
-    return out
+def antisymmetric(readings: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """Per (kind, target, layer, ratio, entity): (change at +δ - change at -δ) / 2 of ``quantity``.
+
+    The unedited reading cancels in the difference; longitude differences are wrapped to ±180°.
+    """
+    edits = readings[readings.kind.isin(("probe", *CONTROLS))]
+    wide = edits.pivot_table(index=["kind", "target", "layer", "ratio", "entity"], columns="sign", values=quantity)
+    diff = wide[1] - wide[-1]
+    if quantity == "longitude":
+        diff = pd.Series(wrap_deg(diff.to_numpy()), index=diff.index)
+    return (diff / 2).rename("effect").reset_index()
 
 
 # --------------------------------------------------------------------------- statistics
 
 
-def entity_slopes(ch: pd.DataFrame, quantity: str) -> pd.DataFrame:
-    """Per (entity, random index) least-squares slope of the change against Δ through the origin
-    (the change is 0 at Δ = 0 by construction); rows with an unknown reading are dropped."""
-    ok = ch.dropna(subset=[quantity])
-    grouped = ok.assign(xy=ok.delta_sd * ok[quantity], xx=ok.delta_sd**2).groupby(["entity", "index"])
-    sums = grouped[["xy", "xx"]].sum()
-    return (sums.xy / sums.xx).rename("slope").reset_index()
+def _verdict(difference: np.ndarray, n_boot: int, seed: int) -> tuple[float, float, float, str]:
+    mean, lo, hi = bootstrap_mean(difference, n_boot, seed)
+    return mean, lo, hi, interval_sign(lo, hi).value
 
 
-def spearman_of_change(ch: pd.DataFrame, quantity: str) -> float:
-    """Spearman between Δ and each entity's change from its own Δ = 0 (the zero rows included)."""
-    ok = ch.dropna(subset=[quantity])
-    entities = ok.entity.unique()
-    x = np.concatenate([ok.delta_sd.to_numpy(), np.zeros(len(entities))])
-    y = np.concatenate([ok[quantity].to_numpy(), np.zeros(len(entities))])
-    return spearman(x, y) if len(x) >= 3 else float("nan")
-
-
-def _effect(ch: pd.DataFrame, model: str, kind: str, target: str, quantity: str, layer: int, std: float,
-            n_boot: int, seed: int) -> tuple[Effect, pd.DataFrame]:
-    """The effect, and per entity its signed slope and its absolute slope (means over random directions)."""
-    sub = ch[(ch.kind == kind) & (ch.target == target) & (ch.layer == layer)]
-    slopes = entity_slopes(sub, quantity)
-    per_entity = slopes.assign(abs_slope=slopes.slope.abs()).groupby("entity")[["slope", "abs_slope"]].mean()
-    mean, lo, hi = bootstrap_mean(per_entity.slope.to_numpy(), n_boot, seed)
-    effect = Effect(
-        model=model, kind=kind, edited_target=target, readout=quantity, layer=layer, n_entities=len(per_entity),
-        slope=mean, slope_lo=lo, slope_hi=hi, slope_in_sd=mean / std, spearman=spearman_of_change(sub, quantity),
-        frac_intended=float((slopes.slope > 0).mean()) if len(slopes) else float("nan"),
-        direction_slopes=slopes.groupby("index").slope.mean().tolist() if kind == "random" else None,
-    )
-    return effect, per_entity
-
-
-def summarise(ch: pd.DataFrame, ch_control: pd.DataFrame, targets: Sequence[str], layers: Sequence[int],
-              stds: dict[str, float], n_boot: int, seed: int) -> Results:
-    """Effects of every kind of edit on every readout quantity, and the paired verdicts.
-
-    A verdict compares, entity by entity, the probe edit's slope on its own target's readout (signed:
-    the intended direction counts) with a control's absolute slope (a control moving the readout
-    either way counts against the probe), with a bootstrap interval over the same entities.
-    """
+def effects_and_comparisons(
+    anti: dict[str, pd.DataFrame], subsets: dict[str, np.ndarray], sizes: dict[tuple[str, int, float], float],
+    n_boot: int, seed: int,
+) -> tuple[list[Effect], list[Comparison]]:
+    """Every (subset, kind, edited target, readout, layer, ratio) effect, and the paired verdicts of the
+    probe on its own target against each control (probe effect minus the control's |effect|, per entity)."""
     effects, comparisons = [], []
-    for target in targets:
-        for layer in layers:
-            own = {}
-            for kind in ("probe", "mean_difference", "orthogonal", "random"):
-                for quantity in targets:
-                    effect, per_entity = _effect(ch, "main", kind, target, quantity, layer, stds[quantity], n_boot, seed)
-                    effects.append(effect)
-                    if quantity == target:
-                        own[kind] = per_entity
-            effect, own["random_weights"] = _effect(
-                ch_control, "random_weights", "probe", target, target, layer, stds[target], n_boot, seed
-            )
-            effects.append(effect)
-            for versus in ("random", "orthogonal", "random_weights"):
-                paired = pd.concat([own["probe"].slope, own[versus].abs_slope], axis=1, keys=["p", "c"]).dropna()
-                diff, lo, hi = bootstrap_mean((paired.p - paired.c).to_numpy(), n_boot, seed)
-                verdict = {Sign.ABOVE: f"the probe direction moves the readout more than {versus}",
-                           Sign.BELOW: f"{versus} moves the readout more than the probe direction",
-                           Sign.NOT_ESTABLISHED: f"not distinguishable from {versus}"}[interval_sign(lo, hi)]
-                comparisons.append(Comparison(edited_target=target, layer=layer, versus=versus, n_entities=len(paired),
-                                              difference=diff, lo=lo, hi=hi, verdict=verdict))
-    return Results(effects=effects, comparisons=comparisons)
+    for subset, members in subsets.items():
+        for quantity, table in anti.items():
+            sub = table[table.entity.isin(np.flatnonzero(members))]
+            for (kind, target, layer, ratio), group in sub.groupby(["kind", "target", "layer", "ratio"]):
+                values = group.effect.to_numpy() if kind == "probe" else group.effect.abs().to_numpy()
+                mean, lo, hi = bootstrap_mean(values, n_boot, seed)
+                effects.append(Effect(
+                    subset=subset, kind=kind, edited_target=target, readout=quantity, layer=layer, ratio=ratio,
+                    n_entities=len(values), effect=mean, lo=lo, hi=hi, slope=mean / sizes[(target, layer, ratio)],
+                    frac_intended=float((group.effect > 0).mean()) if len(group) else float("nan"),
+                ))
+            own = sub[sub.target == quantity].set_index(["kind", "layer", "ratio", "entity"]).effect
+            for (layer, ratio) in sorted({(k[1], k[2]) for k in own.index if k[0] != "probe"}):
+                probe = own.loc[("probe", layer, ratio)]
+                for versus in CONTROLS:
+                    paired = probe - own.loc[(versus, layer, ratio)].abs()
+                    mean, lo, hi, sign = _verdict(paired.to_numpy(), n_boot, seed)
+                    comparisons.append(Comparison(subset=subset, edited_target=quantity, layer=layer, ratio=ratio,
+                                                  versus=versus, n_entities=len(paired), difference=mean, lo=lo, hi=hi,
+                                                  sign=sign))
+    return effects, comparisons
 
 
-# --------------------------------------------------------------------------- specificity and propagation
+def ablation_results(errors: pd.DataFrame, correct: pd.DataFrame, subsets: dict[str, np.ndarray], n_boot: int,
+                     seed: int) -> tuple[list[Ablation], list[AblationComparison]]:
+    """``errors``/``correct``: rows (layer, kind, dim), columns entities; the unablated reading's row is
+    :data:`UNABLATED`. Accuracy is the readout's top answer being the true one."""
+    out, comparisons = [], []
+    base_err, base_ok = errors.loc[UNABLATED], correct.loc[UNABLATED]
+    for subset, members in subsets.items():
+        cols = np.flatnonzero(members)
+        for layer, kind, dim in (k for k in errors.index if k != UNABLATED):
+            increase = (errors.loc[(layer, kind, dim)] - base_err).to_numpy()[cols]
+            mean, lo, hi = bootstrap_mean(increase, n_boot, seed)
+            ok = correct.loc[(layer, kind, dim)].to_numpy()[cols]
+            out.append(Ablation(subset=subset, layer=layer, subspace=kind.removeprefix("ablate_"), dim=dim,
+                                n_entities=len(cols), accuracy=float(ok.mean()) if len(cols) else float("nan"),
+                                accuracy_drop=float(base_ok.to_numpy()[cols].mean() - ok.mean()) if len(cols) else float("nan"),
+                                error_increase=mean, error_lo=lo, error_hi=hi))
+            if kind == "ablate_probe":
+                paired = (errors.loc[(layer, kind, dim)] - errors.loc[(layer, "ablate_random", dim)]).to_numpy()[cols]
+                mean, lo, hi, sign = _verdict(paired, n_boot, seed)
+                comparisons.append(AblationComparison(subset=subset, layer=layer, dim=dim, n_entities=len(cols),
+                                                      difference=mean, lo=lo, hi=hi, sign=sign))
+    return out, comparisons
 
 
-def specificity(loaded, probes: dict[tuple[str, int], ProbeDirection], controls, targets, layers,
-                delta_sd: float, n_random: int, batch_size: int) -> list[Specificity]:
-    """KL(unedited || edited) of the next token after unrelated prompts, edit at their last token."""
+# --------------------------------------------------------------------------- specificity
+
+
+def specificity(loaded, own_effects: pd.DataFrame, targets: Sequence[str], geometry: dict[int, LayerGeometry],
+                ratios: Sequence[float], batch_size: int, n_boot: int, seed: int,
+                ) -> tuple[list[Specificity], list[SpecificityComparison]]:
+    """KL(unedited || edited) of the next token after unrelated prompts (edit +δ at their last token), and
+    each direction's |effect| on its own readout per nat, resampling entities and prompts together.
+
+    ``own_effects``: the antisymmetric effect of each (kind, target, layer, ratio, entity) on the edited
+    target's own readout (all entities)."""
     readout = FewShotReadout(loaded, "", "{entity}", batch_size=batch_size)
     base = readout.next_token_logprobs(UNRELATED_PROMPTS)
-
-    def kl(vector: np.ndarray, layer: int) -> float:
-        edited = readout.next_token_logprobs(UNRELATED_PROMPTS, edit=ResidualEdit(layer, vector))
-        return float((np.exp(base) * (base - edited)).sum(1).mean())
-
-    out = []
-    for target in targets:
-        for layer in layers:
-            probe = probes[(target, layer)]
-            randoms = [kl(probe.edit(delta_sd, controls[layer][("random", target, i)]), layer) for i in range(n_random)]
-            out.append(Specificity(edited_target=target, layer=layer, delta_sd=delta_sd, kl_probe=kl(probe.edit(delta_sd), layer),
-                                   kl_random=float(np.mean(randoms)), kl_random_max=float(np.max(randoms))))
-    return out
-
-
-def propagation(loaded, main_prefix: str, entities: Sequence[str], probes, controls, targets, layers, *,
-                read_offset: int, deltas: Sequence[float], n_random: int, n_boot: int, seed: int,
-                batch_size: int) -> list[Propagation]:
-    """Edit at layer l on the main prompt; read the probe of layer min(l + read_offset, last) there."""
-    readout = FewShotReadout(loaded, main_prefix, "{entity}", batch_size=batch_size)
-    out = []
-    for target in targets:
-        for layer in layers:
-            read_layer = min(layer + read_offset, loaded.n_layers)
-            later = probes[(target, read_layer)]
-            base = readout.residual(entities, read_layer) @ later.direction
-            kinds = [("probe", 0)] + [("random", i) for i in range(n_random)]
-            rows = [(e, k, i, dsd) for k, i in kinds for dsd in deltas for e in range(len(entities))]
-            delta = np.stack([
-                probes[(target, layer)].edit(dsd, None if k == "probe" else controls[layer][("random", target, i)])
-                for _, k, i, dsd in rows
-            ])
-            reading = readout.residual([entities[e] for e, *_ in rows], read_layer, edit=ResidualEdit(layer, delta)) @ later.direction
-            ch = pd.DataFrame({"entity": [r[0] for r in rows], "kind": [r[1] for r in rows], "index": [r[2] for r in rows],
-                               "delta_sd": [r[3] for r in rows], "reading": reading - base[[r[0] for r in rows]]})
-            probe_slopes = entity_slopes(ch[ch.kind == "probe"], "reading").slope.to_numpy()
-            random_slopes = entity_slopes(ch[ch.kind == "random"], "reading").slope.abs().mean()
-            mean, lo, hi = bootstrap_mean(probe_slopes, n_boot, seed)
-            out.append(Propagation(edited_target=target, layer=layer, read_layer=read_layer, slope_probe=mean,
-                                   slope_probe_lo=lo, slope_probe_hi=hi, slope_random=float(random_slopes)))
-    return out
-
-
-# --------------------------------------------------------------------------- dose-response table
-
-
-def dose_response(ch: pd.DataFrame, ch_control: pd.DataFrame, target: str, layer: int) -> pd.DataFrame:
-    """Mean change of ``target``'s readout per Δ: probe, each control, random band (min/max over directions)."""
-    def mean_by_delta(frame: pd.DataFrame) -> pd.Series:
-        return frame.groupby("delta_sd")[target].mean()
-
-    sel = (ch.target == target) & (ch.layer == layer)
-    table = {kind: mean_by_delta(ch[sel & (ch.kind == kind)]) for kind in ("probe", "mean_difference", "orthogonal")}
-    per_direction = ch[sel & (ch.kind == "random")].groupby(["index", "delta_sd"])[target].mean().unstack(0)
-    table.update(random_mean=per_direction.mean(axis=1), random_min=per_direction.min(axis=1), random_max=per_direction.max(axis=1))
-    csel = (ch_control.target == target) & (ch_control.layer == layer) & (ch_control.kind == "probe")
-    table["random_weights"] = mean_by_delta(ch_control[csel])
-    frame = pd.DataFrame(table)
-    frame.loc[0.0] = 0.0  # every entity's change is 0 at Δ = 0 by construction
-    return frame.sort_index().rename_axis("delta_sd").reset_index()
+    n = len(UNRELATED_PROMPTS)
+    prompt_draws = bootstrap(None, n, n_boot, seed + 1).rows()
+    out, comparisons = [], []
+    for layer, geo in geometry.items():
+        rng = np.random.default_rng([seed, layer, 1])
+        for target in targets:
+            for ratio in ratios:
+                point, draws = {}, {}
+                for kind in ("probe", *CONTROLS):
+                    # the edit the entities got: ratio x their median residual norm at this layer
+                    vectors = ratio * geo.median_norm * unit_directions(Condition(kind, target, layer, ratio), geo, n, rng)
+                    edited = readout.next_token_logprobs(UNRELATED_PROMPTS, edit=ResidualEdit(layer, vectors))
+                    kl = (np.exp(base) * (base - edited)).sum(1)
+                    effect = own_effects.loc[(kind, target, layer, ratio)].abs().to_numpy()
+                    entity_draws = bootstrap(None, len(effect), n_boot, seed).rows()
+                    draws[kind] = np.array([effect[e].mean() / kl[q].mean() for e, q in zip(entity_draws, prompt_draws)])
+                    point[kind] = float(effect.mean() / kl.mean())
+                    lo, hi = percentile_interval(draws[kind])
+                    out.append(Specificity(edited_target=target, layer=layer, ratio=ratio, kind=kind, kl=float(kl.mean()),
+                                           effect_per_kl=point[kind], lo=lo, hi=hi))
+                for versus in CONTROLS:
+                    lo, hi = percentile_interval(draws["probe"] - draws[versus])
+                    comparisons.append(SpecificityComparison(
+                        edited_target=target, layer=layer, ratio=ratio, versus=versus,
+                        difference=point["probe"] - point[versus], lo=lo, hi=hi, sign=interval_sign(lo, hi).value))
+    return out, comparisons
 
 
 # --------------------------------------------------------------------------- the stage
@@ -285,8 +312,15 @@ def dose_response(ch: pd.DataFrame, ch_control: pd.DataFrame, target: str, layer
 class StageResult:
     metrics: InterventionMetrics
     directions: dict[str, DirectionSet]  # by model tag
-    dose: dict[str, pd.DataFrame]  # dose-response per edited target, at metrics.dose_layer
-    changes: pd.DataFrame  # every edited reading's change (real model)
+
+
+def sweep_table(m: InterventionMetrics, target: str) -> pd.DataFrame:
+    """The edited target's own effect by layer (all entities), one column per direction and size
+    (``probe_0.3``: the probe at ratio 0.3), for ``dvc plots``."""
+    rows = [e for e in m.effects if e.subset == "all" and e.edited_target == e.readout == target]
+    table = pd.DataFrame({"layer": [e.layer for e in rows], "column": [f"{e.kind}_{e.ratio:g}" for e in rows],
+                          "effect": [e.effect for e in rows]})
+    return table.pivot(index="layer", columns="column", values="effect").reset_index().rename_axis(columns=None)
 
 
 def _train_matrix(store: ActivationStore, table: pd.DataFrame, layers: Sequence[int]):
@@ -297,103 +331,102 @@ def _train_matrix(store: ActivationStore, table: pd.DataFrame, layers: Sequence[
     return train, {layer: np.asarray(store.layer(layer))[rows] for layer in layers}
 
 
-def _reader(dataset: str, loaded, train: pd.DataFrame, cfg: InterventionConfig):
+def _reader(dataset: str, loaded, train: pd.DataFrame, cfg: InterventionConfig, places: pd.DataFrame):
+    """world: the country readout; people: the century readout, with the birth country's expected place
+    (candidates and centroids from the world table's train split, ``places``) read beside it."""
+    def countries(prefix: str, question: str, table: pd.DataFrame) -> CountryReadout:
+        readout = FewShotReadout(loaded, prefix, question, batch_size=cfg.batch_size)
+        return CountryReadout.from_table(readout, table, cfg.n_candidates)
+
     if dataset == "world":
-        readout = FewShotReadout(loaded, COUNTRY_PREFIX, COUNTRY_QUESTION, batch_size=cfg.batch_size)
-        return CountryReadout.from_table(readout, train, cfg.n_candidates)
-    readout = FewShotReadout(loaded, BIRTH_PREFIX, BIRTH_QUESTION, batch_size=cfg.batch_size)
-    return YearReadout(readout, cfg.max_new_tokens)
+        return countries(COUNTRY_PREFIX, COUNTRY_QUESTION, train)
+    century = CenturyReadout(FewShotReadout(loaded, BIRTH_PREFIX, BIRTH_QUESTION, batch_size=cfg.batch_size))
+    return WithSideReadout(century, countries(BIRTHPLACE_PREFIX, BIRTHPLACE_QUESTION, places[places.split == "train"]))
 
 
-def _baseline(dataset: str, reader, entities: pd.DataFrame, base: pd.DataFrame) -> dict[str, float]:
-    """How good the unedited readout is on these entities (a readout that knows nothing moves nothing)."""
-    if dataset == "world":
-        p = reader.probabilities(entities.text.tolist())
-        names = np.array(reader.names)
-        truth = entities.country.replace(COUNTRY_ALIASES).str.replace("_", " ").to_numpy()
-        lon_err = np.abs(wrap_deg(base.longitude.to_numpy() - entities.longitude.to_numpy()))
-        return {"top1_country_correct": float((names[p.argmax(1)] == truth).mean()),
-                "truth_in_candidates": float(np.isin(truth, names).mean()),
-                "latitude_r": float(np.corrcoef(base.latitude, entities.latitude)[0, 1]),
-                "longitude_median_abs_error": float(np.median(lon_err))}
-    ok = base.year.notna().to_numpy()
-    err = np.abs(base.year.to_numpy()[ok] - entities.year.to_numpy()[ok])
-    return {"year_parsed": float(ok.mean()), "year_median_abs_error": float(np.median(err)) if ok.any() else float("nan"),
-            "year_r": float(np.corrcoef(base.year[ok], entities.year[ok])[0, 1]) if ok.sum() > 2 else float("nan")}
+def _geometry(reader, texts: Sequence[str], acts: dict[int, np.ndarray], y: np.ndarray, probes, layers: Sequence[int],
+              dims: Sequence[int], params: Params) -> dict[int, LayerGeometry]:
+    """Per sweep layer: the entities' unedited residuals, the probe directions, the PCA basis of the orthogonal
+    control and the ablated probe subspaces (nullspace probes on a seeded subsample of the train rows)."""
+    cfg = params.intervention
+    fit_rows = np.random.default_rng(params.seed).choice(len(y), min(cfg.nullspace_rows, len(y)), replace=False)
+    geometry = {}
+    for layer in layers:
+        X = acts[layer][fit_rows]
+        basis = nullspace_basis(X, y[fit_rows], max(cfg.ablation_iterations), alphas=params.probes.alphas,
+                                standardize=params.probes.standardize)
+        geometry[layer] = LayerGeometry(
+            residual=reader.readout.residual(texts, layer),
+            directions={t: probes[(t, layer)].direction for t in reader.targets},
+            pca=principal_basis(X, cfg.pca_components), subspaces={dim: basis[:, :dim] for dim in dims})
+    return geometry
 
 
-def run_intervention(params: Params, dataset: str, *, entities_dir: Path, activations_dir: Path, models_dir: Path,
-                     familiarity_path: Path | None = None) -> StageResult:
+def _ablation_tables(readings: pd.DataFrame, base: pd.DataFrame, reader, test: pd.DataFrame,
+                     truth: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The readout's error and its rightness (1/0) per (layer, kind, dim) row and entity column, the unablated
+    reading as the :data:`UNABLATED` row."""
+    ablated = readings[readings.kind.str.startswith("ablate")]
+    unablated = base.assign(layer=UNABLATED[0], kind=UNABLATED[1], dim=UNABLATED[2], entity=np.arange(len(test)))
+    both = pd.concat([unablated, ablated], ignore_index=True)
+    both["error"] = reader.error(both, test.iloc[both.entity].reset_index(drop=True))
+    both["ok"] = (both.top.to_numpy() == truth[both.entity]).astype(float)
+    return tuple(both.pivot_table(index=["layer", "kind", "dim"], columns="entity", values=v) for v in ("error", "ok"))
+
+
+def run_intervention(params: Params, dataset: str, *, entities_dir: Path, activations_dir: Path, models_dir: Path) -> StageResult:
     started = time.perf_counter()
     cfg = params.intervention
     table, info = read_entities(entities_dir / f"{dataset}.parquet")
     targets = list(info.targets)
-    spec = prompt_spec(dataset, "main", params.data.datasets.get(dataset))
-    loaded = {c: load_model(params.model, models_dir, control=c, seed=params.seed) for c in (None, "random_weights")}
-    n_layers = loaded[None].n_layers
-    directions, probes, train_acts = {}, {}, {}
+    loaded = load_model(params.model, models_dir, seed=params.seed)
+    store = ActivationStore(activations_dir / dataset / loaded.tag / "main")
+    train, acts = _train_matrix(store, table, range(loaded.n_layers + 1))
+    directions = fit_directions(acts, {t: train[t].to_numpy() for t in targets}, store.meta,
+                                alphas=params.probes.alphas, standardize=params.probes.standardize)
+    probes = {(d.target, d.layer): d for d in directions.directions}
+    layers = sweep_layers(loaded.n_layers, cfg.first_layer, cfg.layer_step)
 
-    def fit(control, layers):
-        model = loaded[control]
-        store = ActivationStore(activations_dir / dataset / model.tag / "main")
-        rows, acts = _train_matrix(store, table, layers)
-        directions[model.tag] = fit_directions(acts, {t: rows[t].to_numpy() for t in targets}, store.meta,
-                                               alphas=params.probes.alphas, standardize=params.probes.standardize)
-        probes[control] = {(d.target, d.layer): d for d in directions[model.tag].directions}
-        train_acts[control] = acts
-        return rows
-
-    train = fit(None, range(n_layers + 1))  # every layer: the artifacts, and the best layer to edit around
-    best = best_layer(directions[loaded[None].tag].directions)
-    # an edit after the last block reaches no later position (no block reads it), so n_layers - 1 is the last
-    layers = sorted({min(max(best + o, 0), n_layers - 1) for o in cfg.layer_offsets})
-    read_layers = {min(layer + cfg.propagation_offset, n_layers) for layer in layers}
-    fit("random_weights", sorted(set(layers) | read_layers))  # the control model: only the layers used
-    log.info("%s: best probe layer %d (train LOO); editing layers %s", dataset, best, layers)
-
-    readers = {c: _reader(dataset, m, train, cfg) for c, m in loaded.items()}
-    main_readout = FewShotReadout(loaded[None], spec.prefix, "{entity}")
+    places = train if dataset == "world" else read_entities(entities_dir / "world.parquet")[0]
+    reader = _reader(dataset, loaded, train, cfg, places)
     test = table[table.split == "test"]
-    test = test[readers[None].readout.usable(test.text.tolist()) & main_readout.usable(test.text.tolist())]
+    test = test[reader.usable(test.text.tolist())]
     test = test.sample(min(cfg.n_entities, len(test)), random_state=params.seed).reset_index(drop=True)
     texts = test.text.tolist()
+    base = pd.DataFrame(reader.read(texts))
+    truth = reader.truth(test)
+    subsets = {"all": np.ones(len(test), bool), "in_range": truth >= 0, "correct": base.top.to_numpy() == truth}
 
-    controls = {c: {layer: control_vectors({t: probes[c][(t, layer)] for t in targets}, train_acts[c][layer],
-                                           n_random=cfg.n_random, pca_k=cfg.pca_components, seed=params.seed + layer)
-                    for layer in layers} for c in loaded}
-    conditions = [Condition("probe", t, layer, d) for t in targets for layer in layers for d in cfg.deltas]
-    conditions += [Condition(kind, t, layer, d, i) for t in targets for layer in layers for d in cfg.control_deltas
-                   for kind, n in (("orthogonal", 1), ("mean_difference", 1), ("random", cfg.n_random)) for i in range(n)]
-    control_conditions = [Condition("probe", t, layer, d) for t in targets for layer in layers for d in cfg.control_deltas]
-    readings = run_conditions(readers[None], texts, conditions, probes[None], controls[None])
-    log.info("%s: %d edited readings (real model), %.0f s", dataset, len(readings), time.perf_counter() - started)
-    control_readings = run_conditions(readers["random_weights"], texts, control_conditions, probes["random_weights"],
-                                      controls["random_weights"])
-    ch, ch_control = changes(readings, targets), changes(control_readings, targets)
-    stds = {t: float(train[t].std(ddof=0)) for t in targets}
+    dims = [i * len(targets) for i in cfg.ablation_iterations]
+    geometry = _geometry(reader, texts, acts, train[targets].to_numpy(), probes, layers, dims, params)
+    log.info("%s: %d entities, layers %s; geometry %.0f s", dataset, len(test), layers, time.perf_counter() - started)
 
-    known, n_known = None, None
-    if cfg.familiarity:
-        labels = pd.read_parquet(familiarity_path, columns=["id", "known"]).set_index("id").known
-        is_known = test.id.map(labels).fillna(False).astype(bool).to_numpy()
-        keep = set(np.flatnonzero(is_known))
-        n_known = len(keep)
-        known = summarise(ch[ch.entity.isin(keep)], ch_control[ch_control.entity.isin(keep)], targets, layers, stds,
-                          cfg.n_boot, params.seed)
-    base = readings[readings.kind == "none"].sort_values("entity")
+    conds = conditions(targets, layers, cfg, dims, loaded.d_model)
+    readings = run_conditions(reader, texts, conds, geometry, params.seed)
+    log.info("%s: %d edited readings, %.0f s", dataset, len(readings), time.perf_counter() - started)
+
+    sizes = {(t, layer, r): geometry[layer].delta_sd(t, r) for t in targets for layer in layers
+             for r in sorted({*cfg.ratios, *cfg.control_ratios})}
+    anti = {q: antisymmetric(readings, q) for q in reader.quantities}
+    effects, comparisons = effects_and_comparisons(anti, subsets, sizes, cfg.n_boot, params.seed)
+
+    errors, correct = _ablation_tables(readings, base, reader, test, truth)
+    ablation, ablation_comparisons = ablation_results(errors, correct, subsets, cfg.n_boot, params.seed)
+
+    own = pd.concat([anti[t][anti[t].target == t] for t in targets]).set_index(["kind", "target", "layer", "ratio"]).effect
+    spec, spec_comparisons = specificity(loaded, own, targets, geometry, cfg.control_ratios, cfg.batch_size,
+                                         cfg.n_boot, params.seed)
+
     metrics = InterventionMetrics(
-        dataset=dataset, model=loaded[None].name, readout=type(readers[None]).__name__, n_entities=len(test),
-        entity_ids=test.id.astype(str).tolist(), best_layer=best, layers=layers, deltas=cfg.deltas,
-        control_deltas=cfg.control_deltas, n_random=cfg.n_random,
-        baseline=_baseline(dataset, readers[None], test, base.reset_index(drop=True)),
-        all_entities=summarise(ch, ch_control, targets, layers, stds, cfg.n_boot, params.seed),
-        known_entities=known, n_known=n_known,
-        specificity=specificity(loaded[None], probes[None], controls[None], targets, layers,
-                                max(cfg.control_deltas, key=abs), cfg.n_random, cfg.batch_size),
-        propagation=propagation(loaded[None], spec.prefix, texts, probes[None], controls[None], targets, layers,
-                                read_offset=cfg.propagation_offset, deltas=cfg.control_deltas, n_random=cfg.n_random,
-                                n_boot=cfg.n_boot, seed=params.seed, batch_size=cfg.batch_size),
+        dataset=dataset, model=loaded.name, readout=reader.name, n_entities=len(test),
+        entity_ids=test.id.astype(str).tolist(), subsets={k: int(v.sum()) for k, v in subsets.items()},
+        best_layer=best_layer(directions.directions), layers=layers, ratios=cfg.ratios, control_ratios=cfg.control_ratios,
+        inlp_iterations=max(cfg.ablation_iterations), baseline=reader.baseline(base, test),
+        edit_sizes=[EditSize(edited_target=t, layer=layer, ratio=r, edit_norm=r * geometry[layer].median_norm,
+                             residual_norm=geometry[layer].median_norm, delta_sd=sizes[(t, layer, r)])
+                    for t in targets for layer in layers for r in sorted({*cfg.ratios, *cfg.control_ratios})],
+        effects=effects, comparisons=comparisons, specificity=spec, specificity_comparisons=spec_comparisons,
+        ablation=ablation, ablation_comparisons=ablation_comparisons, readings=len(readings),
         runtime_s=time.perf_counter() - started,
     )
-    dose = {t: dose_response(ch, ch_control, t, metrics.dose_layer) for t in targets}
-    return StageResult(metrics=metrics, directions=directions, dose=dose, changes=ch)
+    return StageResult(metrics=metrics, directions={loaded.tag: directions})

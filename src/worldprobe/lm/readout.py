@@ -68,6 +68,15 @@ def parse_year(text: str | None, lo: int = -999, hi: int = 2100) -> float | None
     return None
 
 
+def _common_length(sequences: Sequence[Sequence[int]]) -> int:
+    """Length of the prefix every sequence starts with, short of the shortest one's end (each keeps a token)."""
+    n = min(len(s) for s in sequences) - 1
+    for k in range(n):
+        if len({tuple(s[: k + 1]) for s in sequences}) > 1:
+            return k
+    return max(n, 0)
+
+
 def _distinct_length(tokens: list[int], others: Sequence[list[int]]) -> int:
     """Length of the shortest prefix of ``tokens`` that is a prefix of no other sequence (at most all of it)."""
     for n in range(1, len(tokens) + 1):
@@ -196,7 +205,8 @@ class FewShotReadout:
 
         The tokens before the entity's last one cannot see the edit, so they run once per distinct
         prompt (conditions of one entity share them); from the entity's last token on, every row
-        runs with its own edit. Returns ``(cache, logits at the last position)``, or with ``capture``
+        runs with its own edit. Returns ``(cache, final-norm hidden state at the last position)`` (the LM
+        head runs where its logits are read, :meth:`_logits`), or with ``capture``
         ``(cache, store layer `capture` at the entity's last token)`` (the forward stops there).
         ``surprisal``: ``(entity token positions per prompt, array)``: each row's entity surprisal is
         written into the array, read from this pass's hidden states before the entity's last token.
@@ -217,10 +227,10 @@ class FewShotReadout:
         at = torch.zeros(len(rows), dtype=torch.long, device=self.device)  # the entity's last token: position 0 here
         edit = None if deltas is None else Edit(edit_layer, at, deltas[torch.as_tensor(rows)])
         with residual_hooks(self.blocks, capture=() if capture is None else (capture,), positions=at, edit=edit) as hooked:
-            out = self.loaded.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+            out = self.loaded.model.base_model(input_ids=ids, cache=cache, use_cache=True)
         if hooked.stopped:
             return cache, hooked.captured[capture].float()
-        return cache, out.logits[:, -1].float()
+        return cache, out.last_hidden_state[:, -1:]  # (B, 1, d): the LM head then runs as in the model's own forward
 
     # ----------------------------------------------------------------- public readouts
 
@@ -244,6 +254,7 @@ class FewShotReadout:
         candidates: Sequence[str],
         *,
         normalize: Literal["sum", "mean", "distinct"] = "mean",
+        relative: bool = False,
         edit: ResidualEdit | None = None,
         surprisal: np.ndarray | None = None,
     ) -> np.ndarray:
@@ -254,41 +265,57 @@ class FewShotReadout:
         penalised); ``distinct``: the log-probability of the candidate's shortest token prefix that no
         other candidate shares ("United Kingdom" -> "United", "Kingdom"; "Japan" -> "Japan"): once a
         name is unambiguous among the candidates its rest adds little but cost, and a softmax over
-        these scores is the model's choice among the candidates. ``surprisal``: an ``(n_entities,)``
-        array filled with :meth:`entity_surprisal` from the same passes (no second pass).
+        these scores is the model's choice among the candidates. ``relative``: scores up to one
+        constant per entity, which a softmax over the candidates cancels: the tokens every candidate
+        starts with are not scored, and at the first position where they part only the candidates'
+        logits are computed, not the full vocabulary's normaliser (the LM head costs more than the
+        blocks). ``surprisal``: an ``(n_entities,)`` array filled with :meth:`entity_surprisal` from
+        the same passes (no second pass).
         """
         if normalize not in ("sum", "mean", "distinct"):
             raise ReadoutError(f"normalize must be 'sum', 'mean' or 'distinct', got {normalize!r}")
+        if relative and normalize == "mean":
+            raise ReadoutError("relative scores are sums: a per-token mean would scale the per-entity constant")
         full = self.candidate_tokens(candidates)
-        cand_ids = [c[: _distinct_length(c, full)] for c in full] if normalize == "distinct" else full
-        # continuations to run: each multi-token candidate's tokens but its last, deduplicated; then
-        # for every (continuation, step) the candidate tokens whose log-probability is read there
-        needed = {tuple(c[:-1]) for c in cand_ids if len(c) > 1}
-        conts = sorted(c for c in needed if not any(o != c and o[: len(c)] == c for o in needed))  # drop prefixes
-        reads: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (cont, step) -> [(candidate, token)]
+        cand_ids = [tuple(c[: _distinct_length(c, full)]) if normalize == "distinct" else tuple(c) for c in full]
+        start = _common_length(cand_ids) if relative else 0
+        # positions read: each candidate's token s is read after its first s tokens (s = 0: the question's end);
+        # the continuations run are the longest such prefixes (a shorter one is read inside a longer one)
+        reads: dict[tuple[int, ...], list[tuple[int, int]]] = {}  # prefix -> [(candidate, token)]
         for j, c in enumerate(cand_ids):
-            if len(c) > 1:
-                k = next(k for k, o in enumerate(conts) if o[: len(c) - 1] == tuple(c[:-1]))
-                for step in range(1, len(c)):
-                    reads.setdefault((k, step - 1), []).append((j, c[step]))
+            for s in range(start, len(c)):
+                reads.setdefault(c[:s], []).append((j, c[s]))
+        conts = sorted(p for p in reads if p and not any(o != p and o[: len(p)] == p for o in reads))
+        where = {p: (next(k for k, c in enumerate(conts) if c[: len(p)] == p), len(p) - 1) for p in reads if p}
         out = np.empty((len(entities), len(candidates)))
-        for rows, cache, logits in self._passes(entities, edit, surprisal=surprisal):
-            first = torch.log_softmax(logits, dim=-1)  # (B, vocab)
-            scores = first[:, [c[0] for c in cand_ids]].double()  # (B, C)
-            if conts:
-                hidden = self._continuation_hidden(cache, len(rows), conts)  # (B, K, width, d)
-                for (k, step), targets in reads.items():
-                    logp = torch.log_softmax(self._logits(hidden[:, k, step]), dim=-1)
-                    for j, t in targets:
-                        scores[:, j] += logp[:, t].double()
+        for rows, cache, last in self._passes(entities, edit, surprisal=surprisal):
+            scores = torch.zeros(len(rows), len(candidates), dtype=torch.float64)
+            hidden = self._continuation_hidden(cache, len(rows), conts) if conts else None  # (B, K, width, d)
+            for prefix, targets in reads.items():
+                k, at = where.get(prefix, (0, 0))
+                h = last[:, 0] if not prefix else hidden[:, k, at]
+                tokens = [t for _, t in targets]
+                if relative and len(prefix) == start:  # every candidate is read here: its normaliser is common
+                    logp = self._logits(h, tokens)
+                elif not prefix:
+                    logp = torch.log_softmax(self._logits(last)[:, 0], dim=-1)[:, tokens]
+                else:
+                    logp = torch.log_softmax(self._logits(h), dim=-1)[:, tokens]
+                scores[:, [j for j, _ in targets]] += logp.double()
             if normalize == "mean":
                 scores /= torch.tensor([len(c) for c in full], dtype=scores.dtype)
             out[rows] = scores.cpu().numpy()
         return out
 
-    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The LM head on final-norm hidden states (with Gemma's logit soft-capping where configured)."""
-        logits = self.loaded.model.get_output_embeddings()(hidden).float()
+    def _logits(self, hidden: torch.Tensor, tokens: Sequence[int] | None = None) -> torch.Tensor:
+        """The LM head on final-norm hidden states (with Gemma's logit soft-capping where configured);
+        with ``tokens``, only those tokens' logits."""
+        head = self.loaded.model.get_output_embeddings()
+        if tokens is None:
+            logits = head(hidden).float()
+        else:
+            bias = None if head.bias is None else head.bias[tokens]
+            logits = torch.nn.functional.linear(hidden, head.weight[tokens], bias).float()
         cap = getattr(self.loaded.model.config.get_text_config(), "final_logit_softcapping", None)
         return torch.tanh(logits / cap) * cap if cap else logits
 
@@ -318,7 +345,8 @@ class FewShotReadout:
         """
         eos = self.loaded.tokenizer.eos_token_id
         texts = [""] * len(entities)
-        for rows, cache, logits in self._passes(entities, edit, surprisal=surprisal):
+        for rows, cache, last in self._passes(entities, edit, surprisal=surprisal):
+            logits = self._logits(last)[:, 0]
             generated = [[] for _ in rows]
             done = np.zeros(len(rows), bool)
             for _ in range(max_new_tokens):
@@ -342,7 +370,7 @@ class FewShotReadout:
     @torch.inference_mode()
     def next_token_logprobs(self, entities: Sequence[str], *, edit: ResidualEdit | None = None) -> np.ndarray:
         """``(n_entities, vocab)`` log-probabilities of the token after the question."""
-        return self._per_row(entities, edit, capture=None, fn=lambda logits: torch.log_softmax(logits, dim=-1))
+        return self._per_row(entities, edit, capture=None, fn=lambda last: torch.log_softmax(self._logits(last)[:, 0], dim=-1))
 
     @torch.inference_mode()
     def residual(self, entities: Sequence[str], layer: int, *, edit: ResidualEdit | None = None) -> np.ndarray:

@@ -218,3 +218,17 @@ def test_next_token_logprobs_equal_a_full_forward(tiny):
     for i, entity in enumerate(ENTITIES):
         ids, _, _ = readout._prompt(entity)
         np.testing.assert_allclose(got[i], full_logprobs(tiny, ids)[-1].numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("candidates", [CANDIDATES, ["Rio de Janeiro", "Rio Grande", "Rio Negro"]])
+def test_relative_scores_are_the_log_probabilities_up_to_one_constant_per_entity(tiny, candidates):
+    """What ``relative`` leaves out (the shared first tokens, the normaliser where the candidates part) is the
+    same for every candidate of an entity, so a softmax over candidates is unchanged."""
+    readout = FewShotReadout(tiny, PREFIX, QUESTION)
+    absolute = readout.score_candidates(ENTITIES, candidates, normalize="distinct")
+    relative = readout.score_candidates(ENTITIES, candidates, normalize="distinct", relative=True)
+    shift = relative - absolute
+    np.testing.assert_allclose(shift, np.repeat(shift[:, :1], len(candidates), axis=1), atol=1e-4)
+    assert np.abs(shift).min() > 1e-3  # something was left out
+    with pytest.raises(ReadoutError, match="mean"):
+        readout.score_candidates(ENTITIES, candidates, normalize="mean", relative=True)

@@ -9,7 +9,11 @@ import pytest
 
 from tests.conftest import REPO
 from worldprobe.causal import docs
+from worldprobe.causal.outputs import InterventionMetrics
 from worldprobe.io import OutputError
+
+ABOVE = {"difference": 5.0, "lo": 1.0, "hi": 9.0, "sign": "above 0"}
+NOT_ESTABLISHED = {"difference": 0.0, "lo": -1.0, "hi": 1.0, "sign": "not established"}
 
 
 @pytest.fixture
@@ -26,29 +30,112 @@ def _edit(root, dataset, change):
     path.write_text(json.dumps(data))
 
 
-def test_render_is_deterministic_and_names_the_plotted_layer(root):
+def _metrics(root, dataset) -> InterventionMetrics:
+    return InterventionMetrics.load(root / "metrics/intervention" / f"{dataset}.json")
+
+
+def test_render_is_deterministic_and_shows_every_dataset_layer_and_figure(root):
     text = docs.render(root)
     assert text == docs.render(root)
-    # world's best layer (18) was never edited: the figure shows the middle edited layer
-    assert "dose–response at layer 15](../plots/intervention/figures/world.png)" in text
+    for ds in ("world", "people"):
+        m = _metrics(root, ds)
+        assert f"](../plots/intervention/figures/{ds}.png)" in text
+        assert f"edited layers {', '.join(map(str, m.layers))} (best train-LOO probe layer {m.best_layer}" in text
+        # every probe edit of every target, layer and ratio has its row in the sweep table
+        study = docs.load_studies(root)[ds]
+        for target in study.targets:
+            for e in study.edits(target):
+                assert f"| {e.layer} | {e.ratio:g} | {docs.sig(e.size.delta_sd)} | {docs._sig_cell(e.own, docs.READOUT_UNITS[target])} |" in text
+    assert "uncorrected" in docs.summary(root)
 
 
-def test_a_changed_metric_changes_the_numbers_and_the_verdict(root):
-    before = docs.render(root)
-    assert "### people: no edited layer (10, 13 and 16) where the probe edit beats every control" in before
+def test_a_changed_comparison_changes_the_numbers_and_the_verdict(root):
+    m = _metrics(root, "world")
+    target, layer, ratio = "latitude", m.layers[0], m.control_ratios[0]
+    before_study = docs.load_studies(root)["world"]
+    before, summary_before = docs.render(root), docs.summary(root)
 
-    def people_beats_every_control_at_10(data):
-        for c in data["all_entities"]["comparisons"]:
-            if c["layer"] == 10:
-                c.update(difference=5.0, lo=1.0, hi=9.0)
-    _edit(root, "people", people_beats_every_control_at_10)
+    def beats_both_at_the_first_layer(data):
+        for c in data["comparisons"]:
+            if (c["subset"], c["edited_target"], c["layer"], c["ratio"]) == ("all", target, layer, ratio):
+                c.update(ABOVE)
+    _edit(root, "world", beats_both_at_the_first_layer)
     after = docs.render(root)
-    assert "### people: the probe edit beats every control at layer 10, not at 13 and 16" in after
+    expected = sorted({*before_study.beating_layers(target, ratio), layer})
+    sentence = f"the {target} edit beats both controls at {docs._layers(expected)} (ratio {ratio:g})"
+    assert sentence in after and sentence in docs.summary(root)
     assert "5.00 [1.00, 9.00]" in after and "5.00 [1.00, 9.00]" not in before
+    assert "| 5.00 [1.00, 9.00] | 5.00 [1.00, 9.00] | **beats both controls** |" in after
+
+    def nothing_established(data):
+        for c in data["comparisons"]:
+            if c["edited_target"] == target:
+                c.update(NOT_ESTABLISHED)
+    _edit(root, "world", nothing_established)
+    after = docs.render(root)
     summary = docs.summary(root)
-    assert "people (12 entities): at layer 10 the probe edit moves the year readout more than every control" in summary
-    assert "nothing is established at layers 13 and 16" in summary
-    assert "used" not in summary and "used" not in after
+    nowhere = (f"the {target} edit beats both controls at no layer ({docs._layers(m.layers)}) and no control ratio "
+               f"({docs._join([f'{r:g}' for r in m.control_ratios])}): not established")
+    assert nowhere in after and f"the {target} edit beats both controls at no layer;" in summary and summary != summary_before
+    assert f"no tested edit of {target} beats both controls, up to ratio {max(m.control_ratios):g}" in after
+
+
+def test_a_changed_ablation_changes_its_sentence(root):
+    m = _metrics(root, "people")
+
+    def nothing_established(data):
+        for c in data["ablation_comparisons"]:
+            c.update(NOT_ESTABLISHED)
+    _edit(root, "people", nothing_established)
+    text = docs.render(root)
+    assert ("raises the readout's error no more than a random subspace of the same dimension at any layer: "
+            f"not established at {docs._layers(m.layers)}") in text
+
+    def above_at_the_last_layer(data):
+        for c in data["ablation_comparisons"]:
+            if c["layer"] == m.layers[-1] and c["subset"] == "all":
+                c.update(ABOVE)
+    _edit(root, "people", above_at_the_last_layer)
+    text = docs.render(root)
+    assert f"random subspace of the same dimension at layer {m.layers[-1]}, not established at {docs._layers(m.layers[:-1])}" in text
+
+
+def test_the_ablations_positive_control_says_where_a_null_can_mean_anything(root):
+    m = _metrics(root, "world")
+
+    def hurts_only_at_the_first_layer(data):
+        for a in data["ablation"]:
+            if a["subspace"] == "all":
+                first = a["layer"] == m.layers[0]
+                a.update(error_increase=500.0 if first else 1.0, error_lo=300.0 if first else -5.0,
+                         error_hi=700.0 if first else 7.0)
+    _edit(root, "world", hurts_only_at_the_first_layer)
+    text = docs.render(root)
+    assert (f"(the positive control) raises the readout's error at layer {m.layers[0]}, not at "
+            f"{docs._layers(m.layers[1:])}, where a subspace's null says nothing") in text
+    assert "| 500.00 km [300.00, 700.00] |" in text
+
+
+def test_a_side_effect_is_named_where_its_interval_excludes_zero(root):
+    m = _metrics(root, "world")
+    layer, ratio = m.layers[-1], max(m.control_ratios)
+
+    def side_effects_only_at_the_last_layer(data):
+        for e in data["effects"]:
+            if e["subset"] == "all" and e["kind"] == "probe" and e["readout"] != e["edited_target"] and e["ratio"] == ratio:
+                e.update(effect=-1.5, lo=-2.0, hi=-1.0) if e["layer"] == layer else e.update(effect=0.1, lo=-1.0, hi=1.2)
+    _edit(root, "world", side_effects_only_at_the_last_layer)
+    text = docs.render(root)
+    assert f"At ratio {ratio:g} the latitude edit moves longitude (interval excluding 0) at layer {layer}." in text
+    assert f"At ratio {ratio:g} the longitude edit moves latitude (interval excluding 0) at layer {layer}." in text
+
+
+def test_a_sign_its_interval_does_not_support_fails(root):
+    def wrong_sign(data):
+        data["comparisons"][0].update(difference=0.5, lo=-1.0, hi=2.0, sign="above 0")
+    _edit(root, "world", wrong_sign)
+    with pytest.raises(ValueError, match="disagrees with its interval"):
+        docs.render(root)
 
 
 def test_a_missing_metric_fails_loudly(root):
@@ -57,6 +144,17 @@ def test_a_missing_metric_fails_loudly(root):
         docs.render(root)
     _edit(root, "people", lambda data: data.pop("best_layer"))
     with pytest.raises(OutputError, match="best_layer"):
+        docs.render(root)
+
+
+def test_a_missing_record_or_file_fails_loudly(root):
+    def drop_one_probe_effect(data):
+        data["effects"] = [e for e in data["effects"] if not (e["kind"] == "probe" and e["subset"] == "all")]
+    _edit(root, "people", drop_one_probe_effect)
+    with pytest.raises(KeyError, match="no effect"):
+        docs.render(root)
+    (root / docs.FIGURES_DIR / "world.png").unlink()
+    with pytest.raises(FileNotFoundError, match="figure"):
         docs.render(root)
     shutil.rmtree(root / "metrics/intervention")
     with pytest.raises(FileNotFoundError):

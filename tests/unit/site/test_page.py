@@ -3,6 +3,7 @@ charts as functions, every number from the committed files."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -12,6 +13,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
+from worldprobe.causal import page as causal_page
+from worldprobe.causal.docs import Study
 from worldprobe.causal.outputs import InterventionMetrics
 from worldprobe.config import load_params
 from worldprobe.familiarity.probes import FamiliarityProbeReport
@@ -25,7 +28,7 @@ SECTIONS = {
     "spacetime": ["depth", "learning_curve", "map_world", "map_us", "map_nyc", "years_people", "years_art",
                   "years_headlines", "prompts", "probe_kinds", "pca", "holdout"],
     "familiarity": ["familiarity_deciles", "familiarity_types", "familiarity_split", "familiarity_knowledge"],
-    "causal": ["causal_layers", "causal_dose"],
+    "causal": ["causal_sweep", "causal_ablation"],
     "karel": ["karel_accuracy", "karel_content", "karel_control", "karel_regression"],
 }
 CHARTS = [key for keys in SECTIONS.values() for key in keys]
@@ -74,29 +77,35 @@ def test_the_new_sections_chart_the_committed_metrics(page):
             for g, m in s.groups.items():
                 if m is not None:
                     assert split[(ds, s.predictor, g)] == pytest.approx(m.r2.value, abs=1e-4)
-    # causal: the probe's slope at every edited layer, with its interval
-    layers = specs["causal_layers"]["data"]["values"]
+    # causal: every edit's effect on its own readout at every layer and ratio (the probe and both controls), with
+    # its interval, the edit's size and the paired comparison; and both subspaces' ablation at every layer (the page
+    # rounds to 3 significant figures)
+    near = {"rel": 5e-3, "abs": 1e-4}
+    sweep = {(r["panel"], r["layer"], r["ratio"], r["kind"]): r for r in specs["causal_sweep"]["data"]["values"]}
+    ablation = {(r["panel"].split(" (")[0], int(r["panel"].rsplit("dim ", 1)[1]), r["layer"], r["subspace"]): r
+                for r in specs["causal_ablation"]["data"]["values"]}
     for ds in ("world", "people"):
         m = InterventionMetrics.load(REPO / f"metrics/intervention/{ds}.json")
-        probe = [e for e in m.all_entities.effects if e.model == "main" and e.kind == "probe" and e.readout == e.edited_target]
-        drawn = {(r["panel"].split(" (")[0], r["layer"], r["series"]): r for r in layers}
-        for e in probe:
-            row = drawn[(f"{ds}: edit {e.edited_target}", e.layer, "probe direction")]
-            assert (row["slope"], row["lo"], row["hi"]) == pytest.approx((e.slope, e.slope_lo, e.slope_hi), abs=1e-4)
-        # the dose table's layer is named in its panel, and the probe's curve is the committed table's
-        panels = {r["panel"] for r in specs["causal_dose"]["data"]["values"] if r["panel"].startswith(f"{ds}:")}
-        assert panels and all(p.endswith(f"layer {m.dose_layer}") for p in panels)
-    world_lat = pd.read_csv(REPO / "plots/intervention/world/latitude.csv")
-    curve = [r["change"] for r in specs["causal_dose"]["data"]["values"]
-             if r["panel"].startswith("world: edit latitude") and r["series"] == "probe direction"]
-    assert curve == pytest.approx(world_lat["probe"].round(4).tolist())
-    # the named layer is the table's: its probe curve's least-squares slope is that layer's mean slope per entity
-    m = InterventionMetrics.load(REPO / "metrics/intervention/world.json")
-    at_dose = {e.layer: e.slope for e in m.all_entities.effects
-               if e.model == "main" and e.kind == "probe" and e.edited_target == e.readout == "latitude"}
-    delta = world_lat["delta_sd"] - world_lat["delta_sd"].mean()
-    assert (delta * world_lat["probe"]).sum() / (delta**2).sum() == pytest.approx(at_dose[m.dose_layer], rel=1e-6)
-    assert min(abs(at_dose[m.dose_layer] - v) for k, v in at_dose.items() if k != m.dose_layer) > 1e-3
+        sizes = {(s.edited_target, s.layer, s.ratio): s.delta_sd for s in m.edit_sizes}
+        paired = {(c.edited_target, c.layer, c.ratio, c.versus): c for c in m.comparisons if c.subset == "all"}
+        own = [e for e in m.effects if e.subset == "all" and e.readout == e.edited_target and e.effect is not None]
+        assert {e.kind for e in own} == {"probe", "random", "orthogonal"}
+        assert {e.ratio for e in own if e.kind == "probe"} == set(m.ratios)
+        for e in own:
+            row = sweep.pop((f"{ds}: edit {e.edited_target}", e.layer, f"{e.ratio:g}", e.kind))
+            assert (row["effect"], row["lo"], row["hi"]) == pytest.approx((e.effect, e.lo, e.hi), **near)
+            if e.kind == "probe":
+                assert row["sd"] == pytest.approx(sizes[(e.edited_target, e.layer, e.ratio)], **near)
+            else:
+                c = paired[(e.edited_target, e.layer, e.ratio, e.kind)]
+                assert (row["diff"], row["verdict"]) == (pytest.approx(c.difference, **near), c.sign)
+        verdicts = {(c.layer, c.dim): c for c in m.ablation_comparisons if c.subset == "all"}
+        assert {a.subspace for a in m.ablation} == {"probe", "random", "all"}
+        for a in (a for a in m.ablation if a.subset == "all"):
+            row = ablation.pop((ds, a.dim, a.layer, causal_page.SUBSPACES[a.subspace]))
+            assert (row["error_increase"], row["lo"], row["hi"]) == pytest.approx((a.error_increase, a.error_lo, a.error_hi), **near)
+            assert row.get("verdict") == (verdicts[(a.layer, a.dim)].sign if a.subspace == "probe" else None)
+    assert not sweep and not ablation  # nothing drawn that the metrics do not hold (no side effect, no subset)
     # Karel: synthesis accuracy at every checkpoint, and each regression line through its fit
     accuracy = pd.read_csv(REPO / "plots/karel/accuracy.csv")
     drawn = [r for r in specs["karel_accuracy"]["layer"][0]["data"]["values"] if r["series"] == "spec examples"]
@@ -117,13 +126,31 @@ def test_section_text_follows_the_metrics(tmp_path, snapshot_dir):
     before = write_results_page(DATASETS, snapshot_dir / "shapes", root=tmp_path)
     path = tmp_path / "metrics/intervention/world.json"
     m = InterventionMetrics.load(path)
-    comparison = m.all_entities.comparisons[0].model_copy(update={"verdict": "a verdict the metrics now hold"})
-    changed = m.model_copy(update={"all_entities": m.all_entities.model_copy(
-        update={"comparisons": [comparison, *m.all_entities.comparisons[1:]]}), "deltas": [-3.5, 3.5]})
-    changed.save(path)
+    first = next(c for c in m.comparisons if c.subset == "all" and c.edited_target == "latitude")
+    key = (first.subset, first.edited_target, first.layer, first.ratio)
+    comparisons = [c.model_copy(update={"difference": 7.25, "lo": 3.5, "hi": 11.0, "sign": "above 0"})
+                   if (c.subset, c.edited_target, c.layer, c.ratio) == key else c for c in m.comparisons]
+    ablated = [c.model_copy(update={"difference": 123.45, "lo": 100.0, "hi": 150.0, "sign": "above 0"})
+               if c == m.ablation_comparisons[0] else c for c in m.ablation_comparisons]
+    sizes = [s.model_copy(update={"delta_sd": 9876.5}) if s == m.edit_sizes[0] else s for s in m.edit_sizes]  # the largest
+    m.model_copy(update={"comparisons": comparisons, "ablation_comparisons": ablated, "edit_sizes": sizes}).save(path)
     after = write_results_page(DATASETS, snapshot_dir / "shapes", root=tmp_path)
     text = {s.key: s.text for s in after}
-    assert "a verdict the metrics now hold" in text["causal"] and "Δ = -3.5, 3.5" in text["causal"]
+    before_text = {s.key: s.text for s in before}
+    assert "123.45 [100.00, 150.00]" in text["causal"] and "123.45 [100.00, 150.00]" not in before_text["causal"]
+    assert "9876.50 target sd" in text["causal"] and "9876.50 target sd" not in before_text["causal"]
+
+    def verdict(page_text: str) -> str:
+        """The verdict table's cell of the changed edit."""
+        layers = [int(n) for n in re.findall(r"<th>layer (\d+)</th>", page_text)]
+        row = re.search(rf"<tr><td>world</td><td>latitude</td><td>{first.ratio:g}</td>((?:<td>[^<]*</td>)+)</tr>", page_text)
+        return re.findall(r"<td>([^<]*)</td>", row.group(1))[layers.index(first.layer)]
+    assert verdict(text["causal"]) == "both"
+    assert verdict(before_text["causal"]) == Study(metrics=m, figure="").edit("latitude", first.layer, first.ratio).plain_verdict.replace(
+        "beats both controls", "both")
+    changed = Study(metrics=InterventionMetrics.load(path), figure="")
+    assert first.layer in changed.beating_layers("latitude", first.ratio)
+    assert html.escape(changed.target_sentence("latitude")) in text["causal"]
     assert [s.key for s in before] == [s.key for s in after] == ["familiarity", "causal"]
 
 
