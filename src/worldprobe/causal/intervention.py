@@ -396,6 +396,7 @@ def run_intervention(params: Params, dataset: str, *, entities_dir: Path, activa
     base = pd.DataFrame(reader.read(texts))
     truth = reader.truth(test)
     subsets = {"all": np.ones(len(test), bool), "in_range": truth >= 0, "correct": base.top.to_numpy() == truth}
+    subsets = {name: members for name, members in subsets.items() if members.any()}  # an empty subset reports nothing
 
     dims = [i * len(targets) for i in cfg.ablation_iterations]
     geometry = _geometry(reader, texts, acts, train[targets].to_numpy(), probes, layers, dims, params)
