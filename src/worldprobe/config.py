@@ -541,6 +541,13 @@ class KarelProbing(Section):
                                                                  "the linear probes")
     full_features: list[Literal["mean", "concat", "layers"]] = Field(["mean"], description="feature sets whose "
                                                                       "linear probes also get the alternative semantics")
+    tested_features: list[Literal["mean", "concat", "layers"]] = Field(
+        ["mean", "concat"], description="feature sets of the linear probes on the fixed (teacher-forced) probe "
+        "set, and of the paired tests against the text nulls in both probe sets")
+    control_back: int = Field(2, ge=2, description="the distance control reads action k - control_back at the "
+                              "state that writes action k (k - 1 is the state's own token, no distance)")
+    bootstraps: int = Field(2000, ge=100, description="resamples of the paired intervals (test programs) and the "
+                            "slope intervals (checkpoints)")
     linear_C: list[float] = Field([0.01, 0.1, 1.0], min_length=1, description="inverse L2 strengths of the "
                                   "logistic regression; the best on val is kept")
     linear_max_iter: int = Field(100, gt=0, description="Newton iterations; a fit that hits it is reported unconverged")
@@ -557,12 +564,14 @@ class KarelProbing(Section):
     mlp_max_steps: int = Field(1500, gt=0)
     mlp_eval_every: int = Field(100, gt=0, description="steps between val checks")
     mlp_patience: int = Field(5, gt=0, description="val checks without a better accuracy on any head before stopping")
+    mlp_slack: float = Field(0.01, ge=0, description="an MLP below the linear probe's val accuracy by more than this "
+                             "is no upper bound of it: its score is left out (and counted)")
 
     @model_validator(mode="after")
     def _consistent(self) -> KarelProbing:
         if sorted(set(self.offsets)) != self.offsets or self.offsets[0] < -1 or 0 not in self.offsets:
             raise ValueError(f"offsets must be increasing, >= -1 and include 0, got {self.offsets}")
-        for name in ("full_features", "mlp_features"):
+        for name in ("full_features", "mlp_features", "tested_features"):
             extra = set(getattr(self, name)) - set(self.features)
             if extra:
                 raise ValueError(f"{name} {sorted(extra)} must also be in features {self.features}")

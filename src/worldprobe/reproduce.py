@@ -72,13 +72,14 @@ def find_drifts(diff: dict[str, dict[str, dict]], tolerances: dict[str, Toleranc
 
     A reference figure that disappeared, or a number that became non-numeric, counts as drift too;
     a figure that exists only in the new run is reported by DVC with ``old: null`` and is not drift.
+    An infinite tolerance means reported, not reproduced: such a figure may move, appear or vanish.
     """
     drifts = []
     for path, metrics in diff.items():
         for metric, change in metrics.items():
             old, new = change.get("old"), change.get("new")
             tol = tolerance_for(path, metric, tolerances, default)
-            if old is None:
+            if old is None or tol == math.inf:
                 continue
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old, new))
             if numeric:

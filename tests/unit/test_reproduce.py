@@ -48,3 +48,5 @@ def test_tolerances_absolute_relative_and_first_match():
     }
     moved = {d.metric for d in find_drifts(diff, tols, 0.02)}
     assert moved == {"spearman", "n_test", "gone"}
+    # reported, not reproduced: an infinite tolerance lets a figure move or vanish
+    assert {d.metric for d in find_drifts(diff, {"*:gone": float("inf"), **tols}, 0.02)} == {"spearman", "n_test"}

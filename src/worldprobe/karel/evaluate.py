@@ -3,10 +3,13 @@
 For every checkpoint the model writes programs for the corpus's test tasks, scored against the spec
 and the held-out examples (synthesis accuracy), and for the probe set: fresh seeded tasks from the
 training distribution (``karel.probing``: streams ``karel/<seed>/probe_<split>``), never seen in
-training and large enough for the probes (the corpus's own val/test splits are not). The probe
-programs are executed on spec input ``probe_input`` (or on every input) under the original and every
-alternative semantics and saved with every layer of the hidden states that produced each action, and
-the state at the token right after input 0's grid (the positive control), as ``step_<N>.npz``.
+training and large enough for the probes (the corpus's own val/test splits are not). Two probe sets
+come from these tasks (``traces.PROBE_SETS``): the programs the checkpoint generates, and the
+tasks' reference programs read by teacher forcing (the same rows at every checkpoint). Each is
+executed on spec input ``probe_input`` (or on every input) under the original and every alternative
+semantics, and on the first held-out input (the negative control), and saved with every layer of the
+hidden states that produced each action, and the state at the token right after input 0's grid (the
+positive control), as ``step_<N>.npz``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from ..config import KarelConfig, KarelProbing, KarelProfile
 from ..io import atomic_path
 from .outputs import Chance, Evaluation, LengthAccuracy, StepAccuracy
 from .sampler import CorpusSplit, build_split, read_corpus
-from .synthesis import best_constant_program, generate, random_program_accuracy, score_programs
-from .traces import SplitTraces, build_trace, save_traces, stack_inputs
+from .synthesis import best_constant_program, generate, random_program_accuracy, read_programs, score_programs
+from .traces import PROBE_SETS, SplitTraces, build_trace, save_traces, stack_inputs
 from .train import list_checkpoints, load_checkpoint, max_actions
 
 CONSTANT_SELECTION_TASKS = 300  # train tasks on which the best constant program is chosen
@@ -63,11 +66,16 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
     probe = probe_tasks(prof, probing, seed)
     prompts = {name: s.prompts() for name, s in probe.items()}
     inputs = prof.probe_inputs
-    worlds, spec_facing = {}, {}  # per probe split: input worlds per probed input; facing of every spec input
+    worlds, spec_facing, heldout = {}, {}, {}  # per probe split: input worlds per probed input; facing of
+    # every spec input; the first held-out input world
     for name, s in probe.items():
-        decoded = [s.worlds(i)[: prof.spec_examples] for i in range(len(s))]  # each task's grids decoded once
+        decoded = [s.worlds(i) for i in range(len(s))]  # each task's grids decoded once
         worlds[name] = [[task[j] for task in decoded] for j in inputs]
-        spec_facing[name] = np.array([[w.facing for w in task] for task in decoded], dtype=np.int64)
+        spec_facing[name] = np.array([[w.facing for w in task[: prof.spec_examples]] for task in decoded],
+                                     dtype=np.int64)
+        heldout[name] = [task[prof.spec_examples] for task in decoded]
+    references = {name: [s.program(i) for i in range(len(s))] for name, s in probe.items()}
+    read_at = [control_position(prof.grid_size)]
     train = read_corpus(corpus_dir, "train", prof).head(CONSTANT_SELECTION_TASKS)
     test = read_corpus(corpus_dir, "test", prof)
     chance = chance_lines(train, test, karel, seed)
@@ -77,14 +85,16 @@ def evaluate_checkpoints(karel: KarelConfig, seed: int, corpus_dir: str | Path, 
     with atomic_path(traces_dir, directory=True) as tmp:
         for step in tqdm(list_checkpoints(checkpoints), desc="karel eval", disable=not progress):
             model = load_checkpoint(checkpoints, step, karel.device)
-            per_split = {}
+            per_set: dict[str, dict[str, SplitTraces]] = {probe_set: {} for probe_set in PROBE_SETS}
             for name in probe:
-                gen = generate(model, prompts[name], max_actions(prof), read_at=[control_position(prof.grid_size)])
-                tr = stack_inputs([build_trace(gen.programs, w, semantics, probing.offsets, spec_facing[name], j)
-                                   for j, w in zip(inputs, worlds[name])])
-                per_split[name] = SplitTraces(tr, np.concatenate([gen.hidden] * len(inputs)), gen.prompt_hidden[:, 0],
-                                              spec_facing[name][:, 0])
-            save_traces(tmp / f"step_{step:06d}.npz", per_split)
+                read = {"generated": generate(model, prompts[name], max_actions(prof), read_at=read_at),
+                        "teacher_forced": read_programs(model, prompts[name], references[name], read_at=read_at)}
+                for probe_set, gen in read.items():
+                    tr = stack_inputs([build_trace(gen.programs, w, semantics, probing.offsets, spec_facing[name],
+                                                   heldout[name], j) for j, w in zip(inputs, worlds[name])])
+                    per_set[probe_set][name] = SplitTraces(tr, np.concatenate([gen.hidden] * len(inputs)),
+                                                           gen.prompt_hidden[:, 0], spec_facing[name][:, 0])
+            save_traces(tmp / f"step_{step:06d}.npz", per_set)
             gen = generate(model, test_prompts, max_actions(prof))
             got = score_programs(test, gen.programs)
             gen_len = np.array([len(p) for p in gen.programs])

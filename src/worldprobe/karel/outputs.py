@@ -5,9 +5,10 @@
   defined beside the training so that a change here does not retrain)
 * ``data/karel/traces/synthesis.json`` - :class:`Evaluation` (karel_eval: every checkpoint)
 * ``metrics/karel/synthesis.json`` - :class:`KarelSynthesis` (karel_eval: the final checkpoint)
-* ``metrics/karel/semantics.json`` - :class:`~worldprobe.karel.analysis.SemanticsSummary` (karel_probes)
-  and ``metrics/karel/regression.json`` - :class:`~worldprobe.karel.analysis.RegressionSummary`
-  (karel_report); defined beside the analysis, so that the probes stage does not depend on training
+* ``metrics/karel/probe_sets.json`` - :class:`~worldprobe.karel.content.ProbeSets` (karel_probes)
+* ``metrics/karel/semantics.json`` - :class:`~worldprobe.karel.analysis.SemanticsSummary` and
+  ``metrics/karel/regression.json`` - :class:`~worldprobe.karel.analysis.RegressionSummary`
+  (karel_report); defined beside the probes and the analysis, so that neither stage depends on training
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ has the same length (fixed grid size and spec count), so batches need no padding
 While decoding, the residual stream at the position that *produces* each action (the ``<prog>``
 token for the first action, action ``k-1`` for action ``k``) is kept for the semantic probes, and
 optionally the stream at chosen prompt positions (``read_at``, e.g. the positive control's).
+:func:`read_programs` takes the same states for given programs by teacher forcing (no decoding), so
+that every checkpoint is probed on one fixed set of programs.
 """
 
 from __future__ import annotations
@@ -85,6 +87,33 @@ def generate(model: GPT, prompts: np.ndarray, max_actions: int, batch_size: int 
         hidden += [np.stack(rows) for rows in per_row]
     starts = np.concatenate([[0], np.cumsum([len(p) for p in programs])]).astype(np.int64)
     return Generation(programs, np.concatenate(hidden), starts, np.array(hit_limit), np.concatenate(at_prompt))
+
+
+@torch.inference_mode()
+def read_programs(model: GPT, prompts: np.ndarray, programs: Sequence[Sequence[str]], batch_size: int = 256,
+                  read_at: Sequence[int] = ()) -> Generation:
+    """Teacher forcing: the states :func:`generate` would keep had the model written ``programs`` (the
+    ``<prog>`` token's for action 0, action ``k-1``'s for action ``k``), from one forward pass per batch."""
+    if len(prompts) != len(programs) or any(len(p) < 1 for p in programs):
+        raise ValueError(f"{len(prompts)} prompts for {len(programs)} programs, each needs at least one action")
+    model.eval()
+    device = next(model.parameters()).device
+    start = prompts.shape[1] - 1  # the <prog> token
+    hidden, at_prompt = [], []
+    for lo in range(0, len(prompts), batch_size):
+        batch = programs[lo : lo + batch_size]
+        width = max(len(p) for p in batch) - 1  # the last action is produced, never read
+        written = np.full((len(batch), width), EOS_ID, dtype=np.int64)  # after a program's end: never read
+        for r, program in enumerate(batch):
+            written[r, : len(program) - 1] = [ACTION_IDS[ACTIONS.index(a)] for a in program[:-1]]
+        ids = torch.as_tensor(np.concatenate([prompts[lo : lo + batch_size], written], axis=1), device=device)
+        _, _, states = model(ids, hidden=True)
+        states = states.float().cpu().numpy()
+        at_prompt.append(states[:, list(read_at)])
+        hidden += [states[r, start : start + len(p)] for r, p in enumerate(batch)]
+    starts = np.concatenate([[0], np.cumsum([len(p) for p in programs])]).astype(np.int64)
+    return Generation([list(p) for p in programs], np.concatenate(hidden), starts, np.zeros(len(programs), bool),
+                      np.concatenate(at_prompt))
 
 
 def solves(program: Sequence[str], inputs: Sequence[World], outputs: Sequence[World]) -> bool:

@@ -1,6 +1,11 @@
-"""Execution traces of generated programs, aligned with the hidden states that produced each action.
+"""Execution traces of programs, aligned with the hidden states that produced each action.
 
-Row ``r`` of a trace is action ``k`` of generated program ``i`` (a program of ``n`` actions). Its
+Every checkpoint is probed on two *probe sets*: ``generated``, the programs the checkpoint itself
+writes for the probe specs (the paper's design: rows and labels change with the checkpoint), and
+``teacher_forced``, the reference programs of the same specs fed to the model (one fixed set of rows
+and labels for every checkpoint, the untrained one included, so a trajectory compares like with like).
+
+Row ``r`` of a trace is action ``k`` of program ``i`` (a program of ``n`` actions). Its
 label at offset ``o`` is the robot's facing after action ``k + o`` when the program runs on spec
 input ``probe_input`` under a given semantics, i.e. after re-executing the prefix of length
 ``k + o + 1``. Offset 0 is the action this state is about to write, +1/+2 the ones after it, and
@@ -9,6 +14,12 @@ states too). Labels are dropped (-1) where there is no such action (``k + o < 0`
 fall on the final state (``k + o >= n - 1``): the final state is written in the spec, so decoding it
 says nothing about the model tracking execution. With ``probe_input: all`` the rows repeat for
 every spec input (``stack_inputs``), each time with the same hidden state.
+
+Two labels serve as controls. ``written`` is the action token itself (the syntax-only features and
+the distance control are built from the rows' actions). ``heldout`` is the facing at the same
+offsets on the task's first *held-out* input, a world the model never sees: its initial facing is
+uniform and independent of everything in the prompt, so no probe can beat chance on it (a negative
+control: a probe that does has leaked labels).
 
 Labels come in two frames. ``absolute`` is the paper's: the facing itself (north, east, south,
 west). ``relative`` is the rotation since the input, ``(facing - initial) mod 4``: the part of the
@@ -28,11 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_path
-from .semantics import trace
+from .semantics import ACTIONS, trace
 from .world import World
 
 DROPPED = -1
 FRAMES = ("absolute", "relative")
+PROBE_SETS = ("generated", "teacher_forced")
 
 
 @dataclass(frozen=True)
@@ -40,42 +52,56 @@ class Trace:
     program: np.ndarray  # (rows,) index of the generated program
     action: np.ndarray  # (rows,) index k of the action within it
     length: np.ndarray  # (rows,) length n of the program
+    written: np.ndarray  # (rows,) index in semantics.ACTIONS of action k
     input: np.ndarray  # (rows,) which spec input the program runs on
     initial: np.ndarray  # (rows,) facing in that input world
     spec_facing: np.ndarray  # (rows, spec inputs) facing in every spec input world
     offsets: tuple[int, ...]  # columns of ``labels``
     labels: dict[str, np.ndarray]  # semantics -> (rows, len(offsets)) facing after action k+o, or DROPPED
     before: dict[str, np.ndarray]  # semantics -> (rows,) facing before action k
+    heldout: np.ndarray  # (rows, len(offsets)) facing after action k+o on the first held-out input, or
+    # DROPPED; absolute in every frame (its rotation is the spec inputs' own, no control)
 
     def column(self, offset: int) -> int:
         return self.offsets.index(offset)
 
 
+def _at_offsets(facing: Sequence[int], offsets: Sequence[int]) -> list[list[int]]:
+    """Row ``k``: the facing after action ``k + o`` per offset, DROPPED off the program or on its final state."""
+    n = len(facing)
+    return [[facing[k + o] if 0 <= k + o < n - 1 else DROPPED for o in offsets] for k in range(n)]
+
+
 def build_trace(programs: Sequence[Sequence[str]], worlds: Sequence[World], semantics: Sequence[str],
-                offsets: Sequence[int], spec_facing: np.ndarray, input_index: int = 0) -> Trace:
-    """``worlds``: spec input ``input_index`` of each program; ``spec_facing``: ``(programs, spec inputs)``."""
-    if not len(programs) == len(worlds) == len(spec_facing):
-        raise ValueError(f"{len(programs)} programs, {len(worlds)} input worlds, {len(spec_facing)} spec rows")
-    program, action, length, initial = [], [], [], []
+                offsets: Sequence[int], spec_facing: np.ndarray, heldout_worlds: Sequence[World],
+                input_index: int = 0) -> Trace:
+    """``worlds``: spec input ``input_index`` of each program; ``spec_facing``: ``(programs, spec inputs)``;
+    ``heldout_worlds``: each task's first held-out input (the negative control's)."""
+    if not len(programs) == len(worlds) == len(spec_facing) == len(heldout_worlds):
+        raise ValueError(f"{len(programs)} programs, {len(worlds)} input worlds, {len(spec_facing)} spec rows, "
+                         f"{len(heldout_worlds)} held-out worlds")
+    program, action, length, written, initial, heldout = [], [], [], [], [], []
     labels = {s: [] for s in semantics}
     before = {s: [] for s in semantics}
-    for i, (prog, world) in enumerate(zip(programs, worlds)):
+    for i, (prog, world, unseen) in enumerate(zip(programs, worlds, heldout_worlds)):
         n = len(prog)
         program += [i] * n
         action += range(n)
         length += [n] * n
+        written += [ACTIONS.index(a) for a in prog]
         initial += [world.facing] * n
+        heldout += _at_offsets([w.facing for w in trace(unseen, prog, "original")], offsets)
         for s in semantics:
             facing = [w.facing for w in trace(world, prog, s)]
             before[s] += [world.facing, *facing[:-1]]
-            labels[s] += [[facing[k + o] if 0 <= k + o < n - 1 else DROPPED for o in offsets] for k in range(n)]
+            labels[s] += _at_offsets(facing, offsets)
     as_int = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
     program = as_int(program)
     return Trace(
-        program, as_int(action), as_int(length), np.full(len(program), input_index), as_int(initial),
-        np.asarray(spec_facing, dtype=np.int64)[program],
+        program, as_int(action), as_int(length), as_int(written), np.full(len(program), input_index),
+        as_int(initial), np.asarray(spec_facing, dtype=np.int64)[program],
         tuple(offsets), {s: as_int(v).reshape(-1, len(offsets)) for s, v in labels.items()},
-        {s: as_int(v) for s, v in before.items()},
+        {s: as_int(v) for s, v in before.items()}, as_int(heldout).reshape(-1, len(offsets)),
     )
 
 
@@ -86,8 +112,10 @@ def stack_inputs(per_input: Sequence[Trace]) -> Trace:
 
     names = list(per_input[0].labels)
     return Trace(cat(lambda tr: tr.program), cat(lambda tr: tr.action), cat(lambda tr: tr.length),
-                 cat(lambda tr: tr.input), cat(lambda tr: tr.initial), cat(lambda tr: tr.spec_facing), per_input[0].offsets,
-                 {s: cat(lambda tr: tr.labels[s]) for s in names}, {s: cat(lambda tr: tr.before[s]) for s in names})
+                 cat(lambda tr: tr.written), cat(lambda tr: tr.input), cat(lambda tr: tr.initial),
+                 cat(lambda tr: tr.spec_facing), per_input[0].offsets,
+                 {s: cat(lambda tr: tr.labels[s]) for s in names}, {s: cat(lambda tr: tr.before[s]) for s in names},
+                 cat(lambda tr: tr.heldout))
 
 
 def in_frame(tr: Trace, frame: str) -> Trace:
@@ -133,20 +161,25 @@ class SplitTraces:
     control_label: np.ndarray  # (programs,) input 0's facing: the positive control's target
 
 
-def save_traces(path: str | Path, per_split: dict[str, SplitTraces]) -> None:
+_COLUMNS = ("program", "action", "length", "written", "input", "initial", "spec_facing", "heldout")
+
+
+def save_traces(path: str | Path, per_set: dict[str, dict[str, SplitTraces]]) -> None:
+    """``per_set``: probe set -> split -> traces, as one ``.npz`` (keys ``<set>.<split>.<field>``)."""
     arrays = {}
-    for split, st in per_split.items():
-        tr = st.trace
-        for name in ("program", "action", "length", "input", "initial", "spec_facing"):
-            arrays[f"{split}.{name}"] = getattr(tr, name)
-        arrays[f"{split}.offsets"] = np.asarray(tr.offsets)
-        for s in tr.labels:
-            arrays[f"{split}.labels.{s}"] = tr.labels[s]
-            arrays[f"{split}.before.{s}"] = tr.before[s]
-        # half precision: the probes z-score these, and it halves a store of every layer
-        arrays[f"{split}.hidden"] = st.hidden.astype(np.float16)
-        arrays[f"{split}.control_hidden"] = st.control_hidden.astype(np.float16)
-        arrays[f"{split}.control_label"] = st.control_label
+    for probe_set, per_split in per_set.items():
+        for split, st in per_split.items():
+            key, tr = f"{probe_set}.{split}", st.trace
+            for name in _COLUMNS:
+                arrays[f"{key}.{name}"] = getattr(tr, name)
+            arrays[f"{key}.offsets"] = np.asarray(tr.offsets)
+            for s in tr.labels:
+                arrays[f"{key}.labels.{s}"] = tr.labels[s]
+                arrays[f"{key}.before.{s}"] = tr.before[s]
+            # half precision: the probes z-score these, and it halves a store of every layer
+            arrays[f"{key}.hidden"] = st.hidden.astype(np.float16)
+            arrays[f"{key}.control_hidden"] = st.control_hidden.astype(np.float16)
+            arrays[f"{key}.control_label"] = st.control_label
     with atomic_path(path) as tmp:
         with tmp.open("wb") as fh:
             np.savez(fh, **arrays)
@@ -157,16 +190,17 @@ def list_traces(directory: str | Path) -> list[int]:
     return sorted(int(p.stem.split("_")[1]) for p in Path(directory).glob("step_*.npz"))
 
 
-def load_traces(path: str | Path) -> dict[str, SplitTraces]:
+def load_traces(path: str | Path) -> dict[str, dict[str, SplitTraces]]:
+    """Probe set -> split -> traces, as :func:`save_traces` wrote them."""
     with np.load(path) as z:
         keys = list(z.keys())
-        out = {}
-        for split in sorted({k.split(".")[0] for k in keys}):
-            get = lambda part: {k.split(".")[2]: z[k] for k in keys if k.startswith(f"{split}.{part}.")}  # noqa: E731
-            tr = Trace(z[f"{split}.program"], z[f"{split}.action"], z[f"{split}.length"], z[f"{split}.input"],
-                       z[f"{split}.initial"],
-                       z[f"{split}.spec_facing"], tuple(int(o) for o in z[f"{split}.offsets"]), get("labels"),
-                       get("before"))
-            out[split] = SplitTraces(tr, z[f"{split}.hidden"], z[f"{split}.control_hidden"],
-                                     z[f"{split}.control_label"])
+        out: dict[str, dict[str, SplitTraces]] = {}
+        for probe_set, split in sorted({tuple(k.split(".")[:2]) for k in keys}):
+            key = f"{probe_set}.{split}"
+            get = lambda part: {k.split(".")[3]: z[k] for k in keys if k.startswith(f"{key}.{part}.")}  # noqa: E731
+            columns = {name: z[f"{key}.{name}"] for name in _COLUMNS}
+            tr = Trace(**columns, offsets=tuple(int(o) for o in z[f"{key}.offsets"]), labels=get("labels"),
+                       before=get("before"))
+            out.setdefault(probe_set, {})[split] = SplitTraces(tr, z[f"{key}.hidden"], z[f"{key}.control_hidden"],
+                                                               z[f"{key}.control_label"])
     return out

@@ -7,8 +7,8 @@ import pytest
 
 from worldprobe.config import KarelConfig, KarelProbing, KarelProfile, load_params
 from worldprobe.karel import plots
-from worldprobe.karel.analysis import RegressionSummary, SemanticsSummary, checkpoints_with_mlp, regressions, summarize
-from worldprobe.karel.content import mlp_settings, probe_checkpoint, probe_set_sizes
+from worldprobe.karel.analysis import RegressionSummary, SemanticsSummary, regression_key, regressions, summarize
+from worldprobe.karel.content import checkpoints_with_mlp, mlp_settings, probe_step, text_controls
 from worldprobe.karel.evaluate import control_position, evaluate_checkpoints, probe_tasks
 from worldprobe.karel.outputs import Evaluation
 from worldprobe.karel.probes import LinearProbe
@@ -40,61 +40,88 @@ def test_tiny_study_end_to_end(tmp_path):
 
     with_mlp = checkpoints_with_mlp([0, 20, 40], PROBING.mlp_every)
     assert with_mlp == [0, 40]
-    rows, sizes = [], {}
+    first = load_traces(tmp_path / "traces" / "step_000000.npz")
+    assert set(first) == {"generated", "teacher_forced"} and set(first["generated"]) == {"train", "val", "test"}
+    fixed = text_controls(first["teacher_forced"], result.semantics, PROBING, 0)
+    found = []
     for step in (0, 20, 40):
-        traces = load_traces(tmp_path / "traces" / f"step_{step:06d}.npz")
-        assert set(traces) == {"train", "val", "test"}
-        test = traces["test"]
+        test = load_traces(tmp_path / "traces" / f"step_{step:06d}.npz")["generated"]["test"]
         assert test.hidden.shape == (len(test.trace.program), 2, 16) and test.control_hidden.shape == (16, 2, 16)
-        sizes[step] = probe_set_sizes(traces, PROBING.max_train_rows)
         mlp = mlp_settings(PROBING, 8) if step in with_mlp else None
-        rows += [{"step": step, **r} for r in probe_checkpoint(traces, result.semantics, PROBING, mlp, 0)]
-    table = pd.DataFrame(rows)
-    summary = summarize(table, "tiny", ["flip", "move_turns"], sizes)
+        found.append(probe_step(tmp_path / "traces" / f"step_{step:06d}.npz", step, result.semantics, PROBING, mlp,
+                                fixed, first["teacher_forced"]["test"].trace, 0))
+    table = pd.DataFrame([r for f in found for r in f.rows])
+    tests = pd.DataFrame([t for f in found for t in f.tests])
+    summary = summarize(table, tests, "tiny", ["flip", "move_turns"], {f.step: f.sizes for f in found})
     summary.save(tmp_path / "semantics.json")
     assert SemanticsSummary.load(tmp_path / "semantics.json") == summary
     assert summary.first_step == 0 and summary.final_step == 40 and summary.offsets == [-1, 0, 1, 2]
-    final = summary.checkpoints[40]
+    assert set(summary.probe_sets) == {"generated", "teacher_forced"}
+    final = summary.probe_sets["generated"][40]
     assert final.n_probe_train_specs == 40 and final.n_probe_train_rows >= 40
     assert set(final.frames) == {"absolute", "relative"}
     # linear probes on every feature set (mean, concat, layer_0, layer_1); MLPs on mean and concat
     assert set(final.frames["absolute"].probes) == {"mean", "concat", "layer_0", "layer_1"}
-    assert set(final.frames["absolute"].probes["mean"]) == {"linear", "mlp"}
     assert set(final.frames["absolute"].probes["layer_1"]) == {"linear"}
     assert set(final.frames["absolute"].probes["mean"]["linear"]) == {"original", "flip", "move_turns"}
-    assert set(final.frames["absolute"].probes["concat"]["mlp"]) == {"original", "flip", "move_turns"}
-    assert set(final.frames["relative"].probes["concat"]["mlp"]) == {"original"}
+    mlp = table[(table["probe"] == "mlp") & (table["step"] == 40) & (table["probe_set"] == "generated")]
+    assert set(mlp["feature"]) == {"mean", "concat"}
+    assert set(mlp[(mlp["frame"] == "absolute") & (mlp["target"] == "facing")]["semantics"]) == {"original", "flip",
+                                                                                                 "move_turns"}
+    assert set(mlp[mlp["frame"] == "relative"]["semantics"]) == {"original"}
+    assert set(mlp[mlp["target"].str.startswith("initial_")]["target"]) == {"initial_0"}
+    # MLP scores below the linear probe on val are no upper bound: left out of the summary, and counted
+    invalid = mlp["valid"].astype(str) == "False"
+    assert final.mlp_invalid == invalid.sum()
+    kept = {(r.frame, r.feature, r.semantics, r.offset) for r in mlp[~invalid & (mlp["target"] == "facing")].itertuples()}
+    assert kept == {(frame, feature, sem, o) for frame, c in final.frames.items() for feature, by in c.probes.items()
+                    for sem, by_offset in by.get("mlp", {}).items() for o in by_offset}
     assert set(final.frames["absolute"].probes["mean"]["linear"]["original"]) == {-1, 0, 1, 2}
-    assert set(final.frames["absolute"].baselines["original"]) == {"majority", "unchanged", "initial", "current"}
-    assert set(final.initial["concat"]["linear"]) == set(range(5)) and set(final.initial["concat"]["mlp"]) == {0}
-    assert set(final.composed["mean"]) == {"linear", "mlp"} and set(final.control["layer_0"]) == {"linear"}
-    assert summary.checkpoints[20].mlp_converged is None and final.linear_converged == 1.0
-    assert set(summary.intervention["absolute"]["concat"]["mlp"]) == {"flip", "move_turns"}
+    assert set(final.frames["absolute"].baselines["original"]) == {"majority", "unchanged", "initial", "current",
+                                                                   "prefix"}
+    assert set(final.frames["absolute"].nulls) == {"tokens", "counts"}
+    # the paired tests: the tested features only, every text-only null, every offset
+    assert set(final.frames["absolute"].beats) == {"mean", "concat"}
+    assert set(final.frames["absolute"].beats["mean"]) == {"tokens", "counts", "prefix"}
+    assert set(final.frames["absolute"].intervention["mean"]) == {"flip", "move_turns"}
+    assert set(final.initial["concat"]["linear"]) == set(range(5))
+    assert "linear" in final.composed["mean"] and set(final.controls["control"]["layer_0"]) == {"linear"}
+    assert set(final.controls) == {"control", "earlier_action", "heldout"}
+    assert summary.probe_sets["generated"][20].mlp_converged is None and final.linear_converged == 1.0
+    assert set(summary.intervention["generated"]["absolute"]["mean"]["linear"]) == {"flip", "move_turns"}
+    forced = summary.probe_sets["teacher_forced"][40]
+    assert set(forced.frames["absolute"].probes) == {"mean", "concat"} and forced.mlp_converged is None
+    # the teacher-forced rows are the same at every checkpoint: the nulls too
+    assert forced.frames["relative"].nulls == summary.probe_sets["teacher_forced"][0].frames["relative"].nulls
 
     accuracy = pd.DataFrame([r.model_dump() for r in result.steps])
-    fits = regressions(accuracy, table)
+    fits = regressions(accuracy, table, 100, 0)
     fits.save(tmp_path / "regression.json")
     assert RegressionSummary.load(tmp_path / "regression.json") == fits
-    assert fits.fits["absolute/mean/linear/facing/-1"].content.n == 3
-    assert fits.fits["absolute/concat/mlp/composed/2"].content.n == 2
+    assert fits.fits[regression_key("generated", "absolute", "mean", "linear", "facing", -1)].content.n == 3
+    assert fits.fits[regression_key("teacher_forced", "relative", "concat", "linear", "facing", 0, "trained")].content.n == 2
 
     figures = tmp_path / "figures"
+    generated, paired = table[table["probe_set"] == "generated"], tests[tests["probe_set"] == "generated"]
     plots.loss_plot(pd.read_csv(tmp_path / "loss.csv"), figures / "loss.png")
     plots.accuracy_plot(accuracy, result.chance.model_dump(), figures / "accuracy.png")
     plots.lengths_plot(accuracy, pd.DataFrame([r.model_dump() for r in result.by_length]), figures / "lengths.png")
-    plots.content_plot(table, "relative", "mean", figures / "content.png")
-    plots.decomposition_plot(table, "concat", figures / "decomposition.png")
-    plots.scatter_plot(accuracy, table, fits.fits, "relative", "mean", figures / "scatter.png")
-    plots.intervention_plot(summary, "absolute", "mean", figures / "intervention.png")
-    plots.intervention_training_plot(table, ["flip", "move_turns"], "absolute", "mean", figures / "training.png")
-    assert all((figures / f).stat().st_size > 1000 for f in ("accuracy.png", "decomposition.png", "intervention.png"))
+    plots.content_plot(generated, "relative", "mean", figures / "content.png")
+    plots.decomposition_plot(generated, "concat", figures / "decomposition.png")
+    plots.scatter_plot(accuracy, generated, fits.fits, "generated", "relative", "mean", figures / "scatter.png")
+    plots.intervention_plot(summary, "generated", "absolute", "mean", figures / "intervention.png")
+    plots.intervention_training_plot(generated, ["flip", "move_turns"], "absolute", "mean", figures / "training.png")
+    plots.tests_plot(paired, "beats", "mean", figures / "beats.png")
+    plots.controls_plot(generated, figures / "controls.png")
+    assert all((figures / f).stat().st_size > 1000 for f in ("accuracy.png", "decomposition.png", "intervention.png",
+                                                             "beats.png", "controls.png"))
 
     # probe_input: all -> the same programs and hidden states, one block of rows per spec input
     every = KAREL.model_copy(update={"profiles": {"tiny": PROFILE.model_copy(update={"probe_input": "all"})}})
     again = evaluate_checkpoints(every, 0, tmp_path / "corpus", tmp_path / "ckpt", tmp_path / "traces_all", progress=False)
     assert again.steps == result.steps
-    one = load_traces(tmp_path / "traces" / "step_000040.npz")["test"]
-    all_ = load_traces(tmp_path / "traces_all" / "step_000040.npz")["test"]
+    one = load_traces(tmp_path / "traces" / "step_000040.npz")["generated"]["test"]
+    all_ = load_traces(tmp_path / "traces_all" / "step_000040.npz")["generated"]["test"]
     n = len(one.trace.program)
     assert len(all_.trace.program) == PROFILE.spec_examples * n
     assert np.array_equal(all_.trace.labels["original"][:n], one.trace.labels["original"])

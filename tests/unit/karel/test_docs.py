@@ -5,6 +5,7 @@ import json
 import shutil
 
 import jinja2
+import pandas as pd
 import pytest
 
 from tests.conftest import REPO
@@ -29,28 +30,38 @@ def _edit(root, name, change):
 def test_render_is_deterministic_and_counts_the_rows_scored_per_offset(root):
     text = docs.render(root)
     assert text == docs.render(root)
-    # 3,797 counts every action row; the facing probes score 2,297 at offset 0 and 590 at +2
-    assert "2,297 test rows at offset 0" in text and "590 test rows at offset +2" in text
-    assert "±0.02 at 0" in text and "±0.04 at +2" in text
-    assert "- mean, linear: below 1.00 at step 1,000 (0.634), step 2,000 (0.913)" in text
-    assert "0 of the 102 MLP fits of the facing and initial-facing probes stopped" in text
-    assert "| 0 | 0.08 (−1.5, 0.36) | 0.06 (−1.8, 0.42) | 0.968 |" in text  # like with like: offset 0
+    rows = pd.read_csv(root / "plots/karel/semantics.csv")
+    final = rows["step"].max()
+    scored = rows[(rows.probe_set == "teacher_forced") & (rows.step == final) & (rows.target == "facing")
+                  & (rows.probe == "linear") & (rows.frame == "absolute") & (rows.semantics == "original")
+                  & (rows.feature == "concat")].set_index("offset")["n_test"]
+    assert f"{scored[0]:,} test rows at offset 0" in text and f"{scored[2]:,} test rows at offset +2" in text
+    assert f"±{0.98 / scored[2] ** 0.5:.2f} at +2" in text
 
 
 def test_a_changed_metric_changes_the_text(root):
     before = docs.render(root)
 
-    def control_perfect(data):
-        data["checkpoints"]["1000"]["control"]["mean"]["linear"] = 1.0
-        data["checkpoints"]["2000"]["control"]["mean"]["linear"] = 1.0
-        data["checkpoints"]["3000"]["control"]["mean"]["linear"] = 1.0
-    _edit(root, "semantics.json", control_perfect)
+    def tokens_beaten(data):
+        final = str(max(int(s) for s in data["probe_sets"]["teacher_forced"]))
+        test = data["probe_sets"]["teacher_forced"][final]["frames"]["absolute"]["beats"]["concat"]["tokens"]["0"]
+        test.update(diff=0.123, ci_low=0.1, ci_high=0.15, verdict="above 0")
+    _edit(root, "semantics.json", tokens_beaten)
     after = docs.render(root)
-    assert "- mean, linear: 1.00 at all 13 checkpoints it was fitted at." in after
-    assert "not at full strength" in before and "not at full strength" not in after
+    assert "+0.12 [+0.10, +0.15]" in after and "+0.12 [+0.10, +0.15]" not in before
     _edit(root, "synthesis.json", lambda data: data["final"].update(accuracy_spec=0.5))
     assert "50.0 % of test specs solved" in docs.render(root)
     assert "solves 50.0 % of test specifications" in docs.summary(root)
+
+
+def test_a_negative_control_off_chance_is_flagged(root):
+    assert "with suspicion" not in docs.render(root)
+
+    def leaky(data):
+        first = data["probe_sets"]["generated"][str(min(int(s) for s in data["probe_sets"]["generated"]))]
+        first["controls"]["heldout"]["concat"]["linear"] = first["controls_majority"]["heldout"] + 0.2
+    _edit(root, "semantics.json", leaky)
+    assert "generated, negative control: **off its majority class" in docs.render(root)
 
 
 def test_a_missing_metric_fails_loudly(root):
@@ -70,12 +81,14 @@ def test_committed_doc_is_the_render_of_the_committed_outputs():
 
 
 def test_regressions_too_short_to_fit_are_said_so_not_judged(root):
-    """A run of fewer than 3 checkpoints (the `smoke` profile's ci and first-look runs) has no fit: p is None."""
+    """A run of fewer than 3 checkpoints has no fit, and one of fewer than 10 no slope interval: neither
+    is called a rise or a fall (the `smoke` profile's ci and first-look runs)."""
     def unfitted(data):
         for fit in data["fits"].values():
-            for part in ("content", "above_baseline"):
-                fit[part].update(r2=None, p=None, slope=None, intercept=None)
+            for part in ("content", "above_text"):
+                fit[part].update(r2=None, p=None, slope=None, intercept=None, slope_low=None, slope_high=None,
+                                 verdict="not established")
     _edit(root, "regression.json", unfitted)
-    assert docs.trend(None, None) == "not fitted"
-    assert "not fitted" in docs.summary(root)
-    assert "regression on synthesis is not fitted" in docs.render(root)
+    summary = docs.summary(root)
+    assert "is not fitted" in summary and "positive" not in summary and "negative" not in summary
+    assert "— (not fitted)" in docs.render(root)

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from worldprobe.karel.analysis import RegressionSummary, regressions
+from worldprobe.karel.analysis import RegressionSummary, regression_key, regressions
 from worldprobe.karel.content import Target, baselines, compose, targets
-from worldprobe.karel.probes import LinearProbe, MLPProbes, MLPSettings
+from worldprobe.karel.probes import LinearProbe, MLPProbes, MLPSettings, accuracy
 from worldprobe.karel.traces import DROPPED, Trace, in_frame
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
@@ -60,9 +60,9 @@ def hand_trace():
     labels = np.array([[-1, 2, -1, -1], [2, -1, -1, -1], [-1, 0, 0, 0], [0, 0, 0, -1], [0, 0, -1, -1], [0, -1, -1, -1]])
     before = np.array([1, 2, 0, 0, 0, 0])
     return Trace(program=np.array([0, 0, 1, 1, 1, 1]), action=np.array([0, 1, 0, 1, 2, 3]), length=np.array([2, 2, 4, 4, 4, 4]),
-                 input=np.zeros(6, int), initial=np.array([1, 1, 0, 0, 0, 0]),
+                 written=np.array([2, 0, 0, 0, 0, 0]), input=np.zeros(6, int), initial=np.array([1, 1, 0, 0, 0, 0]),
                  spec_facing=np.array([[1, 3]] * 2 + [[0, 3]] * 4), offsets=(-1, 0, 1, 2),
-                 labels={"original": labels}, before={"original": before})
+                 labels={"original": labels}, before={"original": before}, heldout=np.full((6, 4), DROPPED))
 
 
 def test_composed_score_equals_the_label_when_fed_the_true_parts():
@@ -84,39 +84,57 @@ def test_composed_score_equals_the_label_when_fed_the_true_parts():
 def test_baselines_on_a_hand_made_trace():
     tr = hand_trace()
     got = baselines(tr, tr, "original")
-    assert got["majority"][0] == pytest.approx(3 / 4)  # class 0 on 3 of the 4 rows with a label
-    assert got["unchanged"][0] == pytest.approx(3 / 4)  # facing before the action: 1, 0, 0, 0 vs 2, 0, 0, 0
+    score = lambda name, o: accuracy(got[name][o], tr.labels["original"][:, tr.column(o)])  # noqa: E731
+    assert score("majority", 0) == pytest.approx(3 / 4)  # class 0 on 3 of the 4 rows with a label
+    assert score("unchanged", 0) == pytest.approx(3 / 4)  # facing before the action: 1, 0, 0, 0 vs 2, 0, 0, 0
     # at -1 "unchanged" is the facing before the action read (k - 1): rows 1, 3, 4, 5 -> 1, 0, 0, 0 vs 2, 0, 0, 0
-    assert got["unchanged"][-1] == pytest.approx(3 / 4)
-    assert got["initial"][1] == pytest.approx(1.0)
+    assert score("unchanged", -1) == pytest.approx(3 / 4)
+    assert score("initial", 1) == pytest.approx(1.0)
     assert got["current"][-1] is None and got["current"][0] is None
-    assert got["current"][1] == pytest.approx(1.0)  # facing 0 is followed by 0
+    assert score("current", 1) == pytest.approx(1.0)  # facing 0 is followed by 0
 
 
 def test_regression_of_accuracy_on_content():
-    steps = [0, 10, 20, 30]
-    acc = pd.DataFrame({"step": steps, "accuracy_spec": [0.1, 0.2, 0.3, 0.4]})
+    steps = list(range(0, 120, 10))
+    acc = pd.DataFrame({"step": steps, "accuracy_spec": np.linspace(0.1, 0.65, len(steps))})
     rows = []
-    for s, c in zip(steps, [0.3, 0.4, 0.5, 0.6]):
-        at = {"step": s, "frame": "absolute", "semantics": "original", "offset": 0}
+    for s, c in zip(steps, np.linspace(0.3, 0.85, len(steps))):
+        at = {"probe_set": "teacher_forced", "step": s, "frame": "absolute", "semantics": "original", "offset": 0,
+              "valid": None}
         rows.append({**at, "target": "facing", "feature": "mean", "probe": "linear", "accuracy": c})
         rows.append({**at, "target": "composed", "feature": "mean", "probe": "linear", "accuracy": 1 - c})
-        rows.append({**at, "target": "facing", "feature": None, "probe": "unchanged", "accuracy": 0.5})
-    fits = regressions(acc, pd.DataFrame(rows))
-    fit = fits.fits["absolute/mean/linear/facing/0"]
+        rows.append({**at, "target": "facing", "feature": None, "probe": "initial", "accuracy": 0.5})
+        rows.append({**at, "target": "facing", "feature": "tokens", "probe": "syntax", "accuracy": 0.6})
+        # an oracle is never the bar: "above the text" subtracts the best text-only score (0.6)
+        rows.append({**at, "target": "facing", "feature": None, "probe": "unchanged", "accuracy": c})
+    table = pd.DataFrame(rows)
+    fits = regressions(acc, table, 200, 0)
+    fit = fits.fits[regression_key("teacher_forced", "absolute", "mean", "linear", "facing", 0)]
     assert fit.content.r2 == pytest.approx(1.0) and fit.content.slope == pytest.approx(1.0)
-    assert fit.above_baseline.r2 == pytest.approx(1.0)
-    assert fits.fits["absolute/mean/linear/composed/0"].content.slope == pytest.approx(-1.0)
+    assert fit.content.verdict == "above 0" and fit.content.slope_low == pytest.approx(1.0)
+    assert fit.above_text.slope == pytest.approx(1.0) and fit.above_text.intercept == pytest.approx(0.4)
+    trained = fits.fits[regression_key("teacher_forced", "absolute", "mean", "linear", "facing", 0, "trained")]
+    assert trained.content.n == len(steps) - 1
+    assert fits.fits[regression_key("teacher_forced", "absolute", "mean", "linear", "composed", 0)].content.slope == (
+        pytest.approx(-1.0))
     assert fits.paper_r2[0] == 0.968
-    flat = regressions(acc.assign(accuracy_spec=0.1), pd.DataFrame(rows))
-    assert flat.fits["absolute/mean/linear/facing/0"].content.r2 is None
+    flat = regressions(acc.assign(accuracy_spec=0.1), table, 200, 0)
+    assert flat.fits[regression_key("teacher_forced", "absolute", "mean", "linear", "facing", 0)].content.r2 is None
+    noisy = acc.assign(accuracy_spec=np.random.default_rng(0).permutation(acc["accuracy_spec"].to_numpy()) * 0.01)
+    unclear = regressions(noisy, table, 200, 0).fits[regression_key("teacher_forced", "absolute", "mean", "linear",
+                                                                    "facing", 0)].content
+    assert unclear.slope_low < 0 < unclear.slope_high and unclear.verdict == "not established"
+    short = regressions(acc.head(3), table[table["step"] < 30], 200, 0)
+    few = short.fits[regression_key("teacher_forced", "absolute", "mean", "linear", "facing", 0)].content
+    assert few.r2 == pytest.approx(1.0) and few.slope_low is None and few.verdict == "not established"
 
 
 def test_regression_summary_round_trips(tmp_path):
     steps = [0, 10, 20]
     acc = pd.DataFrame({"step": steps, "accuracy_spec": [0.1, 0.3, 0.2]})
-    rows = [{"step": s, "frame": "relative", "semantics": "original", "offset": 1, "target": "facing",
-             "feature": "concat", "probe": "mlp", "accuracy": a} for s, a in zip(steps, [0.5, 0.7, 0.9])]
-    fits = regressions(acc, pd.DataFrame(rows))
+    rows = [{"probe_set": "generated", "step": s, "frame": "relative", "semantics": "original", "offset": 1,
+             "target": "facing", "feature": "concat", "probe": "mlp", "accuracy": a, "valid": True}
+            for s, a in zip(steps, [0.5, 0.7, 0.9])]
+    fits = regressions(acc, pd.DataFrame(rows), 100, 0)
     fits.save(tmp_path / "r.json")
     assert RegressionSummary.load(tmp_path / "r.json") == fits

@@ -6,7 +6,13 @@ from worldprobe.config import KarelProfile
 from worldprobe.karel.model import GPT, GPTConfig
 from worldprobe.karel.sampler import build_split
 from worldprobe.karel.semantics import ACTIONS
-from worldprobe.karel.synthesis import best_constant_program, generate, random_program_accuracy, score_programs
+from worldprobe.karel.synthesis import (
+    best_constant_program,
+    generate,
+    random_program_accuracy,
+    read_programs,
+    score_programs,
+)
 from worldprobe.karel.tokens import ACTION_IDS, EOS_ID, VOCAB, encode_program, prompt_length
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread
@@ -62,6 +68,20 @@ def test_generated_programs_are_the_constrained_argmax_and_hidden_states_align()
             assert VOCAB[best] == action
             assert np.allclose(gen.hidden[gen.starts[i] + k], hidden[0, p + k].numpy(), atol=1e-5)
         assert np.allclose(gen.prompt_hidden[i], hidden[0, [18, 3]].numpy(), atol=1e-5)
+
+
+def test_teacher_forcing_reads_the_states_decoding_would_keep():
+    split = build_split(PROF, 0, "test", 12)
+    model = tiny_model(2)
+    gen = generate(model, split.prompts(), max_actions=6, batch_size=5, read_at=[18])
+    read = read_programs(model, split.prompts(), gen.programs, batch_size=5, read_at=[18])
+    assert read.programs == gen.programs and np.array_equal(read.starts, gen.starts) and not read.hit_limit.any()
+    assert np.allclose(read.hidden, gen.hidden, atol=1e-4)  # batches mix lengths: padding after the end is never read
+    assert np.allclose(read.prompt_hidden, gen.prompt_hidden, atol=1e-4)
+    references = [split.program(i) for i in range(12)]
+    assert read_programs(model, split.prompts(), references).starts[-1] == sum(map(len, references))
+    with pytest.raises(ValueError, match="12 prompts for 11 programs"):
+        read_programs(model, split.prompts(), references[:11])
 
 
 def test_scoring_reference_programs_and_chance_lines():

@@ -31,7 +31,8 @@ def sample(n=60, seed=0):
 def build(programs, worlds, input_index=0):
     spec = np.random.default_rng(len(programs)).integers(0, 4, (len(programs), 5))
     spec[:, input_index] = [w.facing for w in worlds]
-    return build_trace(programs, worlds, SEMANTICS, OFFSETS, spec, input_index)
+    unseen = [random_world(random.Random(i), 4, 0.2, 0.2) for i in range(len(programs))]
+    return build_trace(programs, worlds, SEMANTICS, OFFSETS, spec, unseen, input_index)
 
 
 def test_labels_equal_re_executing_the_prefix():
@@ -52,6 +53,19 @@ def test_labels_equal_re_executing_the_prefix():
                 assert tr.labels[s][r, tr.column(-1)] == tr.before[s][r]
             before = worlds[i].facing if k == 0 else trace(worlds[i], programs[i][:k], s)[-1].facing
             assert tr.before[s][r] == before
+        assert ACTIONS[tr.written[r]] == programs[i][k]
+        unseen = random_world(random.Random(int(i)), 4, 0.2, 0.2)  # the held-out world: original semantics
+        for c, o in enumerate(OFFSETS):
+            expected = trace(unseen, programs[i][: k + o + 1], "original")[-1].facing if 0 <= k + o < n - 1 else DROPPED
+            assert tr.heldout[r, c] == expected
+
+
+def test_a_short_program_has_labels_only_before_its_final_state():
+    tr = build([["move"]], [random_world(random.Random(3), 4, 0.0, 0.0)])
+    assert (tr.labels["original"] == DROPPED).all() and (tr.heldout == DROPPED).all()
+    with pytest.raises(ValueError, match="1 programs, 1 input worlds, 1 spec rows, 0 held-out worlds"):
+        build_trace([["move"]], [random_world(random.Random(3), 4, 0.0, 0.0)], SEMANTICS, OFFSETS,
+                    np.zeros((1, 5), int), [])
 
 
 def test_feature_sets_and_storage_round_trip(tmp_path):
@@ -67,10 +81,16 @@ def test_feature_sets_and_storage_round_trip(tmp_path):
         feature_sets(hidden, ["max"])
     tr = build(programs, worlds)
     control = rng.normal(size=(10, 3, 8)).astype(np.float32)
-    save_traces(tmp_path / "step_000020.npz", {"test": SplitTraces(tr, hidden, control, tr.spec_facing[tr.action == 0, 0])})
-    back = load_traces(tmp_path / "step_000020.npz")["test"]
+    split = SplitTraces(tr, hidden, control, tr.spec_facing[tr.action == 0, 0])
+    shorter = SplitTraces(build(programs[:4], worlds[:4]), hidden[: sum(map(len, programs[:4]))], control[:4],
+                          split.control_label[:4])
+    save_traces(tmp_path / "step_000020.npz", {"generated": {"test": split}, "teacher_forced": {"test": shorter}})
+    both = load_traces(tmp_path / "step_000020.npz")
+    back = both["generated"]["test"]
     assert list_traces(tmp_path) == [20]
+    assert len(both["teacher_forced"]["test"].trace.program) == len(shorter.trace.program)
     assert back.trace.offsets == OFFSETS and np.array_equal(back.trace.spec_facing, tr.spec_facing)
+    assert np.array_equal(back.trace.written, tr.written) and np.array_equal(back.trace.heldout, tr.heldout)
     assert np.array_equal(back.trace.labels["move_turns"], tr.labels["move_turns"])
     assert np.array_equal(back.trace.before["flip"], tr.before["flip"])
     assert np.allclose(back.hidden, hidden, atol=1e-2) and np.allclose(back.control_hidden, control, atol=1e-2)  # float16
@@ -105,6 +125,7 @@ def test_all_inputs_stack_one_block_per_input():
     for j, tr in enumerate(per_input):
         block = slice(j * rows, (j + 1) * rows)
         assert np.array_equal(both.program[block], tr.program) and np.array_equal(both.initial[block], tr.initial)
+        assert np.array_equal(both.written[block], tr.written) and np.array_equal(both.heldout[block], tr.heldout)
         assert (both.input[block] == j).all()
         for s in SEMANTICS:
             assert np.array_equal(both.labels[s][block], tr.labels[s]) and np.array_equal(both.before[s][block], tr.before[s])

@@ -8,6 +8,7 @@ import pytest
 from tests.fixtures.spacetime import MODEL, write_workspace
 from worldprobe.io import read_json, write_json
 from worldprobe.karel.analysis import RegressionSummary, SemanticsSummary
+from worldprobe.karel.content import ProbeSets
 from worldprobe.karel.outputs import KarelSynthesis
 from worldprobe.records import DataReport
 from worldprobe.spacetime.outputs import (
@@ -51,10 +52,10 @@ def test_malformed_json_and_values_are_reported(tmp_path):
     [(ProbeMetrics, "metrics/probes/*.json"), (GeneralizationMetrics, "metrics/generalization/*.json"),
      (LearningCurve, "metrics/learning_curve/*.json"),
      (DataReport, "metrics/data/*.json"), (SpacetimeSummary, "metrics/spacetime/summary.json"),
-     (KarelSynthesis, "metrics/karel/synthesis.json"),
-     # the committed metrics/karel/{semantics,regression}.json predate the probe instrument that writes
-     # these models (README); CI's smoke reference is written by it
+     (KarelSynthesis, "metrics/karel/synthesis.json"), (ProbeSets, "metrics/karel/probe_sets.json"),
+     (SemanticsSummary, "metrics/karel/semantics.json"), (RegressionSummary, "metrics/karel/regression.json"),
      (KarelSynthesis, "ci/reference/metrics/karel/synthesis.json"),
+     (ProbeSets, "ci/reference/metrics/karel/probe_sets.json"),
      (SemanticsSummary, "ci/reference/metrics/karel/semantics.json"),
      (RegressionSummary, "ci/reference/metrics/karel/regression.json")],
 )
