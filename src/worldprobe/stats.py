@@ -94,12 +94,17 @@ class Resamples:
     unit_of: np.ndarray  # n
 
     @property
-    def weights(self) -> np.ndarray:
-        """``(n_boot, n)`` counts: how often each entity is in each resample."""
+    def unit_weights(self) -> np.ndarray:
+        """``(n_boot, n_units)`` counts: how often each unit is in each resample."""
         n_boot, n_units = self.draws.shape
         counts = np.zeros((n_boot, n_units))
         np.add.at(counts, (np.arange(n_boot)[:, None], self.draws), 1.0)
-        return counts[:, self.unit_of]
+        return counts
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(n_boot, n)`` counts: how often each entity is in each resample."""
+        return self.unit_weights[:, self.unit_of]
 
     def rows(self) -> list[np.ndarray]:
         """Each resample as entity row indices: the members of every drawn unit, in draw order (by entity:

@@ -225,14 +225,6 @@ def text_controls(traces: dict[str, SplitTraces], semantics: Sequence[str], prob
 # --------------------------------------------------------------------------- paired tests
 
 
-def _cluster_weights(groups: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_boot, units)`` counts of each test program in every cluster resample, and each row's unit."""
-    res = bootstrap(groups, len(groups), n_boot, seed)
-    counts = np.zeros((n_boot, res.draws.shape[1]))
-    np.add.at(counts, (np.arange(n_boot)[:, None], res.draws), 1.0)
-    return counts, res.unit_of
-
-
 def _paired(delta: np.ndarray, keep: np.ndarray, counts: np.ndarray, unit_of: np.ndarray) -> dict:
     """The mean of ``delta`` over kept rows with its cluster-bootstrap 95 % interval and verdict."""
     units = counts.shape[1]
@@ -249,7 +241,9 @@ def paired_tests(test: Trace, probed: dict[tuple[str, str, str, int], np.ndarray
     """``probed``: the linear probes' test predictions per (feature, frame, semantics, offset). For every
     feature, frame and offset: the probe's accuracy minus each text-only null's (``beats``, original
     semantics), and its gap (original minus alternative) minus the null's gap (``intervention``)."""
-    counts, unit_of = _cluster_weights(test.program, n_boot, seed)
+    resamples = bootstrap(test.program, len(test.program), n_boot, seed)
+    # per test program, not per row: the resampled sums come from per-program sums (bincount in _paired)
+    counts, unit_of = resamples.unit_weights, resamples.unit_of
     framed = {frame: in_frame(test, frame) for frame in FRAMES}
     out = []
     for (feature, frame, s, o), pred in probed.items():
