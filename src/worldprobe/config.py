@@ -372,6 +372,14 @@ class ValidityConfig(Section):
         {"people": 1500}, description="time datasets scored by era too: before this year vs this year or later")
 
 
+class IncrementalConfig(Section):
+    """What the probe adds to each control (``worldprobe.spacetime.incremental``); its intervals take
+    ``validity.n_boot`` resamples and ``validity.split_groups``, as the probes stage's do."""
+
+    folds: int = Field(10, ge=2, description="the least-squares fits of control and probe predictions are "
+                       "cross-fitted over this many folds of the test rows (whole split groups per fold)")
+
+
 # --------------------------------------------------------------------------- familiarity
 
 
@@ -632,6 +640,7 @@ class Params(Section):
     probes: ProbesConfig = ProbesConfig()
     learning_curve: LearningCurveConfig = LearningCurveConfig()
     validity: ValidityConfig = ValidityConfig()
+    incremental: IncrementalConfig = IncrementalConfig()
     familiarity: FamiliarityConfig = FamiliarityConfig()
     intervention: InterventionConfig = InterventionConfig()
     karel: KarelConfig

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import FamiliarityConfig
+from ..countries import UNITED_KINGDOM, country_name
 from ..io import Output
 from ..lm.readout import FewShotReadout, parse_year
 
@@ -85,26 +86,8 @@ US_STATES = {
     "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
     "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming", "PR": "Puerto Rico",
 }
-# DBpedia's country column mixes names of one country, historical states and UK counties.
-WORLD_ALIASES = {
-    "UK": "United Kingdom", "England, United Kingdom": "United Kingdom", "Kingdom of England": "England",
-    "USA": "United States", "United States of America": "United States",
-    "Southwestern United States": "United States", "People's Republic of China": "China",
-    "Republic of China": "Taiwan", "Republic of Ireland": "Ireland", "Ireland (state)": "Ireland",
-    "Russian Federation": "Russia", "The Bahamas": "Bahamas", "Bosnia & Herzegovina": "Bosnia and Herzegovina",
-    "Democratic Republic of the Congo": "DR Congo", "French Republic": "France", "Kingdom of Italy": "Italy",
-    "Kingdom of the Netherlands": "Netherlands", "Kingdom of Denmark": "Denmark", "Kingdom of Romania": "Romania",
-    "United Mexican States": "Mexico", "Georgia (country)": "Georgia", "Cape Town, South Africa": "South Africa",
-    "Church in Wales": "Wales", "State of Palestine": "Palestine", "Palestinian Territories": "Palestine",
-    "Cambridgeshire": "England", "County Durham": "England", "Cumbria": "England", "Derbyshire": "England",
-    "Devon": "England", "Dorset": "England", "East Sussex": "England", "Essex": "England",
-    "Gloucestershire": "England", "Hampshire": "England", "Hertfordshire": "England", "Kent": "England",
-    "Lancashire": "England", "Lincolnshire": "England", "Norfolk": "England", "North Yorkshire": "England",
-    "Nottinghamshire": "England", "Oxfordshire": "England", "Somerset": "England", "Staffordshire": "England",
-    "Suffolk": "England", "Surrey": "England", "West Sussex": "England",
-}
 # Answers that name the same place for this question: any member counts for any other.
-ANSWER_CLASSES = {"world": [{"United Kingdom", "England", "Scotland", "Wales", "Northern Ireland"}]}
+ANSWER_CLASSES = {"world": [UNITED_KINGDOM]}
 
 
 def canonical_answer(dataset: str, value) -> str | None:
@@ -115,7 +98,7 @@ def canonical_answer(dataset: str, value) -> str | None:
     if dataset == "us":
         return US_STATES.get(text.upper(), text)
     if dataset == "world":
-        return WORLD_ALIASES.get(text, text)
+        return country_name(text)
     return text
 
 

@@ -13,7 +13,7 @@ from ..registry import DATASETS
 from ..stats import Sign, interval_sign
 from .outputs import PairedDifference, SpacetimeSummary
 from .report import FIGURES_DIR, SUMMARY_PATH, DatasetResult, figure_names, load_dataset, results_markdown
-from .verdicts import CONTROL_NAMES, Outcome
+from .verdicts import CONTROL_NAMES, Outcome, interval_text
 
 DOC_PATH = Path("docs/spacetime.md")
 TEMPLATE = Path(__file__).with_name("doc.md.j2")
@@ -80,35 +80,25 @@ def _curve_sentence(r: DatasetResult) -> str:
 
 
 def finding(r: DatasetResult) -> str:
-    """One bullet of what the dataset shows beyond the headline verdicts: the block, the order within it,
-    the learning curve, the eras, the MLP; every figure from the metrics."""
-    v, w = r.validity, r.validity.within_block
-    probe_rho = w.spearman.get("probe")
-    surface_rho = w.spearman.get("surface")
+    """One bullet of what the dataset shows beyond the verdicts: the block in short, the learning curve, the
+    eras, the MLP; every figure from the metrics."""
+    v, b = r.validity, r.main.block
     text = f"**{r.title}**: R² {r.main.r2:.3f} [{v.r2_ci_low:.3f}, {v.r2_ci_high:.3f}]."
-    if v.group_mean_r2 is not None and v.r2_beyond_group is not None:
-        text += (f" An oracle told each test place's true {w.block} (that {w.block}'s train mean) reaches R² "
-                 f"{v.group_mean_r2:.3f}; given the "
-                 f"{w.block}, the activations add ΔR² {_interval(v.r2_beyond_group)}, "
-                 f"{_established(v.r2_beyond_group)}.")
-    if probe_rho is not None and surface_rho is not None:
-        interval = ("" if w.probe_spearman_ci_low is None
-                    else f" [{w.probe_spearman_ci_low:.3f}, {w.probe_spearman_ci_high:.3f}]")
-        if (w.probe_spearman_ci_low is not None
-                and interval_sign(w.probe_spearman_ci_low, w.probe_spearman_ci_high) is Sign.NOT_ESTABLISHED):
-            better = "the probe's own order is not established (its interval includes 0)"
-        else:
-            better = "no paired interval; which orders better is not established"
-        text += (f" Within a {w.block} ({w.n_blocks:,} blocks, {w.n:,} test entities) the probe orders entities "
-                 f"with Spearman {probe_rho:.3f}{interval}, surface form {surface_rho:.3f} ({better})"
-                 + ("" if w.r2.get("probe") is None else f"; its within-{w.block} R² is {w.r2['probe']:.3f}") + ".")
+    if b is not None:
+        text += (f" The {b.block} oracle reaches R² {b.oracle_r2:.3f}; given the {b.block} the probe adds ΔR² "
+                 f"{interval_text(b.adds, 4)}, {_established(b.adds)}"
+                 + ("" if b.beyond_block_share is None else
+                    f" ({b.beyond_block_share:.1%} of what the {b.block} leaves unexplained)")
+                 + ("" if b.block_read_r2 is None else
+                    f", and its predictions explain {b.block_read_r2:.2f} of the variance of the {b.block} means") + ".")
     text += _curve_sentence(r)
     if v.eras:
         text += " By era: " + "; ".join(
             f"{era.replace('_', ' ')}, n = {e.n:,}, R² {e.r2:.3f}, Spearman {e.spearman:.3f}"
             for era, e in v.eras.items() if e.r2 is not None and e.spearman is not None) + "."
     if r.main.mlp_r2 is not None:
-        text += f" MLP probe R² {r.main.mlp_r2:.3f} against the ridge's {r.main.r2:.3f}."
+        text += (f" MLP probe R² {r.main.mlp_r2:.3f} against the ridge's {r.main.r2:.3f} (one seed, validation rows "
+                 "drawn at random, no paired interval: not a verdict).")
     return text
 
 
@@ -129,9 +119,10 @@ def render(root: Path = Path(".")) -> str:
 
 
 def summary(root: Path = Path(".")) -> str:
-    """The README's paragraph: per dataset, which controls the probe beats, from the paired intervals."""
+    """The README's paragraph: per dataset, which controls the probe beats and which it adds to, from the
+    paired intervals; then the place datasets against their block."""
     results = load_results(root)
-    beats_all, beaten, open_ = [], [], []
+    beats_all, beaten, open_, adds_all, adds_not = [], [], [], [], []
     for r in results:
         against = [CONTROL_NAMES[v.control] for v in r.verdicts if v.outcome is Outcome.BEATEN]
         unsettled = [CONTROL_NAMES[v.control] for v in r.verdicts
@@ -142,6 +133,11 @@ def summary(root: Path = Path(".")) -> str:
             open_.append(f"{r.title} ({', '.join(unsettled)})")
         else:
             beats_all.append(r.title)
+        if lacking := [v for v in r.verdicts if v.adds_sign is not Sign.ABOVE]:
+            adds_not.append(f"{r.title} (" + "; ".join(
+                CONTROL_NAMES[v.control] + ("" if v.adds is None else f", ΔR² {_interval(v.adds)}") for v in lacking) + ")")
+        else:
+            adds_all.append(r.title)
     clauses = []
     if beats_all:
         clauses.append(f"the probe beats all four controls on {', '.join(beats_all)}")
@@ -149,12 +145,21 @@ def summary(root: Path = Path(".")) -> str:
         clauses.append(f"a control is above the probe on {', '.join(beaten)}")
     if open_:
         clauses.append(f"the probe is not established against {', '.join(open_)}")
+    beyond = []
+    if adds_all:
+        beyond.append(f"the probe adds to every control on {', '.join(adds_all)}")
+    if adds_not:
+        beyond.append(f"what it adds is not established on {', '.join(adds_not)}")
     text = (f"**Space and time** (Gurnee & Tegmark; {', '.join(sorted({r.model for r in results}))}, every entity; "
-            f"verdicts from paired 95 % intervals on the same test entities): {'; '.join(clauses)}.")
-    blocks = [r for r in results if r.validity.r2_beyond_group is not None and r.validity.group_mean_r2 is not None]
+            f"verdicts from paired 95 % intervals on the same test entities). Head to head, {'; '.join(clauses)}. "
+            f"Beyond each control (what the probe's predictions add to the control's), {'; '.join(beyond)}.")
+    blocks = [r for r in results if r.main.block is not None]
     if blocks:
-        text += (" Most of a place probe's R² is its block: an oracle that is told each test place's true block "
-                 "and predicts that block's train mean reaches " + "; ".join(
-                     f"R² {r.validity.group_mean_r2:.3f} on {r.title} ({r.validity.within_block.block}), where given "
-                     f"the block the activations add ΔR² {_interval(r.validity.r2_beyond_group)}" for r in blocks) + ".")
+        text += (" Most of a place probe's R² is its block: an oracle told each test place's true block, predicting "
+                 "that block's train mean, reaches " + "; ".join(
+                     f"R² {r.main.block.oracle_r2:.3f} on {r.title} ({r.main.block.block}), where the probe adds "
+                     f"ΔR² {interval_text(r.main.block.adds, 4)}"
+                     + ("" if r.main.block.beyond_block_share is None else
+                        f" ({r.main.block.beyond_block_share:.1%} of what the block leaves unexplained)")
+                     for r in blocks) + ".")
     return text + f" Details: [{DOC_PATH}]({DOC_PATH})."

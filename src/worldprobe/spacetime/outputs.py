@@ -9,6 +9,7 @@ default that the writer did not set is left out (``prox_error_paper_swapped`` ex
 * ``metrics/probes/<dataset>.json`` - :class:`ProbeMetrics` (probes)
 * ``metrics/generalization/<dataset>.json`` - :class:`GeneralizationMetrics` (generalization)
 * ``metrics/learning_curve/<dataset>.json`` - :class:`LearningCurve` (learning_curve)
+* ``metrics/incremental/<dataset>.json`` - :class:`IncrementalMetrics` (incremental)
 * ``metrics/spacetime/summary.json`` - :class:`SpacetimeSummary` (report)
 
 The metrics themselves (``r2``, ``prox_error``, ...) are defined in :mod:`worldprobe.spacetime.metrics`.
@@ -138,6 +139,45 @@ class Validity(Output):
     r2_beyond_group: PairedDifference | None = None
     within_block: WithinBlock
     eras: dict[str, EraScores] | None = None
+
+
+class BlockChecks(Output):
+    """Places against their block (country, state, borough), blocks read by one rule
+    (:func:`worldprobe.spacetime.incremental.block_labels`). ``oracle_r2``: each test place predicted by
+    the train mean of its true block; ``beats``: probe R² minus the oracle's; ``adds``: what the probe's
+    prediction adds to the oracle's (cross-fitted least squares, the block term unshrunk);
+    ``block_alone_r2``: that fit on the oracle alone; ``beyond_block_share``: ``adds`` as a share of
+    what the block leaves unexplained (1 - ``block_alone_r2``); ``block_read_r2``: the probe's predictions
+    scored against each test place's block mean (how much of the blocks' spread the probe reads)."""
+
+    block: str
+    n_test_blocks: int
+    unseen_test_blocks: int  # test blocks no train place shares (the oracle falls back on the train mean)
+    unseen_test_entities: int
+    missing_block_entities: int  # test places with no block value: one block of their own
+    oracle_r2: float
+    beats: PairedDifference
+    adds: PairedDifference
+    block_alone_r2: float
+    beyond_block_share: float | None
+    block_read_r2: float | None
+
+
+class IncrementalMetrics(Output):
+    """``metrics/incremental/<dataset>.json``: what the probe adds to each control (``adds``: R² of the
+    control's and the probe's test predictions together minus the control's alone, least squares
+    cross-fitted over ``folds`` folds), the probe's within-block Spearman minus each control's, and for
+    places the block checks; every interval paired and resampled as the split was drawn (``resampling``)."""
+
+    dataset: str
+    kind: Literal["place", "time"]
+    n_test: int
+    folds: int
+    n_boot: int
+    resampling: Literal["split groups", "test entities"]
+    adds: dict[str, PairedDifference]
+    within_block_spearman: dict[str, PairedDifference]
+    block: BlockChecks | None = None
 
 
 class ProbeMetrics(Output):
@@ -377,8 +417,10 @@ class SummaryCurvePoint(Output):
 class SummaryEntry(Output):
     """One (model, prompt) of one dataset. The headline run also carries the generalization stage's
     ``mlp_r2`` and ``holdout`` means, from :class:`Validity` the 95 % bootstrap interval of its R²
-    (``r2_ci_*``), the paired probe - control differences (``verdicts``), the group reference and
-    within-block metrics and, for people, the eras, and from the learning-curve stage
+    (``r2_ci_*``), the paired probe - control differences (``beats``), the one-hot ridge beyond the block and
+    within-block metrics and, for people, the eras, from :class:`IncrementalMetrics` what the probe adds to
+    each control (``adds``), its within-block order against each control's and the block checks, and from
+    the learning-curve stage
     ``learning_curve`` with, per control, the difference at full n and where the curves cross
     (``learning_curve_crossings``)."""
 
@@ -395,9 +437,11 @@ class SummaryEntry(Output):
     r2_ci_high: float | None = None
     learning_curve: list[SummaryCurvePoint] | None = None
     learning_curve_crossings: dict[str, CurveCrossing] | None = None
-    verdicts: dict[str, PairedDifference] | None = None
-    group_mean_r2: float | None = None
-    r2_beyond_group: PairedDifference | None = None
+    beats: dict[str, PairedDifference] | None = None  # probe R² - control R² (the probes stage's verdicts)
+    adds: dict[str, PairedDifference] | None = None  # what the probe adds to the control (IncrementalMetrics)
+    block: BlockChecks | None = None  # places against their block (IncrementalMetrics)
+    r2_beyond_group: PairedDifference | None = None  # ridge on block one-hot + activations, one penalty for both
+    within_block_beats: dict[str, PairedDifference] | None = None  # within-block Spearman, probe - control
     within_block_spearman: dict[str, float | None] | None = None
     within_block_spearman_ci_low: float | None = None  # the probe's
     within_block_spearman_ci_high: float | None = None

@@ -22,6 +22,7 @@ from matplotlib.transforms import Affine2D
 from ..charts import DIGITS, Chart, PageInputs, Section, html_table, records
 from ..config import PromptName
 from ..registry import DATASETS
+from ..stats import Sign
 from . import plots
 from .metrics import great_circle_km
 from .outputs import SpacetimeSummary, SummaryEntry
@@ -440,18 +441,21 @@ def summary_table(inputs: PageInputs) -> str:
     head = ["dataset", "model", "best layer", "test R² [95 % CI]", "Spearman", "prox. error",
             *(CONTROL_NAMES[c] for c in CONTROLS), "MLP R²"]
     marks = {Outcome.BEATS: " ✓", Outcome.BEATEN: " ✗", Outcome.NOT_ESTABLISHED: " ?", Outcome.NOT_MEASURED: ""}
+    adds = {Sign.ABOVE: " +", Sign.BELOW: " −", Sign.NOT_ESTABLISHED: " ·"}
     rows = []
     for ds, model, runs in _main_runs(summary, inputs.datasets):
         m = runs["main"]
         cells = [_title(ds), model, f"{m.best_layer} / {m.n_layers - 1}",
                  f"{m.r2:.3f} [{m.r2_ci_low:.3f}, {m.r2_ci_high:.3f}]", f"{m.spearman:.3f}", f"{m.prox_error:.3f}"]
-        for v in judge(m.verdicts or {}, m.controls.model_dump()):  # the report's rule: the paired interval
-            cells.append("—" if v.control_r2 is None else f"{v.control_r2:.3f}" + marks[v.outcome])
+        for v in judge(m.beats or {}, m.controls.model_dump(), m.adds):  # the report's rule: the paired intervals
+            cells.append("—" if v.control_r2 is None else
+                         f"{v.control_r2:.3f}" + marks[v.outcome] + ("" if v.adds is None else adds[v.adds_sign]))
         cells.append("—" if m.mlp_r2 is None else f"{m.mlp_r2:.3f}")
         rows.append(cells)
     return html_table(head, rows, "Paired 95 % bootstrap interval of probe R² minus the control's on the same test "
                       "entities: ✓ above 0 (the probe beats it), ✗ below 0 (the control beats the probe), ? includes 0 "
-                      "(not established).")
+                      "(not established). Then what the probe's predictions add to the control's (paired interval of "
+                      "the R² gain): + above 0 (the activations add to it), · not established.")
 
 
 INTRO = ("<p>Linear probes on the residual stream at the last entity token, test split, beside the controls on the "

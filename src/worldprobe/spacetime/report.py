@@ -20,10 +20,12 @@ import pandas as pd
 from ..io import atomic_path
 from ..records import DataReport
 from ..registry import DATASETS
+from ..stats import Sign
 from . import plots
 from .inputs import ON_SUBSAMPLE
 from .outputs import (
     GeneralizationMetrics,
+    IncrementalMetrics,
     LearningCurve,
     OutputError,
     ProbeMetrics,
@@ -32,7 +34,7 @@ from .outputs import (
     Validity,
 )
 from .summary import bar_table, depth_series, pca_series, place_or_time_r2, read_predictions, summarize_dataset
-from .verdicts import CONTROL_NAMES, Verdict, judge, plain_verdict
+from .verdicts import CONTROL_NAMES, Outcome, Verdict, interval_text, judge, plain_verdict
 
 # --------------------------------------------------------------------------- reference numbers
 # Test R² of the linear ridge probe at the paper's fixed layer per model (Gurnee & Tegmark 2024, table 2).
@@ -122,7 +124,7 @@ class DatasetResult:
 
     @property
     def verdicts(self) -> list[Verdict]:
-        return judge(self.main.verdicts or {}, self.main.controls.model_dump())
+        return judge(self.main.beats or {}, self.main.controls.model_dump(), self.main.adds)
 
 
 def _f(value: float | None, digits: int = 3) -> str:
@@ -133,9 +135,8 @@ def _title(name: str) -> str:
     return DATASETS[name].title if name in DATASETS else name
 
 
-def _paired(v: Verdict) -> str:
-    d = v.difference
-    return "" if d is None else f" (Δ {d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}])"
+_BEATS = {Outcome.BEATS: "beats", Outcome.BEATEN: "beaten", Outcome.NOT_ESTABLISHED: "not established"}
+_ADDS = {Sign.ABOVE: "adds", Sign.BELOW: "below 0", Sign.NOT_ESTABLISHED: "not established"}
 
 
 def _layer(m: SummaryEntry) -> str:
@@ -143,31 +144,55 @@ def _layer(m: SummaryEntry) -> str:
 
 
 def beyond_block_lines(results: list[DatasetResult]) -> list[str]:
-    """What the probe adds beyond the dataset's block (country, state, borough; century, decade, year)."""
+    """Places against their block (country, state, borough), and every dataset's order within its block."""
+    places = [r for r in results if r.main.block is not None]
+    lines = []
+    if places:
+        lines += [
+            "### Against the block: does the probe place entities within their country, state or borough?",
+            "",
+            "Oracle: each test place predicted by the train mean of its true block (blocks read by one rule: a "
+            "missing block is a block of its own, world countries one block per sovereign country). Beats: probe R² "
+            "minus the oracle's. Adds: what the probe's prediction adds to the oracle's (least squares on both, "
+            "cross-fitted over the test rows, the block term unshrunk), also as a share of the variance the block "
+            "leaves unexplained. Block read: the probe's predictions scored against each test place's block mean. "
+            "One-hot + activations: a ridge on the block's one-hot plus the best layer's activations against the "
+            "one-hot alone, one penalty for both (which shrinks the block term too). Unseen: test blocks with no "
+            "train place (places).",
+            "",
+            "| dataset | block (test blocks) | oracle R² | beats: Δ R² [95 % CI] | adds: Δ R² [95 % CI] | share of "
+            "unexplained | block read R² | one-hot + activations Δ R² | unseen blocks (places) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in places:
+            b, one_hot = r.main.block, r.main.r2_beyond_group
+            lines.append(
+                f"| {_title(r.name)} | {b.block} ({b.n_test_blocks}) | {_f(b.oracle_r2)} | {interval_text(b.beats)} "
+                f"| {interval_text(b.adds, 4)} | {'—' if b.beyond_block_share is None else f'{b.beyond_block_share:.1%}'} "
+                f"| {_f(b.block_read_r2)} | {'—' if one_hot is None else interval_text(one_hot, 4)} "
+                f"| {b.unseen_test_blocks} ({b.unseen_test_entities}) |")
+        lines.append("")
     predictors = ("probe", *CONTROL_NAMES)
-    lines = [
-        "### Beyond the block: does the probe place entities within their country, state or borough?",
+    lines += [
+        "### Within a block: does the probe order entities inside their block?",
         "",
-        "Group mean (an oracle: it is told each test place's true block): each test place predicted by the train "
-        "mean of that block. One-hot: a ridge on the block's "
-        "one-hot; + activations: what adding the best layer's activations to it gains (paired 95 % interval). "
-        "Within-block (the probe with its 95 % interval): targets and predictions centred on each block's test "
-        "mean (blocks with enough test entities), pooled; a predictor that knows only the block scores ≈ 0 there, "
-        "and R² below 0 means the predictions spread within a block more than the truth does.",
+        "Targets and predictions centred on each block's test mean (blocks with enough test entities), pooled; a "
+        "predictor that knows only the block scores ≈ 0, and R² below 0 means the predictions spread within a "
+        "block more than the truth does. Probe − control: the paired difference of within-block Spearman.",
         "",
-        "| dataset | block (n blocks, n) | oracle group mean R² | one-hot R² | + activations ΔR² [95 % CI] | within-block Spearman: "
-        + " / ".join(("probe", *CONTROL_NAMES.values())) + " | within-block R², probe |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | block (n blocks, n) | within-block Spearman: " + " / ".join(("probe", *CONTROL_NAMES.values()))
+        + " | probe − " + " / ".join(CONTROL_NAMES.values()) + " [95 % CI] | within-block R², probe |",
+        "|---|---|---|---|---|",
     ]
     for r in results:
-        v, wb = r.validity, r.validity.within_block
-        gain = v.r2_beyond_group
-        gain_text = "—" if gain is None else f"{gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}]"
+        wb = r.validity.within_block
         probe_ci = "" if wb.probe_spearman_ci_low is None else (
             f" [{_f(wb.probe_spearman_ci_low)}, {_f(wb.probe_spearman_ci_high)}]")
         rho = " / ".join(_f(wb.spearman.get(p)) + (probe_ci if p == "probe" else "") for p in predictors)
-        lines.append(f"| {_title(r.name)} | {wb.block} ({wb.n_blocks}, {wb.n:,}) | {_f(v.group_mean_r2)} "
-                     f"| {_f(v.r2_group_ridge)} | {gain_text} | {rho} | {_f(wb.r2.get('probe'))} |")
+        within = r.main.within_block_beats or {}
+        paired = " / ".join(interval_text(within[c]) if c in within else "—" for c in CONTROL_NAMES)
+        lines.append(f"| {_title(r.name)} | {wb.block} ({wb.n_blocks}, {wb.n:,}) | {rho} | {paired} "
+                     f"| {_f(wb.r2.get('probe'))} |")
     eras = [(r, era, e) for r in results for era, e in (r.validity.eras or {}).items()]
     if eras:
         lines += ["", "By era (test entities): " + "; ".join(
@@ -209,19 +234,30 @@ def results_markdown(results: list[DatasetResult], figures: list[str], root: Pat
             f"| {_f(m.r2)} [{_f(r.r2_ci[0])}, {_f(r.r2_ci[1])}] | {_f(m.spearman)} | {_f(m.prox_error)} "
             f"| {_f(c.surface)} | {_f(c.layer0)} | {_f(c.layer0_token_mean)} | {_f(c.random_weights)} | {_f(m.mlp_r2)} |"
         )
-    lines += ["", "### Does the probe beat each control?", ""]
-    for r in results:
-        marks = "; ".join(f"{CONTROL_NAMES[v.control]} {_f(v.control_r2)}{_paired(v)}: **{v.outcome.value}**"
-                          for v in r.verdicts)
-        lines.append(f"- **{_title(r.name)}** (R² {_f(r.main.r2)}) — {marks}. "
-                     f"{plain_verdict(r.kind, r.model, r.verdicts, r.validity)}")
     lines += [
         "",
-        "Δ is probe R² minus control R² on the same test entities (for random weights, the test entities of its "
-        "subsample), with the 95 % interval of a paired bootstrap "
-        "(both scored on every resample; whole split groups resampled where the split holds groups out). A control "
-        "is beaten when the interval lies above 0, beats the probe when it lies below 0; otherwise neither is "
-        "established.",
+        "### Does the probe beat each control, and does it add to it?",
+        "",
+        "Beats: probe R² minus control R² on the same test entities (for random weights, the test entities of its "
+        "subsample). Adds: R² of least squares on the control's and the probe's test predictions together minus on "
+        "the control's alone, both cross-fitted over folds of the test rows (`incremental.folds`; whole split "
+        "groups per fold): the information the probe holds that the control does not. Each with the 95 % interval "
+        "of a paired bootstrap (both scored on every resample; whole split groups resampled where the split holds "
+        "groups out); a difference is established when its interval excludes 0.",
+        "",
+        "| dataset | control | control R² | beats: Δ R² [95 % CI] | adds: Δ R² [95 % CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        for v in r.verdicts:
+            beats = "not measured" if v.difference is None else f"{interval_text(v.difference)} {_BEATS[v.outcome]}"
+            adds = "—" if v.adds is None else f"{interval_text(v.adds)} {_ADDS[v.adds_sign]}"
+            lines.append(f"| {_title(r.name)} | {CONTROL_NAMES[v.control]} | {_f(v.control_r2)} | {beats} | {adds} |")
+    lines += [""]
+    for r in results:
+        lines.append(f"- **{_title(r.name)}** (R² {_f(r.main.r2)}): "
+                     f"{plain_verdict(r.kind, r.model, r.verdicts, r.validity, r.main.block, r.main.within_block_beats)}")
+    lines += [
         "",
         *beyond_block_lines(results),
         "### Against the paper",
@@ -341,6 +377,11 @@ def load_dataset(root: Path, dataset: str) -> DatasetResult:
     if (curve.n_train_split, curve.n_test) != (probes.n_train, probes.n_test):
         raise OutputError(f"{curve_path}: {curve.n_train_split} / {curve.n_test} train / test entities, {probes_path} "
                           f"{probes.n_train} / {probes.n_test}: rerun the learning_curve stage")
+    incremental_path = root / "metrics" / "incremental" / f"{dataset}.json"
+    incremental = IncrementalMetrics.load(incremental_path)
+    if incremental.n_test != probes.n_test:
+        raise OutputError(f"{incremental_path}: {incremental.n_test} test entities, {probes_path} {probes.n_test}: "
+                          "rerun the incremental stage")
     predictions_path = root / "plots" / "probes" / dataset / "predictions.csv"
     predictions = read_predictions(predictions_path, probes.kind)
     best = probes.headline.best.r2
@@ -359,7 +400,7 @@ def load_dataset(root: Path, dataset: str) -> DatasetResult:
         model=probes.main.model_tag,
         main_prompt=probes.main.prompt,
         criterion=probes.best_layer_criterion,
-        summary=summarize_dataset(probes, generalization, curve),
+        summary=summarize_dataset(probes, generalization, curve, incremental),
         validity=probes.validity,
         depth=depth_series(probes),
         pca=pca_series(generalization),

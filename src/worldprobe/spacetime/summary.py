@@ -4,8 +4,10 @@ checks (:class:`~worldprobe.spacetime.outputs.Validity`): the bootstrap interval
 probe - control differences, the group reference and the within-block metrics.
 
 A probe "beats" a control when the paired 95 % interval of probe R² minus control R² on the same
-test entities lies above 0 (:mod:`worldprobe.spacetime.verdicts`); the resamples draw whole split groups where
-the split holds groups out (:mod:`worldprobe.spacetime.validity`).
+test entities lies above 0, and "adds to" it when the paired interval of what its predictions add to the
+control's lies above 0 (:mod:`worldprobe.spacetime.incremental`; :mod:`worldprobe.spacetime.verdicts`
+words both); the resamples draw whole split groups where the split holds groups out
+(:mod:`worldprobe.spacetime.validity`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..stats import r2
 from .outputs import (
     GeneralizationMetrics,
     HoldoutMeans,
+    IncrementalMetrics,
     LearningCurve,
     OutputError,
     ProbeMetrics,
@@ -64,7 +67,8 @@ def read_predictions(path: str | Path, kind: str) -> pd.DataFrame:
 
 
 def summarize_dataset(
-    probes: ProbeMetrics, generalization: GeneralizationMetrics | None = None, curve: LearningCurve | None = None
+    probes: ProbeMetrics, generalization: GeneralizationMetrics | None = None, curve: LearningCurve | None = None,
+    incremental: IncrementalMetrics | None = None,
 ) -> dict[str, dict[str, SummaryEntry]]:
     """``{model: {prompt: entry}}`` for every trained model and prompt.
 
@@ -76,8 +80,9 @@ def summarize_dataset(
     best layer of the same architecture with random weights and the same prompt (``None`` where that
     was not run). The headline run also gets, where given, ``mlp_r2`` and ``holdout`` from the
     generalization stage; from the probes stage's validity checks ``r2_ci_low``/``r2_ci_high``,
-    ``verdicts`` (paired probe - control R²), ``group_mean_r2`` and ``r2_beyond_group`` (places),
-    ``within_block_spearman``/``within_block_r2`` (per predictor) and ``eras`` (where scored); and,
+    ``beats`` (paired probe - control R²), ``r2_beyond_group`` (places),
+    ``within_block_spearman``/``within_block_r2`` (per predictor) and ``eras`` (where scored); from the
+    incremental stage ``adds``, ``within_block_beats`` and ``block`` (places); and,
     from the learning-curve stage (when it probed this run), ``learning_curve`` and
     ``learning_curve_crossings``.
     """
@@ -95,6 +100,10 @@ def summarize_dataset(
                 extra["holdout"] = {k: HoldoutMeans(default=d, heldout=h) for k, (d, h) in generalization.holdout_means().items()}
             if (model, prompt) == headline:
                 extra.update(_validity_fields(probes.validity))
+                if incremental is not None:
+                    extra.update(adds=incremental.adds, within_block_beats=incremental.within_block_spearman)
+                    if incremental.block is not None:
+                        extra["block"] = incremental.block
             if curve is not None and (curve.model_tag, curve.prompt) == (model, prompt):
                 keys = set(SummaryCurvePoint.model_fields)
                 extra["learning_curve"] = [SummaryCurvePoint(**p.model_dump(include=keys)) for p in curve.points]
@@ -116,9 +125,9 @@ def summarize_dataset(
 
 
 def _validity_fields(v: Validity) -> dict:
-    fields = {"r2_ci_low": v.r2_ci_low, "r2_ci_high": v.r2_ci_high, "verdicts": v.verdicts,
+    fields = {"r2_ci_low": v.r2_ci_low, "r2_ci_high": v.r2_ci_high, "beats": v.verdicts,
               "within_block_spearman": v.within_block.spearman, "within_block_r2": v.within_block.r2}
-    optional = {"group_mean_r2": v.group_mean_r2, "r2_beyond_group": v.r2_beyond_group, "eras": v.eras,
+    optional = {"r2_beyond_group": v.r2_beyond_group, "eras": v.eras,
                 "within_block_spearman_ci_low": v.within_block.probe_spearman_ci_low,
                 "within_block_spearman_ci_high": v.within_block.probe_spearman_ci_high}
     return fields | {k: value for k, value in optional.items() if value is not None}

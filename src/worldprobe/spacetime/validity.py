@@ -71,7 +71,8 @@ def beyond_group(
 # --------------------------------------------------------------------------- within block
 
 
-def _centred(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+def block_centred(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """``values`` minus their block's mean (per column)."""
     frame = pd.DataFrame(columns(values))
     return (frame - frame.groupby(blocks).transform("mean")).to_numpy()
 
@@ -84,7 +85,7 @@ def _within(y: np.ndarray, pred: np.ndarray, blocks: np.ndarray, min_test: int) 
     keep = rows & np.isin(blocks, sizes.index[sizes >= min_test])
     if keep.sum() < 2:
         return None, None
-    y_c, pred_c = _centred(y[keep], blocks[keep]), _centred(pred[keep], blocks[keep])
+    y_c, pred_c = block_centred(y[keep], blocks[keep]), block_centred(pred[keep], blocks[keep])
     return finite_or_none(spearman(y_c, pred_c)), finite_or_none(r2(y_c, pred_c))
 
 
@@ -106,7 +107,7 @@ def within_block(
             rho[name], r2_within[name] = _within(y, pred, blocks, min_test)
         if weights is not None and rho.get("probe") is not None:
             rows = np.flatnonzero(keep)
-            resampled = [spearman(_centred(y[i], blocks[i]), _centred(predictions["probe"][i], blocks[i]))
+            resampled = [spearman(block_centred(y[i], blocks[i]), block_centred(predictions["probe"][i], blocks[i]))
                          for i in (np.repeat(rows, w[rows].astype(int)) for w in weights)]
             low, high = percentile_interval(np.array(resampled))
             interval = {"probe_spearman_ci_low": low, "probe_spearman_ci_high": high}

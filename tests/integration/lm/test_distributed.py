@@ -15,6 +15,7 @@ from tests.tiny_lm import PLACES, save_tiny_model, write_place_entities
 from worldprobe.config import ModelConfig, Params, load_params
 from worldprobe.lm.activations import dataset_activations, open_extractor, tokenize_prompts, write_activations
 from worldprobe.lm.prompts import prompt_spec
+from worldprobe.threads import compute_threads
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,10 @@ def with_backend(params: Params, backend: str) -> Params:
 def test_ray_backend_writes_the_local_backends_bytes(ray_session, tiny_world):
     root, params = tiny_world
     for backend in ("local", "ray"):
-        dataset_activations(with_backend(params, backend), "world", root / "entities", root / "models", root / backend)
+        # the stage's thread count, as stages/activations.py sets it (a replica sets its own): on CPUs with
+        # AVX-512 torch's float rounding depends on it
+        with compute_threads(params.activations.threads):
+            dataset_activations(with_backend(params, backend), "world", root / "entities", root / "models", root / backend)
     local = sorted(p.relative_to(root / "local") for p in (root / "local").rglob("*") if p.is_file())
     ray = sorted(p.relative_to(root / "ray") for p in (root / "ray").rglob("*") if p.is_file())
     assert ray == local

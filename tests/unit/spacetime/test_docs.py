@@ -17,9 +17,10 @@ def _workspace(tmp_path, snapshot_dir, **kwargs):
 def test_findings_state_the_block_and_the_curve_from_the_metrics(tmp_path, snapshot_dir):
     text = docs.render(_workspace(tmp_path, snapshot_dir))
     world = next(line for line in text.splitlines() if line.startswith("- **World places**: R² "))
-    assert "An oracle told each test place's true country (that country's train mean) reaches R² 0.900" in world
-    assert "(no paired interval; which orders better is not established)" in world
-    assert "add ΔR² +0.010 [-0.010, +0.030], not established (the interval includes 0)" in world
+    assert "The country oracle reaches R² 0.900; given the country the probe adds ΔR² +0.0120 [+0.0080, +0.0160], " \
+        "established above 0 (12.0% of what the country leaves unexplained), and its predictions explain 0.60 of the " \
+        "variance of the country means." in world
+    assert "(one seed, validation rows drawn at random, no paired interval: not a verdict)" in world
     assert "the probe is above at every size from 400" in world
     people = next(line for line in text.splitlines() if line.startswith("- **Historical figures**: R² "))
     assert "By era: before 1500, n = " in people and "from 1500, n = 260, R² -2.500, Spearman 0.400" in people
@@ -31,7 +32,13 @@ def test_summary_names_each_dataset_under_its_verdict(tmp_path, snapshot_dir):
     assert ("a control is above the probe on Historical figures (surface form (TF-IDF)); the probe is not established "
             "against World places (surface form (TF-IDF))") in beaten
     assert "beats all four controls" not in beaten
-    assert "R² 0.900 on World places (country), where given the block the activations add ΔR² +0.010 [-0.010, +0.030]" in beaten
+    assert "R² 0.900 on World places (country), where the probe adds ΔR² +0.0120 [+0.0080, +0.0160] (12.0% of what " \
+        "the block leaves unexplained)" in beaten
+    assert "Beyond each control (what the probe's predictions add to the control's), the probe adds to every " \
+        "control on World places, Historical figures." in beaten
+    unsettled = docs.summary(_workspace(tmp_path, snapshot_dir, surface_adds=0.005))
+    assert "what it adds is not established on World places (surface form (TF-IDF), ΔR² +0.005 [-0.005, +0.015])" \
+        in unsettled
     assert beaten.endswith("Details: [docs/spacetime.md](docs/spacetime.md).")
     beats = docs.summary(_workspace(tmp_path, snapshot_dir, surface=0.01))
     assert "the probe beats all four controls on World places, Historical figures" in beats

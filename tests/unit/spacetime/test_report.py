@@ -40,10 +40,13 @@ def test_summary_has_the_documented_shape(tmp_path, snapshot_dir):
         assert main["controls"]["random_weights"] == pytest.approx(0.05)
         assert main["mlp_r2"] == pytest.approx(main["r2"] + 0.01)
         assert main["r2_ci_low"] < main["r2"] < main["r2_ci_high"]
-        assert set(main["verdicts"]) == set(CONTROLS)
-        assert set(main["verdicts"]["surface"]) == {"diff", "ci_low", "ci_high"}
+        assert set(main["beats"]) == set(main["adds"]) == set(main["within_block_beats"]) == set(CONTROLS)
+        assert set(main["beats"]["surface"]) == {"diff", "ci_low", "ci_high"}
+        assert set(main["adds"]["surface"]) == {"diff", "ci_low", "ci_high", "n"}
         assert main["within_block_spearman"] == probes["validity"]["within_block"]["spearman"]
-        assert ("group_mean_r2" in main) == ("r2_beyond_group" in main) == (datasets[name] == "place")
+        assert ("block" in main) == ("r2_beyond_group" in main) == (datasets[name] == "place")
+        if datasets[name] == "place":
+            assert {"block_read_r2", "beyond_block_share", "unseen_test_blocks"} <= set(main["block"])
         assert main["holdout"] == {"block": {"default": 0.1, "heldout": 0.2}}  # entity type was skipped
         assert [p["n_train"] for p in main["learning_curve"]] == [100, 400, 1200]
         assert set(main["learning_curve"][0]) == {"n_train", "r2", "surface_r2", "random_weights_r2"}
@@ -63,14 +66,14 @@ def test_summary_is_deterministic(tmp_path, snapshot_dir):
     assert outputs[0] == outputs[1]
 
 
-@pytest.mark.parametrize("surface, expected", [(0.01, "beats"), (0.99, "is beaten by")])
-def test_the_doc_states_the_verdict_per_control(tmp_path, snapshot_dir, surface, expected):
+@pytest.mark.parametrize("surface, expected", [(0.01, "beats"), (0.99, "beaten")])
+def test_the_doc_states_both_verdicts_per_control(tmp_path, snapshot_dir, surface, expected):
     write_workspace(tmp_path, {"art": "time"}, surface=surface)
     build_report(["art"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     text = docs.render(tmp_path)
-    assert re.search(rf"surface form \(TF-IDF\) {surface:.3f} \(Δ [-+]\d\.\d+ \[[-+0-9., ]+\]\): \*\*{expected}\*\*", text)
-    assert re.search(r"random weights 0\.050 \(Δ [^)]*\): \*\*beats\*\*", text)
-    assert re.search(r"layer 0 \(last token\) [-0-9.]+ \(Δ [^)]*\): \*\*beats\*\*; layer 0 \(entity token mean\) ", text)
+    assert re.search(rf"\| Art and entertainment \| surface form \(TF-IDF\) \| {surface:.3f} \| [-+]\d\.\d+ "
+                     rf"\[[-+0-9., ]+\] {expected} \| \+0\.030 \[\+0\.020, \+0\.040\] adds \|", text)
+    assert re.search(r"\| Art and entertainment \| random weights \| 0\.050 \| [-+0-9.\[\], ]+ beats \| \+0\.200 ", text)
     assert "| surface | layer 0, last token | layer 0, token mean | random weights | MLP R² |" in text
     assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
     assert "| Art and entertainment | 100 / 400 / 1,200 |" in text  # the learning curve at matched n
@@ -91,15 +94,19 @@ def test_the_doc_shows_what_the_probe_adds_beyond_the_block(tmp_path, snapshot_d
     build_report(["world", "people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     text = docs.render(tmp_path)
     world = next(line for line in text.splitlines() if line.startswith("| World places | country"))
-    assert "| 0.900 | 0.880 | +0.010 [-0.010, +0.030] | 0.200 / 0.100 / — / — / — | 0.050 |" in world
-    people = next(line for line in text.splitlines() if line.startswith("| Historical figures | decade"))
-    assert "| — | — | — |" in people  # no group reference for a block cut from the target
+    assert world.startswith("| World places | country (3) | 0.900 | ") and world.endswith(
+        "| +0.0120 [+0.0080, +0.0160] | 12.0% | 0.600 | +0.0100 [-0.0100, +0.0300] | 1 (2) |")
+    within = next(line for line in text.splitlines() if line.startswith("| World places | country (3, 250)"))
+    assert "| 0.200 / 0.100 / — / — / — | +0.050 [+0.030, +0.070] / +0.100 [+0.080, +0.120] / " in within
+    assert not any(line.startswith("| Historical figures | decade (") and "oracle" in line for line in text.splitlines())
     assert "Historical figures from 1500: n = 260, R² -2.500, Spearman 0.400" in text
     verdict = next(line for line in text.splitlines() if line.startswith("- **World places**"))
-    assert "so the probe's R² is, as far as this shows, knowing the country." in verdict
-    assert verdict.endswith("(no paired interval; which orders better is not established).")
+    assert "Given the country, the probe's prediction adds ΔR² +0.0120 [+0.0080, +0.0160], 12.0% of the variance" in verdict
+    assert "1 test countries (2 places) have no train place" in verdict
+    assert "against each control's order (probe − control, paired): surface form (TF-IDF) +0.050 [+0.030, +0.070], " \
+        "the probe orders better" in verdict
     people_verdict = next(line for line in text.splitlines() if line.startswith("- **Historical figures** (R²"))
-    assert "from 1500 -2.500 (0.400, 260)" in people_verdict
+    assert "from 1500 -2.500 (0.400, 260)" in people_verdict and "oracle" not in people_verdict
     assert "| Historical figures | " in text and "(other data)" in text  # the paper's people are other data
     assert "source rows" in next(line for line in text.splitlines() if line.startswith("- **Historical figures**: "))
 
@@ -155,6 +162,11 @@ def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir
     probes["controls"]["layer0_token_mean"] = None
     del probes["validity"]["verdicts"]["layer0_token_mean"]
     write_json(path, probes)
+    path = tmp_path / "metrics/incremental/people.json"
+    incremental = read_json(path)
+    for name in ("random_weights", "layer0_token_mean"):  # no prediction column: nothing to add to
+        del incremental["adds"][name], incremental["within_block_spearman"][name]
+    write_json(path, incremental)
     build_report(["people"], shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
     depth = pd.read_csv(tmp_path / "plots/spacetime/people/depth.csv")
     # the columns stay, so dvc.yaml's plot definitions hold
@@ -162,4 +174,5 @@ def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir
     controls = read_json(tmp_path / "metrics/spacetime/summary.json")["people"][MODEL]["main"]["controls"]
     assert controls["random_weights"] is None and controls["layer0_token_mean"] is None
     results = docs.render(tmp_path)
-    assert "random weights —: **not measured**" in results and "layer 0 (entity token mean) —: **not measured**" in results
+    assert "| Historical figures | random weights | — | not measured | — |" in results
+    assert "| Historical figures | layer 0 (entity token mean) | — | not measured | — |" in results

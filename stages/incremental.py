@@ -1,0 +1,24 @@
+"""Stage incremental: what the probe adds to each control, and places against their block.
+
+Usage: python stages/incremental.py <dataset>
+Reads plots/probes/<dataset>/predictions.csv (the probes stage's best-layer test predictions of the
+probe and every control) and data/entities/<dataset>.parquet (the block's train means); writes
+metrics/incremental/<dataset>.json (worldprobe.spacetime.outputs.IncrementalMetrics).
+"""
+
+from pathlib import Path
+
+from worldprobe.spacetime.incremental import assess
+from worldprobe.stage import dataset_and_params
+
+
+def main() -> None:
+    dataset, params = dataset_and_params(__doc__)
+    metrics = assess(dataset, params)
+    metrics.save(Path("metrics/incremental") / f"{dataset}.json")
+    adds = "; ".join(f"{name} {d.diff:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]" for name, d in metrics.adds.items())
+    print(f"{dataset}: what the probe adds to each control, ΔR² [95 % CI]: {adds}")
+
+
+if __name__ == "__main__":
+    main()
