@@ -26,6 +26,7 @@ import argparse
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 # Sleeping (not spinning) OpenMP workers: on a shared machine, spinning threads wait for a time slice
 # at every small op; measured on 2 busy cores, 2-thread extraction went from 11 to 48 entities/s.
@@ -37,7 +38,7 @@ import torch
 
 from worldprobe.config import ModelConfig
 from worldprobe.lm.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts
-from worldprobe.lm.models import load_model
+from worldprobe.lm.models import BF16_CPU_FLAGS, cpu_flags, load_model, resolve_dtype
 from worldprobe.lm.prompts import prompt_spec
 from worldprobe.records import read_entities
 from worldprobe.threads import set_torch_threads
@@ -120,6 +121,13 @@ def interleaved(arms: dict[str, Batches], n: int, batch_size: int):
     return seconds, flops, acts
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="gemma-3-270m")
@@ -150,6 +158,9 @@ def main() -> None:
         seconds, flops, acts = interleaved(arms, len(tokens), args.batch_size)
 
     n, prefix = len(tokens), shared_prefix_length(tokens)
+    of_note = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", *BF16_CPU_FLAGS) if f in cpu_flags()]
+    print(f"CPU: {cpu_model()}; matmul flags seen: {', '.join(of_note) or 'none'}; "
+          f"model.dtype auto resolves here to {resolve_dtype(ModelConfig(name=args.model, dtype='auto'))}")
     print(f"model {args.model}, {n} entities of {args.entities}, main prompt, mean {np.mean([len(t) for t in tokens]):.1f} "
           f"tokens ({prefix} shared), batch {args.batch_size}, {args.threads} threads, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")

@@ -190,7 +190,10 @@ class ModelConfig(Section):
 
     name: str = "gemma-3-270m"
     device: str = "cpu"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "float32", description="auto: bfloat16 where the device computes it natively (CUDA with bf16, a CPU with "
+        "AVX512-BF16 or AMX), float32 elsewhere; the activation store records the dtype used"
+    )
     device_map: str | None = Field(None, description='"auto" shards a model too large for one GPU')
     revision: str | None = None
 

@@ -93,6 +93,9 @@ class ActivationMeta:
     d_model: int
     n_entities: int
     dtype: str  # storage dtype
+    # weights and matmuls (model.dtype resolved; bfloat16 stores still hold float32 residuals);
+    # None: a store written before this was recorded (the committed float32 run)
+    compute_dtype: str | None = None
     position: str = "last entity token"
     layer_names: tuple[str, ...] = field(default=())  # e.g. ("embed", "blocks.0.resid_post", ...)
     seed: int = 0

@@ -109,6 +109,7 @@ def write_activations(
         d_model=loaded.d_model,
         n_entities=len(prompts.ids),
         dtype=store_dtype,
+        compute_dtype=loaded.compute_dtype,
         layer_names=tuple(layer_name(layer) for layer in extractor.layers),
         seed=seed,
         subsample=subsample,

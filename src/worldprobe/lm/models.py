@@ -103,6 +103,7 @@ class LoadedModel:
     weights_hash: str  # sha256 of the parameters actually loaded
     n_layers: int  # transformer blocks
     d_model: int
+    compute_dtype: str  # of the weights and matmuls: model.dtype resolved on the machine that loaded it
 
     @property
     def tag(self) -> str:
@@ -129,23 +130,43 @@ def model_kind(name: str) -> str:
     )
 
 
-def _dtype(cfg: ModelConfig) -> torch.dtype:
-    return getattr(torch, cfg.dtype)
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # bf16 matrix instructions; without them torch emulates bf16
 
 
-def cpu_lacks_bf16() -> bool:
-    """True on a Linux CPU without bf16 matrix instructions (AVX512-BF16 or AMX), where torch emulates
-    bfloat16 matmuls: on an AVX2-only EPYC the extractor ran ~5x slower than in float32
-    (``benchmarks/activations.py``)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False  # not Linux: cannot tell, say nothing
-    return "flags" in flags and not re.search(r"\b(avx512_bf16|amx_bf16)\b", flags)
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU flags ``/proc/cpuinfo`` (or the ``cpuinfo`` text given) lists; empty where it cannot be read."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return set()
+    return {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
 
 
-def _dequantised(gguf: Path, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a GGUF file as a plain float model (a fresh instance, so it saves like any checkpoint)."""
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether this CPU computes bfloat16 matmuls natively (AVX512-BF16 or AMX); None where no flags
+    can be read (not Linux). Without them torch emulates bfloat16: on an AVX2-only EPYC the extractor
+    ran ~5x slower than in float32 (``benchmarks/activations.py``)."""
+    flags = cpu_flags(cpuinfo)
+    return bool(flags.intersection(BF16_CPU_FLAGS)) if flags else None
+
+
+def resolve_dtype(cfg: ModelConfig, cpuinfo: str | None = None) -> str:
+    """``model.dtype``, with ``auto`` made concrete: bfloat16 where the device computes it natively
+    (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX), float32 elsewhere (and where it cannot tell)."""
+    if cfg.dtype != "auto":
+        return cfg.dtype
+    if cfg.device.startswith("cuda") or (cfg.device_map is not None and torch.cuda.is_available()):
+        native = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    else:
+        native = cfg.device == "cpu" and bool(cpu_has_bf16(cpuinfo))
+    return "bfloat16" if native else "float32"
+
+
+def _dequantised(gguf: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a GGUF file as a plain float32 model (a fresh instance, so it saves like any checkpoint).
+    float32 holds every dequantised weight exactly; :func:`load_model` casts to ``model.dtype``."""
+    dtype = torch.float32
     kwargs = {"gguf_file": gguf.name}
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=dtype, **kwargs)
@@ -181,7 +202,7 @@ def prepare_model(cfg: ModelConfig, models_dir: str | Path = "models") -> Path:
             with tempfile.TemporaryDirectory(prefix="worldprobe-gguf-") as workdir:
                 gguf = source.locate(Path(workdir))
                 log.info("dequantising %s into %s", gguf.name, target)
-                model, tokenizer = _dequantised(gguf, _dtype(cfg))
+                model, tokenizer = _dequantised(gguf)
                 gguf_sha256 = _sha256_file(gguf)
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
@@ -192,7 +213,7 @@ def prepare_model(cfg: ModelConfig, models_dir: str | Path = "models") -> Path:
                 "package_version": importlib.metadata.version(source.package),
                 "gguf_file": gguf.name,
                 "gguf_sha256": gguf_sha256,
-                "dtype": cfg.dtype,
+                "dtype": "float32",
             }
         else:
             config = AutoConfig.from_pretrained(cfg.name, revision=cfg.revision)
@@ -246,19 +267,20 @@ def load_model(
                 f"{source}: model {cfg.name!r} is not prepared yet; run `dvc repro prepare_model` "
                 "(or `python stages/prepare_model.py`)"
             )
-    if cfg.dtype == "bfloat16" and cfg.device == "cpu" and cpu_lacks_bf16():
+    dtype = resolve_dtype(cfg)
+    if dtype == "bfloat16" and cfg.device == "cpu" and cpu_has_bf16() is False:
         log.warning("model.dtype bfloat16 on a CPU without AVX512-BF16 or AMX: several times slower than "
-                    "float32 here; set model.dtype: float32")
+                    "float32 here; set model.dtype: float32 or auto")
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
     if control is None:
         model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=_dtype(cfg), device_map=cfg.device_map, revision=revision
+            source, dtype=getattr(torch, dtype), device_map=cfg.device_map, revision=revision
         )
     else:
         config = AutoConfig.from_pretrained(source, revision=revision)
         with torch.random.fork_rng(devices=[]):  # seeds the init without touching the caller's RNG
             torch.manual_seed(seed)
-            model = AutoModelForCausalLM.from_config(config, dtype=_dtype(cfg))
+            model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
     if cfg.device_map is None:
         model = model.to(cfg.device)
     model.eval().requires_grad_(False)
@@ -271,4 +293,5 @@ def load_model(
         weights_hash=weights_hash(model),
         n_layers=text_config.num_hidden_layers,
         d_model=text_config.hidden_size,
+        compute_dtype=dtype,
     )

@@ -178,3 +178,18 @@ def test_bfloat16_extraction_stays_within_its_stated_bound_of_float32(tmp_path, 
     rel = (ours - ref).norm(dim=-1) / ref.norm(dim=-1)
     assert rel.max().item() <= BF16_REL_BOUND
     assert rel.max().item() > 1e-4  # the bf16 path really computed in bf16
+
+
+@pytest.mark.parametrize(("native_bf16", "expected"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_dtype_loads_what_the_cpu_computes_and_the_store_records_it(tmp_path, monkeypatch, native_bf16, expected):
+    import worldprobe.lm.models as models
+
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda cpuinfo=None: native_bf16)
+    loaded = load_model(ModelConfig(name=str(save_tiny_model(tmp_path / "m", "llama")), dtype="auto"))
+    assert {p.dtype for p in loaded.model.parameters()} == {expected}
+    spec = prompt_spec("world", "main")
+    prompts = tokenize_prompts(loaded.tokenizer, range(len(PLACES)), PLACES, spec)
+    write_activations(loaded, prompts, tmp_path / "store", dataset="world", spec=spec, batch_size=3)
+    meta = ActivationStore(tmp_path / "store").meta
+    assert (meta.compute_dtype, meta.dtype) == (str(expected).removeprefix("torch."), "float32")
+
