@@ -50,3 +50,21 @@ def test_tolerances_absolute_relative_and_first_match():
     assert moved == {"spearman", "n_test", "gone"}
     # reported, not reproduced: an infinite tolerance lets a figure move or vanish
     assert {d.metric for d in find_drifts(diff, {"*:gone": float("inf"), **tols}, 0.02)} == {"spearman", "n_test"}
+
+
+def test_ci_karel_rule_leaves_counts_and_timings_to_the_rules_before_it():
+    settings = yaml.safe_load((REPO / "ci" / "overrides.yaml").read_text())
+    tols, default = settings["tolerances"], settings["default_tolerance"]
+    semantics = "metrics/karel/semantics.json"
+    assert tolerance_for(semantics, "probe_sets.teacher_forced.60.frames.absolute.probes.mean.linear.original.2",
+                         tols, default) == 0.07
+    assert tolerance_for(semantics, "probe_sets.generated.60.n_test", tols, default) == 0
+    assert tolerance_for(semantics, "probe_sets.teacher_forced.60.frames.absolute.beats.mean.tokens.2.verdict",
+                         tols, default) == float("inf")
+    assert tolerance_for("metrics/karel/synthesis.json", "final_step", tols, default) == default
+    # the two machine kinds' step-60 probe (0.26 vs 0.233) passes; a probe 10+ specs of 150 off does not
+    moved = {"old": 0.26, "new": 0.2333, "diff": -0.0267}
+    assert not find_drifts({semantics: {"probe_sets.teacher_forced.60.x.linear.original.2": moved}}, tols, default)
+    far = {"old": 0.26, "new": 0.18, "diff": -0.08}
+    assert find_drifts({semantics: {"probe_sets.teacher_forced.60.x.linear.original.2": far}}, tols, default)
+
