@@ -67,4 +67,3 @@ def test_ci_karel_rule_leaves_counts_and_timings_to_the_rules_before_it():
     assert not find_drifts({semantics: {"probe_sets.teacher_forced.60.x.linear.original.2": moved}}, tols, default)
     far = {"old": 0.26, "new": 0.18, "diff": -0.08}
     assert find_drifts({semantics: {"probe_sets.teacher_forced.60.x.linear.original.2": far}}, tols, default)
-

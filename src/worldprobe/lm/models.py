@@ -267,8 +267,8 @@ def load_model(
                 f"{source}: model {cfg.name!r} is not prepared yet; run `dvc repro prepare_model` "
                 "(or `python stages/prepare_model.py`)"
             )
-    dtype = resolve_dtype(cfg)
-    if dtype == "bfloat16" and cfg.device == "cpu" and cpu_has_bf16() is False:
+    dtype = resolve_dtype(cfg)  # auto never picks bfloat16 where it is emulated: only an explicit ask warns
+    if cfg.dtype == "bfloat16" and cfg.device == "cpu" and cpu_has_bf16() is False:
         log.warning("model.dtype bfloat16 on a CPU without AVX512-BF16 or AMX: several times slower than "
                     "float32 here; set model.dtype: float32 or auto")
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)

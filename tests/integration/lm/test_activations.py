@@ -192,4 +192,3 @@ def test_auto_dtype_loads_what_the_cpu_computes_and_the_store_records_it(tmp_pat
     write_activations(loaded, prompts, tmp_path / "store", dataset="world", spec=spec, batch_size=3)
     meta = ActivationStore(tmp_path / "store").meta
     assert (meta.compute_dtype, meta.dtype) == (str(expected).removeprefix("torch."), "float32")
-
