@@ -414,8 +414,9 @@ class FamiliarityConfig(Section):
     bootstrap: int = Field(1000, ge=100, description="bootstrap resamples for every interval: of test entities, or "
                            "of whole split groups where the split holds groups out (validity.split_groups)")
     knowledge_probe_c: list[float] = Field(
-        [0.001, 0.01, 0.1, 1.0], min_length=1,
-        description="inverse L2 penalties of the per-layer logistic knowledge probe, chosen by 5-fold CV on train")
+        [1e-5, 1e-4, 0.001, 0.01, 0.1, 1.0], min_length=1,
+        description="inverse L2 penalties of the per-layer logistic knowledge probe (and its logistic baselines), "
+        "chosen by 5-fold CV AUROC on train; a choice at an end of the grid is flagged")
 
     def tolerance(self, dataset: str) -> float:
         return self.year_tolerance.get(dataset, self.default_year_tolerance)

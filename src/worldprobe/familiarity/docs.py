@@ -12,13 +12,23 @@ from ..registry import DATASETS
 from ..spacetime.outputs import ProbeMetrics
 from ..stats import Sign, interval_sign
 from .labels import FamiliaritySummary, readable_criterion
-from .probes import Difference, FamiliarityProbeReport, GroupMetrics, Interval, KnowledgeProbe, MatchedN
+from .probes import (
+    KNOWLEDGE_BASELINES,
+    Difference,
+    FamiliarityProbeReport,
+    GroupMetrics,
+    Interval,
+    KnowledgeProbe,
+    MatchedN,
+)
 from .report import markdown_report
 
 DOC_PATH = Path("docs/familiarity.md")
 TEMPLATE = Path(__file__).with_name("doc.md.j2")
 FIGURE = Path("plots/familiarity/figures/familiarity.png")
-BASELINES = ("surprisal", "popularity", "surprisal+popularity")
+BASELINES = KNOWLEDGE_BASELINES
+BASELINE_NAMES = {"surprisal": "its surprisal", "popularity": "its popularity", "surprisal+popularity": "both",
+                  "answer_prior": "the rate of known entities with its gold answer", "name_tfidf": "its spelling (TF-IDF)"}
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,9 @@ def finding(s: Study) -> str:
     if isinstance(k := s.probes.knowledge_probe, KnowledgeProbe):
         text += (f" Knowledge probe (layer {k.layer}) AUROC {_interval(k.test_auroc)}; against "
                  + "; ".join(f"{d.b} {_diff(d)}" for d in k.differences) + ".")
+        if k.C_grid_edge_layers:
+            text += (f" Its penalty C sits at an end of the grid in {len(k.C_grid_edge_layers)} of {len(k.layers)} "
+                     f"layers{' (the chosen one included)' if k.layer in k.C_grid_edge_layers else ''}.")
     else:
         text += f" Knowledge probe: {k}."
     return text
@@ -197,5 +210,6 @@ def summary(root: Path = Path(".")) -> str:
             f"test entities {known}. {not_knowledge(studies)} Probe R² on known − unknown entities, paired (R² is "
             f"measured against each subset's own spread, so read the mean error beside it): {split}. Mean error "
             f"known − unknown: {mae}. A logistic probe on "
-            "the residual stream predicts whether the model knows the entity better than its surprisal, its "
-            f"popularity and both on {', '.join(decodable) or 'no dataset'}. Details: [{DOC_PATH}]({DOC_PATH}).")
+            "the residual stream predicts whether the model knows the entity better than "
+            + ", ".join(BASELINE_NAMES[b] for b in BASELINES[:-1]) + f" and {BASELINE_NAMES[BASELINES[-1]]} on "
+            f"{', '.join(decodable) or 'no dataset'}. Details: [{DOC_PATH}]({DOC_PATH}).")

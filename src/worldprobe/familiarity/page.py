@@ -146,7 +146,8 @@ def knowledge_chart(reports: dict[str, FamiliarityProbeReport]) -> list[Chart]:
     return [Chart("familiarity_knowledge", "Knowledge probe: AUROC of known against unknown, against its baselines",
                   "A logistic probe reads from the activations whether the model knows the entity; its layer is chosen "
                   "by train cross-validation (the dot, with its 95 % bootstrap interval on the test entities). The "
-                  "baselines use no activations: the answer's surprisal, the popularity, and both; their bands are "
+                  "baselines use no activations: the answer's surprisal, the popularity, both, the rate of known "
+                  "entities with the same gold answer, and the entity string's TF-IDF n-grams; their bands are "
                   "95 % intervals. Click a legend entry to highlight a series.", {
         "data": {"values": records(rows)},
         "facet": {"field": "dataset", "type": "nominal", "sort": list(reports), "title": None},

@@ -20,8 +20,11 @@ probes stage's intervals do; ``resampled`` in the report names the unit:
   learning-curve point at that n), scored on the same test entities.
 * **knowledge probe** (KEEN, Gottesman & Geva 2024): per layer, a logistic regression (standardised
   features, L2 penalty chosen by 5-fold CV AUROC on train) predicts ``known`` from the main prompt's
-  residual stream; the layer is chosen by train CV AUROC; test AUROC beside logistic baselines on
-  the entity's surprisal alone, popularity (log) alone, and both.
+  residual stream; the layer is chosen by train CV AUROC (a C at an end of the grid is flagged); test
+  AUROC beside logistic baselines on the entity's surprisal alone, popularity (log) alone, and both, on
+  the TF-IDF n-grams of the entity string (``probes.surface``), and beside the answer prior: the train
+  rate of known among entities with the same gold answer (country, state, borough; decade of the
+  year), since a model that answers one default everywhere "knows" every entity of that answer.
 * **popularity deciles** of the test entities: fraction known and the probe's R² per decile.
 
 Written as ``metrics/familiarity_probes/<ds>.json`` (:class:`FamiliarityProbeReport`) and
@@ -30,6 +33,7 @@ Written as ``metrics/familiarity_probes/<ds>.json`` (:class:`FamiliarityProbeRep
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -41,6 +45,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..config import FamiliarityConfig, ProbesConfig, ValidityConfig
+from ..estimators import surface_vectorizer
 from ..io import Output
 from ..records import known_flags
 from ..spacetime.inputs import ProbeData, Run
@@ -106,6 +111,7 @@ class KnowledgeLayer(Output):
     train_cv_auroc: float
     test_auroc: float
     C: float
+    C_at_grid_edge: bool  # the smallest or largest of familiarity.knowledge_probe_c
 
 
 class KnowledgeProbe(Output):
@@ -116,7 +122,11 @@ class KnowledgeProbe(Output):
     layer: int  # chosen by train CV AUROC
     test_auroc: Interval
     layers: list[KnowledgeLayer]
-    baselines: dict[str, Interval | None]  # surprisal / popularity / surprisal+popularity (None: no popularity)
+    C_grid_edge_layers: list[int]  # layers whose C is at an end of the grid (at the small end: the probe is
+    # close to the class-mean difference, whose AUROC a smaller C no longer changes)
+    # surprisal / popularity / surprisal+popularity (None: no popularity), answer_prior (the train rate of known
+    # among entities with the same answer class), name_tfidf (logistic on the entity string's TF-IDF n-grams)
+    baselines: dict[str, Interval | None]
     differences: list[Difference]
 
 
@@ -297,10 +307,33 @@ def matched_n(X: np.ndarray, data: ProbeData, labelled: np.ndarray, known: np.nd
 
 # --------------------------------------------------------------------------- knowledge probe
 
+KNOWLEDGE_BASELINES = ("surprisal", "popularity", "surprisal+popularity", "answer_prior", "name_tfidf")
 
-def _logistic(cs: list[float], seed: int) -> LogisticRegressionCV:
-    return make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=cs, cv=5, scoring="roc_auc", max_iter=2000, l1_ratios=(0.0,),
-                                                                use_legacy_attributes=False, random_state=seed))
+
+def _logistic(cs: list[float], seed: int, scale: bool = True):
+    lr = LogisticRegressionCV(Cs=cs, cv=5, scoring="roc_auc", max_iter=2000, l1_ratios=(0.0,),
+                              use_legacy_attributes=False, random_state=seed)
+    return make_pipeline(StandardScaler(), lr) if scale else lr
+
+
+def answer_class(labels: pd.DataFrame, kind: str) -> pd.Series:
+    """The gold answer an entity's label is judged against, as a class: the country (state, borough) for
+    places; the decade of the true year for time, whose gold answers are single years."""
+    if kind == "place":
+        return labels["gold"].astype("string")
+    year = pd.to_numeric(labels["gold"], errors="coerce")
+    return (np.floor(year / 10) * 10).astype("Int64").astype("string")
+
+
+def answer_prior(classes: pd.Series, known: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Each entity's score: the rate of known among the train entities of its answer class, shrunk
+    towards the overall train rate by one pseudo-entity (a class no train entity has gets that rate), so
+    a default answer the model gives everywhere ("United States") makes its class look known."""
+    overall = known[train].mean()
+    frame = pd.DataFrame({"cls": classes.to_numpy()[train], "known": known[train]}).dropna()
+    stats = frame.groupby("cls")["known"].agg(["sum", "count"])
+    rate = (stats["sum"] + overall) / (stats["count"] + 1)
+    return rate.reindex(classes.to_numpy()).fillna(overall).to_numpy(float)
 
 
 def _auroc_interval(y: np.ndarray, score: np.ndarray, resamples: list[np.ndarray]) -> tuple[Interval, np.ndarray]:
@@ -308,9 +341,9 @@ def _auroc_interval(y: np.ndarray, score: np.ndarray, resamples: list[np.ndarray
     return _interval(roc_auc_score(y, score), samples), samples
 
 
-def knowledge_probe(run: Run, data: ProbeData, labels: pd.DataFrame, cfg: FamiliarityConfig,
+def knowledge_probe(run: Run, data: ProbeData, labels: pd.DataFrame, cfg: FamiliarityConfig, probes_cfg: ProbesConfig,
                     seed: int) -> KnowledgeProbe | str:
-    """Logistic probes for ``known`` per layer vs surprisal / popularity baselines (module docstring)."""
+    """Logistic probes for ``known`` per layer vs the baselines of the module docstring."""
     table = labels.set_index("id").reindex(data.ids)
     has_pop = table["popularity"].notna().any()
     feats = {"surprisal": table[["surprisal"]].to_numpy(float)}
@@ -325,30 +358,40 @@ def knowledge_probe(run: Run, data: ProbeData, labels: pd.DataFrame, cfg: Famili
             return f"{int(y[mask].sum())} known / {int((~y[mask]).sum())} unknown labelled {name} entities: too few"
     n_test = int(test.sum())
     resamples = bootstrap(data.groups_of(test), n_test, cfg.bootstrap, seed).rows()
+    cs = cfg.knowledge_probe_c
     layers, scores = [], []
     for layer in range(run.n_layers):
         X = run.layer(layer).astype(np.float64)
-        model = _logistic(cfg.knowledge_probe_c, seed).fit(X[train], y[train])
+        model = _logistic(cs, seed).fit(X[train], y[train])
         lr = model[-1]
         cv = float(lr.scores_.mean(0).max())  # folds x l1_ratios x Cs
         score = model.decision_function(X[test])
         scores.append(score)
         layers.append(KnowledgeLayer(layer=layer, train_cv_auroc=cv, test_auroc=float(roc_auc_score(y[test], score)),
-                                     C=float(lr.C_)))
+                                     C=float(lr.C_), C_at_grid_edge=float(lr.C_) in (min(cs), max(cs))))
     best = max(layers, key=lambda r: r.train_cv_auroc).layer
     auroc, probe_samples = _auroc_interval(y[test], scores[best], resamples)
+    baseline_scores = {name: _logistic(cs, seed).fit(F[train], y[train]).decision_function(F[test])
+                       for name, F in feats.items()}
+    baseline_scores["answer_prior"] = answer_prior(answer_class(table, data.kind), y, train)[test]
+    text = data.table["text"].astype(str).to_numpy()
+    vectorizer = surface_vectorizer(probes_cfg.surface).fit(text[train])
+    baseline_scores["name_tfidf"] = _logistic(cs, seed, scale=False).fit(
+        vectorizer.transform(text[train]), y[train]).decision_function(vectorizer.transform(text[test]))
     baselines, diffs = {}, []
-    for name, F in feats.items():
-        model = _logistic(cfg.knowledge_probe_c, seed).fit(F[train], y[train])
-        iv, samples = _auroc_interval(y[test], model.decision_function(F[test]), resamples)
+    for name, score in baseline_scores.items():
+        iv, samples = _auroc_interval(y[test], score, resamples)
         baselines[name] = iv
         diffs.append(_difference(f"probe layer {best}", name, "labelled test entities", "auroc",
                                  auroc.value - iv.value, probe_samples - samples))
     if not has_pop:
         baselines["popularity"] = baselines["surprisal+popularity"] = None
+    edges = [r.layer for r in layers if r.C_at_grid_edge]
+    if edges:
+        print(f"warning: knowledge probe: C at an end of familiarity.knowledge_probe_c in layers {edges}", file=sys.stderr)
     return KnowledgeProbe(n_train=int(train.sum()), n_test=n_test, fraction_known_train=float(y[train].mean()),
                           fraction_known_test=float(y[test].mean()), layer=best, test_auroc=auroc, layers=layers,
-                          baselines=baselines, differences=diffs)
+                          C_grid_edge_layers=edges, baselines=baselines, differences=diffs)
 
 
 # --------------------------------------------------------------------------- popularity deciles
@@ -405,7 +448,7 @@ def familiarity_probes(data: ProbeData, runs: list[Run], main: Run, layer: int, 
         bootstrap=cfg.bootstrap, resampled="entity" if groups is None else validity.split_groups[data.info.dataset].column,
         split=splits, differences=diffs,
         matched_n=matched_n(X, data, labelled, known, probes_cfg, scorer, seed),
-        knowledge_probe=knowledge_probe(main, data, labels, cfg, seed),
+        knowledge_probe=knowledge_probe(main, data, labels, cfg, probes_cfg, seed),
         popularity_deciles=decile_rows(y_test, preds["probe"][0], pop, test_known),
         within_block=within,
     )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..figures import plt, save_figure
-from .probes import GROUPS, FamiliarityProbeReport, Interval, KnowledgeProbe, MatchedN
+from .probes import GROUPS, KNOWLEDGE_BASELINES, FamiliarityProbeReport, Interval, KnowledgeProbe, MatchedN
 
 
 def summary_table(reports: dict[str, FamiliarityProbeReport]) -> pd.DataFrame:
@@ -84,8 +84,8 @@ def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityPr
     """The full table of ``docs/familiarity.md``: fraction known, R² split, controls on known, matched n, knowledge probe."""
     lines = ["| dataset | filter | known (test) | constant-answer chance | R² all | R² known | R² unknown | "
              "known − unknown (R²; MAE) | probe − controls on known (R²) | known-only vs random (matched n, R² on all test) | "
-             "knowledge probe AUROC (layer) | surprisal | popularity | both | within-block Spearman, probe / surface: "
-             "known; unknown |", "|" + "---|" * 15]
+             "knowledge probe AUROC (layer) | surprisal | popularity | both | answer prior | name TF-IDF | "
+             "within-block Spearman, probe / surface: known; unknown |", "|" + "---|" * 17]
     for ds, rep in reports.items():
         s = summaries[ds]
         probe = next(x for x in rep.split if x.predictor == "probe").groups
@@ -101,10 +101,9 @@ def markdown_report(summaries: dict[str, dict], reports: dict[str, FamiliarityPr
             matched = rep.matched_n
         if isinstance(rep.knowledge_probe, KnowledgeProbe):
             k = rep.knowledge_probe
-            keen = [f"{_fmt(k.test_auroc)} ({k.layer})", *(_fmt(k.baselines.get(b)) for b in
-                    ("surprisal", "popularity", "surprisal+popularity"))]
+            keen = [f"{_fmt(k.test_auroc)} ({k.layer})", *(_fmt(k.baselines.get(b)) for b in KNOWLEDGE_BASELINES)]
         else:
-            keen = [rep.knowledge_probe, "—", "—", "—"]
+            keen = [rep.knowledge_probe, *("—" for _ in KNOWLEDGE_BASELINES)]
         within = "; ".join(f"{_rho(w.spearman.get('probe'))} / {_rho(w.spearman.get('surface'))}"
                            for w in (rep.within_block["known"], rep.within_block["unknown"]))
         lines.append(f"| {ds} | {rep.filter} | {s['fraction_known_test']:.3f} ({rep.n_test_known}/{rep.n_test}) | "

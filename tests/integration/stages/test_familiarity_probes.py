@@ -69,7 +69,8 @@ def workspace(tmp_path_factory):
     _store(root / "data/activations/world/tiny/main", ids, layers.astype("float32"))
     _store(root / "data/activations/world/tiny~random_weights/main", ids,
            rng.normal(size=(N_LAYERS, N, D)).astype("float32"), "random_weights")
-    labels = table[["id", "split", "text", "entity_type", "popularity"]].assign(known=known, surprisal=rng.normal(3, 1, N))
+    labels = table[["id", "split", "text", "entity_type", "popularity"]].assign(
+        known=known, surprisal=rng.normal(3, 1, N), gold=table["country"])
     unlabelled = np.flatnonzero(split == "test")[:20]  # a test sample is labelled, not the whole split
     labels = labels.drop(index=unlabelled)
     split = split.copy()
@@ -130,6 +131,9 @@ def test_matched_n_and_knowledge_probe(workspace):
     assert isinstance(k, KnowledgeProbe) and k.layer == KNOWLEDGE_LAYER
     assert k.test_auroc.value > 0.95
     assert abs(k.baselines["surprisal"].value - 0.5) < 0.15  # noise
+    # known is drawn independently of the country and the string: neither the answer prior nor the spelling reads it
+    assert abs(k.baselines["answer_prior"].value - 0.5) < 0.15 and abs(k.baselines["name_tfidf"].value - 0.5) < 0.15
+    assert k.C_grid_edge_layers == [layer.layer for layer in k.layers if layer.C_at_grid_edge]
     assert all(d.verdict.startswith("probe layer") and "above" in d.verdict for d in k.differences)
     tables = {n: pd.read_csv(root / f"plots/familiarity/world/{n}.csv") for n in ("split", "deciles", "knowledge")}
     assert len(tables["knowledge"]) == N_LAYERS and len(tables["deciles"]) == 10

@@ -29,12 +29,13 @@ def _set_knowledge_differences(root, lows: dict[str, float]) -> None:
 
 
 def test_knowledge_counts_as_decodable_only_above_every_baseline(world):
-    _set_knowledge_differences(world, {"surprisal": 0.01, "popularity": 0.01, "surprisal+popularity": 0.01})
-    assert "popularity and both on world." in docs.summary(world)
-    _set_knowledge_differences(world, {"surprisal": 0.01, "popularity": -0.01, "surprisal+popularity": 0.01})
-    assert "popularity and both on no dataset." in docs.summary(world)
+    above = dict.fromkeys(("surprisal", "popularity", "surprisal+popularity", "answer_prior", "name_tfidf"), 0.01)
+    _set_knowledge_differences(world, above)
+    assert "the rate of known entities with its gold answer and its spelling (TF-IDF) on world." in docs.summary(world)
+    _set_knowledge_differences(world, above | {"answer_prior": -0.01})  # a default answer explains it as well
+    assert "its spelling (TF-IDF) on no dataset." in docs.summary(world)
     _set_knowledge_differences(world, {"surprisal": 0.01})  # no popularity: not compared with it, so not above it
-    assert "popularity and both on no dataset." in docs.summary(world)
+    assert "its spelling (TF-IDF) on no dataset." in docs.summary(world)
 
 
 def test_differences_keep_their_unit(world):
