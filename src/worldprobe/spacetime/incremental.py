@@ -17,7 +17,10 @@ the split was drawn (:func:`worldprobe.stats.bootstrap`).
   block per sovereign country), the oracle that predicts the train mean of the true block, whether the
   probe beats it and adds to it (as above, the oracle as the control), the gain as a share of what the
   block leaves unexplained, how much of the variance of the test blocks' means the probe's predictions
-  explain (``block_read_r2``), and the test blocks no train place shares.
+  explain (``block_read_r2``), and the test blocks no train place shares. And, since the probe's
+  prediction was fitted to the whole target, a ridge on the best layer's activations with the block as
+  an unpenalised term (:func:`fixed_effects`): the activations' gain beyond the block when the penalty
+  cannot shrink the block term (as the probes stage's one-hot ridge, one penalty for both, does).
 * **Within a block** (:func:`within_block_differences`): targets and predictions centred on each block's
   test mean, pooled; the probe's Spearman minus each control's, paired.
 """
@@ -25,6 +28,7 @@ the split was drawn (:func:`worldprobe.stats.bootstrap`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +36,7 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold
 
-from ..config import Params
+from ..config import Params, ProbesConfig
 from ..countries import country_block
 from ..records import read_entities
 from ..stats import (
@@ -46,7 +50,9 @@ from ..stats import (
     r2,
     spearman,
 )
-from .outputs import BlockChecks, IncrementalMetrics
+from .inputs import ProbeData, main_run, probe_inputs
+from .outputs import BlockChecks, FixedEffects, IncrementalMetrics, OutputError, ProbeMetrics
+from .probes import fit_linear
 from .summary import TARGETS, read_predictions
 from .validity import block_centred
 
@@ -115,12 +121,33 @@ def within_block_differences(
     return out
 
 
+def fixed_effects(X: np.ndarray, data: ProbeData, blocks: np.ndarray, cfg: ProbesConfig, weights: np.ndarray
+                  ) -> FixedEffects:
+    """:class:`FixedEffects` of the features ``X`` (all rows of ``data``), ``blocks`` each row's block;
+    ``weights`` the test resamples. Alpha is chosen as the probes stage chooses it, on the centred rows."""
+    train_blocks = blocks[data.train]
+
+    def block_means(values: np.ndarray) -> np.ndarray:  # each row's train block mean, else the train mean
+        means = pd.DataFrame(values[data.train]).groupby(train_blocks).mean().reindex(pd.Index(blocks)).to_numpy()
+        return np.where(np.isnan(means), values[data.train].mean(0), means)
+
+    y_means, X_means = block_means(data.y), block_means(X)
+    probe = fit_linear(X - X_means, replace(data, y=data.y - y_means), cfg)
+    y, reference = data.y[data.test], y_means[data.test]
+    pred = reference + probe.predict((X - X_means)[data.test]).reshape(len(y), -1)
+    gain = paired_r2_difference(weights, y, pred, reference)
+    unexplained = 1 - r2(y, reference)
+    return FixedEffects(r2=r2(y, pred), gain=gain,
+                        share=finite_or_none(gain.diff / unexplained) if unexplained > 0 else None,
+                        alpha_at_grid_edge=bool(probe.alpha_at_edge_.any()))
+
+
 def block_checks(
     block: str, train_blocks: np.ndarray, y_train: np.ndarray, test_blocks: np.ndarray, y: np.ndarray,
-    probe: np.ndarray, weights: np.ndarray, groups: np.ndarray, folds: int, seed: int,
+    probe: np.ndarray, weights: np.ndarray, groups: np.ndarray, folds: int, seed: int, fixed: FixedEffects,
 ) -> BlockChecks:
     """The probe against the oracle told each test place's block (the train mean of that block; the
-    overall train mean for a block no train place shares)."""
+    overall train mean for a block no train place shares), with ``fixed`` (:func:`fixed_effects`)."""
     y_train, y, probe = columns(y_train), columns(y), columns(probe)
     means = pd.DataFrame(y_train).groupby(train_blocks).mean()
     reference = means.reindex(pd.Index(test_blocks)).to_numpy().copy()
@@ -137,14 +164,28 @@ def block_checks(
         oracle_r2=r2(y, reference), beats=paired_r2_difference(weights, y, probe, reference), adds=gain,
         block_alone_r2=block_alone,
         beyond_block_share=finite_or_none(gain.diff / unexplained) if unexplained > 0 else None,
-        block_read_r2=finite_or_none(r2(test_means, probe)),
+        block_read_r2=finite_or_none(r2(test_means, probe)), fixed_effects=fixed,
     )
+
+
+def _fixed_effects(dataset: str, params: Params, root: Path, frame: pd.DataFrame, block: str,
+                   weights: np.ndarray) -> FixedEffects:
+    """:func:`fixed_effects` on the headline run's best layer (``metrics/probes``), on the probe's own
+    entities (the familiarity filter applied), which must be the test rows of ``frame``."""
+    data, runs, _ = probe_inputs(dataset, params, root)
+    if not np.array_equal(data.ids[data.test], frame["id"].astype(str).to_numpy()):
+        raise OutputError(f"plots/probes/{dataset}/predictions.csv does not hold the entity table's test entities "
+                          "in order: stale, rerun probes")
+    probe_metrics = ProbeMetrics.load(root / "metrics" / "probes" / f"{dataset}.json")
+    run = main_run(runs, params.model.name)
+    X = run.layer(probe_metrics.runs[run.model_tag][run.prompt].best_layer).astype(np.float64)
+    return fixed_effects(X, data, block_labels(data.table[block], dataset), params.probes, weights)
 
 
 def assess(dataset: str, params: Params, root: str | Path = ".") -> IncrementalMetrics:
     """Every incremental check of one dataset from ``plots/probes/<dataset>/predictions.csv`` (the probes
-    stage's best-layer test predictions of the probe and every control) and, for the block's train means,
-    the entity table."""
+    stage's best-layer test predictions of the probe and every control), for the block's train means the
+    entity table and, for the fixed-effects ridge, the activations at the best layer (``metrics/probes``)."""
     root = Path(root)
     table, info = read_entities(root / "data" / "entities" / f"{dataset}.parquet")
     frame = read_predictions(root / "plots" / "probes" / dataset / "predictions.csv", info.kind)
@@ -165,7 +206,8 @@ def assess(dataset: str, params: Params, root: str | Path = ".") -> IncrementalM
         # every train entity, also under a familiarity filter: the block's mean is a fact of the data, not of the probe
         train = table[table["split"] == "train"]
         checks = block_checks(block, block_labels(train[block], dataset), train[targets].to_numpy(float), test_blocks,
-                              y, probe, weights, groups, cfg.folds, params.seed)
+                              y, probe, weights, groups, cfg.folds, params.seed,
+                              _fixed_effects(dataset, params, root, frame, block, weights))
     return IncrementalMetrics(
         dataset=dataset, kind=info.kind, n_test=len(frame), folds=cfg.folds, n_boot=params.validity.n_boot,
         resampling="split groups" if grouped else "test entities",

@@ -141,6 +141,20 @@ class Validity(Output):
     eras: dict[str, EraScores] | None = None
 
 
+class FixedEffects(Output):
+    """The ridge probe at the best layer with the block as an unpenalised term (block fixed effects): by
+    Frisch-Waugh-Lovell, a ridge on the activations and the target both centred on their train block
+    means (a block no train place shares: the overall train means), so the penalty shrinks the
+    activations only. ``r2``: block means plus that ridge on the test places; ``gain``: its R² minus the
+    block's train means alone (the oracle), paired; ``share``: the gain as a share of what the oracle
+    leaves unexplained."""
+
+    r2: float
+    gain: PairedDifference
+    share: float | None
+    alpha_at_grid_edge: bool
+
+
 class BlockChecks(Output):
     """Places against their block (country, state, borough), blocks read by one rule
     (:func:`worldprobe.spacetime.incremental.block_labels`). ``oracle_r2``: each test place predicted by
@@ -148,7 +162,8 @@ class BlockChecks(Output):
     prediction adds to the oracle's (cross-fitted least squares, the block term unshrunk);
     ``block_alone_r2``: that fit on the oracle alone; ``beyond_block_share``: ``adds`` as a share of
     what the block leaves unexplained (1 - ``block_alone_r2``); ``block_read_r2``: the probe's predictions
-    scored against each test place's block mean (how much of the blocks' spread the probe reads)."""
+    scored against each test place's block mean (how much of the blocks' spread the probe reads);
+    ``fixed_effects``: the activations beyond the block with the block term unshrunk."""
 
     block: str
     n_test_blocks: int
@@ -161,6 +176,7 @@ class BlockChecks(Output):
     block_alone_r2: float
     beyond_block_share: float | None
     block_read_r2: float | None
+    fixed_effects: FixedEffects
 
 
 class IncrementalMetrics(Output):

@@ -159,8 +159,9 @@ _WITHIN = {Sign.ABOVE: "the probe orders better", Sign.BELOW: "the control order
 
 def block_sentence(block: BlockChecks, one_penalty: PairedDifference | None = None) -> str:
     """The probe against an oracle told each test place's block, what the probe adds to it (its share of
-    what the block leaves unexplained), how much of the blocks' spread the probe reads, the unseen and
-    missing blocks, and the one-hot ridge whose single penalty also shrinks the block term."""
+    what the block leaves unexplained), how much of the blocks' spread the probe reads, the ridge with the
+    block unpenalised, the one-hot ridge whose single penalty also shrinks the block term, and the unseen
+    and missing blocks."""
     b = block.block
     beats = interval_sign(block.beats.ci_low, block.beats.ci_high)
     head = {Sign.ABOVE: "the probe beats it", Sign.BELOW: "it beats the probe",
@@ -178,6 +179,12 @@ def block_sentence(block: BlockChecks, one_penalty: PairedDifference | None = No
     if block.block_read_r2 is not None:
         text += (f" Its predictions explain {block.block_read_r2:.2f} of the variance of the test {_plural(b)}' means, so it "
                  f"reads the {b} only in part.")
+    fe = block.fixed_effects
+    share = "" if fe.share is None else f" ({fe.share:.1%} of what the {b} leaves unexplained)"
+    fe_sign = {Sign.ABOVE: "established", Sign.BELOW: "the activations make it worse",
+               Sign.NOT_ESTABLISHED: "not established"}[interval_sign(fe.gain.ci_low, fe.gain.ci_high)]
+    text += (f" A ridge on the activations with the {b} as an unpenalised term ({b} fixed effects) gains ΔR² "
+             f"{interval_text(fe.gain, 4)} over the {b}'s train means{share}: {fe_sign}.")
     if one_penalty is not None:
         text += (f" A ridge on the {b}'s one-hot plus the activations, one penalty for both (which shrinks the {b} "
                  f"term too), gains ΔR² {interval_text(one_penalty, 4)} over the one-hot alone.")

@@ -29,6 +29,8 @@ def test_the_planted_code_adds_to_every_control_and_noise_to_none(incremental):
     block = world["block"]  # random blocks: the oracle knows nothing, the code everything
     assert block["block"] == "block" and block["oracle_r2"] < 0.05 and block["beyond_block_share"] > 0.8
     assert block["unseen_test_blocks"] == block["missing_block_entities"] == 0
+    fixed = block["fixed_effects"]  # the block unshrunk: the code still explains what the blocks do not
+    assert _sign(fixed["gain"]) is Sign.ABOVE and fixed["share"] > 0.8 and fixed["r2"] > 0.8
     assert all(_sign(d) is Sign.ABOVE for d in world["within_block_spearman"].values())
 
     people = read_json(incremental / "metrics/incremental/people.json")

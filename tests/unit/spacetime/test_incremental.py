@@ -4,15 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.fixtures.probe_data import probe_data
+from worldprobe.config import ProbesConfig
 from worldprobe.spacetime.incremental import (
     MISSING_BLOCK,
     adds,
     block_checks,
     block_labels,
     cross_fitted,
+    fixed_effects,
     within_block_differences,
 )
-from worldprobe.stats import Sign, bootstrap, interval_sign
+from worldprobe.spacetime.outputs import FixedEffects
+from worldprobe.stats import PairedDifference, Sign, bootstrap, interval_sign
 
 N = 600
 
@@ -99,7 +103,9 @@ def test_block_checks_see_placing_within_a_block_and_count_the_unseen():
         weights, groups = bootstrap(None, len(y), 300, 0).weights, np.arange(len(y)).astype(str)
         # the probe that knows only the block: what the oracle knows, the train mean of each block
         probe = centres + offsets if knows_offsets else train_mean_of.loc[test_blocks].to_numpy()
-        return block_checks("country", train_blocks, y_train, test_blocks, y, probe, weights, groups, 10, 0)
+        fixed = FixedEffects(r2=0.5, gain=PairedDifference(diff=0.1, ci_low=0.0, ci_high=0.2), share=0.2,
+                             alpha_at_grid_edge=False)  # computed from activations (test below): passed through
+        return block_checks("country", train_blocks, y_train, test_blocks, y, probe, weights, groups, 10, 0, fixed)
 
     within = checks(np.concatenate([train_blocks[::3], ["new"] * 4]), knows_offsets=True)  # one unseen test block
     assert _sign(within.adds) is Sign.ABOVE and within.beyond_block_share > 0.8  # it knows each place's offset
@@ -122,3 +128,20 @@ def test_within_block_differences_find_the_predictor_that_orders_within_blocks()
                                    bootstrap(None, len(y), 200, 0))
     assert _sign(out["surface"]) is Sign.ABOVE and out["surface"].diff > 0.7
     assert out["random_weights"].n == 200
+
+
+def test_fixed_effects_credit_the_activations_only_with_what_the_block_does_not_explain():
+    n = 800
+    rng = np.random.default_rng(7)
+    block = rng.choice(["a", "b", "c", "d"], n)
+    offset = pd.Series(block).map({"a": 1500, "b": 1600, "c": 1700, "d": 1800}).to_numpy()
+    within = rng.normal(0, 20, n)
+    data = probe_data(n, seed=7, block=block, year=offset + within)
+    weights = bootstrap(None, int(data.test.sum()), 300, 0).weights
+    knows_block = np.column_stack([offset / 100, rng.normal(size=(n, 3))])
+    none = fixed_effects(knows_block, data, block, ProbesConfig(), weights)
+    assert _sign(none.gain) is Sign.NOT_ESTABLISHED and abs(none.gain.diff) < 0.005
+    knows_more = np.column_stack([offset / 100, within / 20 + rng.normal(0, 0.1, n), rng.normal(size=(n, 2))])
+    more = fixed_effects(knows_more, data, block, ProbesConfig(), weights)
+    assert _sign(more.gain) is Sign.ABOVE and more.share > 0.8
+    assert more.r2 > 0.95

@@ -1,5 +1,5 @@
 from tests.fixtures.spacetime import MODEL
-from worldprobe.spacetime.outputs import BlockChecks
+from worldprobe.spacetime.outputs import BlockChecks, FixedEffects
 from worldprobe.spacetime.verdicts import Outcome, block_sentence, judge, plain_verdict
 from worldprobe.stats import PairedDifference, Sign
 
@@ -51,10 +51,13 @@ def test_a_control_can_beat_the_probe_while_the_probe_adds_to_it():
                                                                "layer 0 (entity token mean), random weights.")
 
 
-def _block(adds: PairedDifference, beats: PairedDifference = _d(-0.4, -0.3), **counts) -> BlockChecks:
+def _block(adds: PairedDifference, beats: PairedDifference = _d(-0.4, -0.3), fixed: PairedDifference = _d(0.001, 0.003),
+           **counts) -> BlockChecks:
     fields = {"unseen_test_blocks": 0, "unseen_test_entities": 0, "missing_block_entities": 0} | counts
     return BlockChecks(block="country", n_test_blocks=40, oracle_r2=0.96, beats=beats, adds=adds, block_alone_r2=0.96,
-                       beyond_block_share=adds.diff / 0.04, block_read_r2=0.65, **fields)
+                       beyond_block_share=adds.diff / 0.04, block_read_r2=0.65,
+                       fixed_effects=FixedEffects(r2=0.96 + fixed.diff, gain=fixed, share=fixed.diff / 0.04,
+                                                  alpha_at_grid_edge=False), **fields)
 
 
 def test_block_sentence_follows_the_paired_intervals_and_counts_what_the_oracle_cannot_see():
@@ -64,10 +67,14 @@ def test_block_sentence_follows_the_paired_intervals_and_counts_what_the_oracle_
     assert "the probe's prediction adds ΔR² +0.0005 [+0.0003, +0.0007], 1.2% of the variance the country leaves" in text
     assert "Its predictions explain 0.65 of the variance of the test countries' means, so it reads the country only " \
         "in part." in text
-    assert text.endswith("only in part.")  # nothing unseen, nothing missing, no one-penalty ridge given
-    text = block_sentence(_block(_d(-0.0001, 0.0003), unseen_test_blocks=13, unseen_test_entities=14,
-                                 missing_block_entities=7), one_penalty=_d(0.004, 0.006))
+    assert text.endswith("A ridge on the activations with the country as an unpenalised term (country fixed effects) "
+                         "gains ΔR² +0.0020 [+0.0010, +0.0030] over the country's train means (5.0% of what the "
+                         "country leaves unexplained): established.")  # nothing unseen or missing, no one-penalty ridge
+    text = block_sentence(_block(_d(-0.0001, 0.0003), fixed=_d(-0.001, 0.002), unseen_test_blocks=13,
+                                 unseen_test_entities=14, missing_block_entities=7), one_penalty=_d(0.004, 0.006))
     assert "what the probe's prediction adds is not established (ΔR² +0.0001 [-0.0001, +0.0003])" in text
+    assert "fixed effects) gains ΔR² +0.0005 [-0.0010, +0.0020] over the country's train means (1.2% of" in text
+    assert "leaves unexplained): not established." in text
     assert "one penalty for both (which shrinks the country term too), gains ΔR² +0.0050 [+0.0040, +0.0060]" in text
     assert text.endswith("13 test countries (14 places) have no train place, so the oracle gives them the overall "
                          "train mean; 7 test places with no country form a country of their own.")
