@@ -14,8 +14,10 @@ accuracy across checkpoints (``scipy.stats.linregress``), and on its margin over
 *text-only* score of that checkpoint (majority, initial facing, prefix lookup and the linear probes
 of the text features: everything that needs no hidden state; the oracle baselines, which read the
 label's own trajectory, are left out), once over every checkpoint and once over the trained ones
-(the untrained checkpoint alone can make a slope). Each slope carries a bootstrap interval over checkpoints (from
-MIN_INTERVAL_POINTS of them; below, no interval and no verdict).
+(the untrained checkpoint alone can make a slope). Each slope carries a moving-block bootstrap interval
+over checkpoints (from MIN_INTERVAL_POINTS of them; below, no interval and no verdict): consecutive
+checkpoints share most of their weights, so their scores are not independent draws, and resampling them
+one by one would give too narrow an interval.
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ class Fit(Output):
     p: Score
     slope: Score
     intercept: Score
-    slope_low: Score  # 95 % bootstrap interval of the slope, checkpoints resampled
+    slope_low: Score  # 95 % moving-block bootstrap interval of the slope (blocks of consecutive checkpoints)
     slope_high: Score
     verdict: str  # stats.Sign of the slope's interval
 
@@ -232,7 +234,17 @@ def best_text_score(table: pd.DataFrame) -> pd.DataFrame:
         columns={"which": "best_text", "accuracy": "text_accuracy"})
 
 
+def moving_blocks(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """``n_boot`` moving-block bootstrap resamples of ``n`` points in order (Künsch 1989): blocks of
+    ``round(n ** (1/3))`` (at least 2) consecutive points, starting anywhere, joined until ``n`` points."""
+    length = max(2, round(n ** (1 / 3)))
+    n_blocks = -(-n // length)
+    starts = np.random.default_rng(seed).integers(0, n - length + 1, size=(n_boot, n_blocks))
+    return (starts[:, :, None] + np.arange(length)).reshape(n_boot, -1)[:, :n]
+
+
 def _fit(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> Fit:
+    """The least-squares line of ``y`` on ``x``, points in checkpoint order."""
     ok = ~(np.isnan(x) | np.isnan(y))
     x, y = x[ok], y[ok]
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -243,7 +255,7 @@ def _fit(x: np.ndarray, y: np.ndarray, n_boot: int, seed: int) -> Fit:
         return Fit(n=int(len(x)), r2=float(fit.rvalue**2), p=float(fit.pvalue), slope=float(fit.slope),
                    intercept=float(fit.intercept), slope_low=None, slope_high=None,
                    verdict=interval_sign(np.nan, np.nan).value)
-    draws = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
+    draws = moving_blocks(len(x), n_boot, seed)
     slopes = [linregress(x[d], y[d]).slope for d in draws if np.ptp(x[d]) > 0]
     low, high = percentile_interval(np.array(slopes))
     return Fit(n=int(len(x)), r2=float(fit.rvalue**2), p=float(fit.pvalue), slope=float(fit.slope),
