@@ -54,7 +54,7 @@ from .inputs import ProbeData, main_run, probe_inputs
 from .outputs import BlockChecks, FixedEffects, IncrementalMetrics, OutputError, ProbeMetrics
 from .probes import fit_linear
 from .summary import TARGETS, read_predictions
-from .validity import block_centred
+from .validity import block_centred, group_mean_predictions
 
 CONTROLS = ("surface", "layer0", "layer0_token_mean", "random_weights")
 MISSING_BLOCK = "(none)"
@@ -125,13 +125,7 @@ def fixed_effects(X: np.ndarray, data: ProbeData, blocks: np.ndarray, cfg: Probe
                   ) -> FixedEffects:
     """:class:`FixedEffects` of the features ``X`` (all rows of ``data``), ``blocks`` each row's block;
     ``weights`` the test resamples. Alpha is chosen as the probes stage chooses it, on the centred rows."""
-    train_blocks = blocks[data.train]
-
-    def block_means(values: np.ndarray) -> np.ndarray:  # each row's train block mean, else the train mean
-        means = pd.DataFrame(values[data.train]).groupby(train_blocks).mean().reindex(pd.Index(blocks)).to_numpy()
-        return np.where(np.isnan(means), values[data.train].mean(0), means)
-
-    y_means, X_means = block_means(data.y), block_means(X)
+    y_means, X_means = (group_mean_predictions(blocks[data.train], v[data.train], blocks) for v in (data.y, X))
     probe = fit_linear(X - X_means, replace(data, y=data.y - y_means), cfg)
     y, reference = data.y[data.test], y_means[data.test]
     pred = reference + probe.predict((X - X_means)[data.test]).reshape(len(y), -1)
