@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .registry import DATASETS
 
@@ -198,6 +198,16 @@ class ModelConfig(Section):
     revision: str | None = None
 
 
+class ComparedModel(ModelConfig):
+    """One model of the model axis (``models.<name>``, keyed by its registry name, Hugging Face id or local
+    path): probed beside ``model`` at matched entities, without prompt variants."""
+
+    name: str = Field("", json_schema_extra={"affects_results": False},
+                      description="filled in from the key under models:")
+    max_entities: int = Field(3000, gt=1, description="a seeded subsample of the prompt variants' entities, the same "
+                              "for every model of the axis, drawn with the split's train/test proportions")
+
+
 class RayConfig(Section):
     """Where and how the Ray backend runs the extraction (``activations.backend: ray``)."""
 
@@ -269,7 +279,10 @@ class MLPProbeConfig(Section):
     batch_size: int = Field(128, gt=0)
     max_epochs: int = Field(200, gt=0)
     patience: int = Field(10, gt=0, description="epochs without a better validation loss before stopping")
-    val_fraction: float = Field(0.1, gt=0, lt=1, description="share of the train split held out for early stopping")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="share of the train split held out for early stopping "
+                                "(whole groups where the split holds out groups)")
+    seeds: int = Field(3, ge=1, description="networks trained from this many seeds (initialisation, minibatch order, "
+                       "validation rows); the first chooses the weight decay, the others train at it; R² reported as mean and spread")
 
 
 class SurfaceConfig(Section):
@@ -640,6 +653,8 @@ class Params(Section):
     data: DataConfig
     live: LiveConfig = LiveConfig()
     model: ModelConfig = ModelConfig()
+    models: dict[str, ComparedModel] = Field({}, description="the model axis: each model probed beside `model` at "
+                                             "matched entities ({} = `model` alone)")
     activations: ActivationsConfig = ActivationsConfig()
     probes: ProbesConfig = ProbesConfig()
     learning_curve: LearningCurveConfig = LearningCurveConfig()
@@ -648,6 +663,36 @@ class Params(Section):
     familiarity: FamiliarityConfig = FamiliarityConfig()
     intervention: InterventionConfig = InterventionConfig()
     karel: KarelConfig
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _named_by_their_keys(cls, models: Any) -> Any:
+        if not isinstance(models, dict):
+            return models
+        named = {}
+        for key, entry in models.items():
+            entry = dict(entry or {})
+            if entry.setdefault("name", key) != key:
+                raise ValueError(f"models.{key}.name: the key is the name; leave name out")
+            named[key] = entry
+        return named
+
+    @model_validator(mode="after")
+    def _axis_excludes_the_model(self) -> Params:
+        if self.model.name in self.models:
+            raise ValueError(f"models: {self.model.name!r} is `model` itself (probed at every entity); list only "
+                             "the models to compare with it")
+        return self
+
+    def for_model(self, key: str) -> Params:
+        """These params with ``models.<key>`` as ``model``, its activations on the axis subsample (main prompt
+        and each control's main prompt only)."""
+        if key not in self.models:
+            raise ConfigError(f"model {key!r} is not under models: in params.yaml: {', '.join(self.models) or 'none'}")
+        entry = self.models[key]
+        activations = self.activations.model_copy(update={"prompts": ["main"], "control_prompts": ["main"]})
+        return self.model_copy(update={"model": ModelConfig(**entry.model_dump(exclude={"max_entities"})),
+                                       "activations": activations})
 
     @model_validator(mode="after")
     def _validity_of_known_datasets(self) -> Params:

@@ -134,7 +134,8 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
     Fitted attributes: ``alpha_`` (per target), ``alpha_index_``, ``alpha_at_edge_`` (per target: the
     chosen alpha is the smallest or largest of the grid, so the grid may be too narrow),
     ``loo_mse_`` (alphas x targets, in z-scored target units: the leave-one-out or, with groups, the
-    grouped K-fold error), ``loo_r2_`` (per target, at the chosen alpha: 1 - that MSE / variance),
+    grouped K-fold error), ``heldout_sq_`` (rows x targets: each training row's squared held-out
+    residual at the chosen alpha, whose mean is that error), ``loo_r2_`` (per target, at the chosen alpha: 1 - that MSE / variance),
     ``selection_`` (``"leave-one-out"`` or ``"GroupKFold(k)"``), ``coef_`` (targets x features) and
     ``intercept_`` in the original units, ``mean_``/``scale_`` (feature standardisation),
     ``y_mean_``/``y_scale_``, ``mode_`` (``"cov"``: eigh of the d x d covariance, n > d; ``"gram"``:
@@ -167,15 +168,17 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
         lam, vecs = sp.lam, sp.vecs
         QtY = sp.project(Yz)  # r x t
         if groups is None:
-            mse = self._loo_mse(sp, Yz, QtY, alphas)
+            sq = self._loo_sq(sp, Yz, QtY, alphas)
             self.selection_ = "leave-one-out"
         else:
-            mse = self._group_cv_mse(X, Yz, np.asarray(groups), alphas)
+            sq = self._group_cv_sq(X, Yz, np.asarray(groups), alphas)
             self.selection_ = f"GroupKFold({self.n_folds})"
+        mse = sq.mean(0)
         mse[~np.isfinite(mse)] = np.inf
         self.loo_mse_ = mse
         A, t = len(alphas), Yz.shape[1]
         best = np.argmin(mse, axis=0)  # first minimum: the smallest alpha on ties, as RidgeCV
+        self.heldout_sq_ = sq[:, best, np.arange(t)]
         self.alpha_index_ = best
         self.alpha_ = alphas[best]
         self.alpha_at_edge_ = (best == 0) | (best == A - 1)
@@ -197,8 +200,8 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
         return self
 
     @staticmethod
-    def _loo_mse(sp: _Spectrum, Yz: np.ndarray, QtY: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-        """Leave-one-out MSE per alpha and target from one decomposition (alphas x targets)."""
+    def _loo_sq(sp: _Spectrum, Yz: np.ndarray, QtY: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        """Squared leave-one-out residuals per row, alpha and target from one decomposition (n x alphas x targets)."""
         n, lam, Q = len(Yz), sp.lam, sp.Q
         # With hat matrix H of the centred design, the LOO residual is (I - H)y / diag(I - H - 11'/n).
         # cov:  I - H = I - Q diag(1/(lam+a)) Q'  (Q = X V, not a full basis: keep the identity);
@@ -215,23 +218,23 @@ class RidgeLOO(RegressorMixin, BaseEstimator):
         intercept_part = (Q @ (W * Q.sum(0)).T + base) / n
         one_minus_h = (Q * Q) @ W.T + base - intercept_part  # n x A
         with np.errstate(divide="ignore", invalid="ignore"):
-            return ((resid / one_minus_h[:, :, None]) ** 2).mean(0)  # interpolating fit (h_ii = 1): inf/nan
+            return (resid / one_minus_h[:, :, None]) ** 2  # interpolating fit (h_ii = 1): inf/nan
 
-    def _group_cv_mse(self, X, Yz: np.ndarray, groups: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-        """GroupKFold MSE per alpha and target, pooled over the held-out rows of every fold."""
+    def _group_cv_sq(self, X, Yz: np.ndarray, groups: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        """Squared GroupKFold residuals per row (each from the fold that held it out), alpha and target."""
         if len(groups) != len(Yz):
             raise ProbeError(f"{len(groups)} groups for {len(Yz)} rows")
         if len(np.unique(groups)) < self.n_folds:
             raise ProbeError(f"{len(np.unique(groups))} groups are too few for {self.n_folds} grouped folds")
         A, t = len(alphas), Yz.shape[1]
-        sq = np.zeros((A, t))
+        sq = np.zeros((len(Yz), A, t))
         for fit_rows, held in GroupKFold(n_splits=self.n_folds).split(Yz, groups=groups):
             sp = _Spectrum.of(X[fit_rows], self.standardize)
             y_mean = Yz[fit_rows].mean(0)
             shrunk = sp.project(Yz[fit_rows] - y_mean)[:, None, :] / (sp.lam[:, None, None] + alphas[None, :, None])
             pred = (sp.features(X[held]) @ shrunk.reshape(len(sp.lam), A * t)).reshape(len(held), A, t) + y_mean
-            sq += ((pred - Yz[held][:, None, :]) ** 2).sum(0)
-        return sq / len(Yz)
+            sq[held] = (pred - Yz[held][:, None, :]) ** 2
+        return sq
 
     def predict(self, X):
         check_is_fitted(self, "coef_")
@@ -330,7 +333,8 @@ class _MLPGrid(torch.nn.Module):
 
 
 class MLPProbe(RegressorMixin, BaseEstimator):
-    """One hidden ReLU layer, AdamW, early stopping on a seeded validation share of the train rows.
+    """One hidden ReLU layer, AdamW, early stopping on a seeded validation share of the train rows (of
+    whole groups where ``fit`` is given ``groups``).
 
     Features are standardised and targets z-scored on the rows it trains on. For each weight decay
     of ``cfg.weight_decays`` a network (the same seeded initialisation and minibatch order for each)
@@ -382,12 +386,31 @@ class MLPProbe(RegressorMixin, BaseEstimator):
                 p.copy_(kept)
         return grid, best_loss, stopped, best_epoch
 
-    def fit(self, X, y):
+    def _validation_rows(self, n: int, groups) -> tuple[np.ndarray, np.ndarray]:
+        """``(validation, training)`` row indices: a seeded ``val_fraction`` of the rows or, with ``groups``,
+        of whole groups (drawn in seeded order while they hold no more than that share, at least one), so
+        that early stopping sees the kind of generalisation a split by groups asks for."""
+        n_val = int(round(self.cfg.val_fraction * n))
+        rng = np.random.default_rng(self.random_state)
+        if groups is None:
+            order = rng.permutation(n)
+            val, train = order[:n_val], order[n_val:]
+        else:
+            _, unit = np.unique(np.asarray(groups), return_inverse=True)
+            if len(unit) != n:
+                raise ProbeError(f"{len(unit)} groups for {n} rows")
+            drawn = rng.permutation(unit.max() + 1)
+            taken = np.cumsum(np.bincount(unit)[drawn]) <= n_val
+            taken[0] = True
+            held = np.isin(unit, drawn[taken])
+            val, train = np.flatnonzero(held), np.flatnonzero(~held)
+        if n_val < 1 or len(train) < 2:
+            raise ProbeError(f"{n} rows are too few for a {self.cfg.val_fraction:.0%} validation split")
+        return val, train
+
+    def fit(self, X, y, groups=None):
         X = _check_features(X, accept_sparse=False)
         Y, self._1d = _targets_2d(y)
-        n_val = int(round(self.cfg.val_fraction * len(X)))
-        if n_val < 1 or len(X) - n_val < 2:
-            raise ProbeError(f"{len(X)} rows are too few for a {self.cfg.val_fraction:.0%} validation split")
         self.mean_, self.scale_ = X.mean(0), X.std(0)
         self.scale_[self.scale_ == 0] = 1.0
         self.y_mean_, self.y_scale_ = Y.mean(0), Y.std(0)
@@ -395,8 +418,7 @@ class MLPProbe(RegressorMixin, BaseEstimator):
             raise ProbeError("a target is constant on the training rows: nothing to probe")
         Xz = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
         Yz = torch.as_tensor((Y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        order = np.random.default_rng(self.random_state).permutation(len(X))
-        val, train = torch.as_tensor(order[:n_val]), torch.as_tensor(order[n_val:])
+        val, train = map(torch.as_tensor, self._validation_rows(len(X), groups))
         decays = list(self.cfg.weight_decays)
         grid, losses, epochs, best_epochs = self._train(Xz[train], Yz[train], Xz[val], Yz[val], decays,
                                                         self.random_state)

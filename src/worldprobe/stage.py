@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from .config import ConfigError, Params, load_params
+from .config import ComparedModel, ConfigError, Params, load_params
 
 
 def stage_argument(usage: str, argv: Sequence[str] | None = None) -> str:
@@ -24,3 +24,17 @@ def dataset_and_params(usage: str, argv: Sequence[str] | None = None) -> tuple[s
     if dataset not in params.data.datasets:
         raise ConfigError(f"dataset {dataset!r} is not in params.yaml: {', '.join(params.data.datasets)}")
     return dataset, params
+
+
+def dataset_model_and_params(usage: str, argv: Sequence[str] | None = None
+                             ) -> tuple[str, Params, ComparedModel | None]:
+    """``<dataset> [--model <name>]``: a per-dataset stage run for ``model`` or for one model of the model
+    axis (``models.<name>``, returned third), whose params then have it as ``model`` (:meth:`Params.for_model`)."""
+    argv = list(sys.argv if argv is None else argv)
+    key = None
+    if len(argv) == 4 and argv[2] == "--model":
+        key, argv = argv[3], argv[:2]
+    dataset, params = dataset_and_params(usage, argv)
+    if key is None:
+        return dataset, params, None
+    return dataset, params.for_model(key), params.models[key]

@@ -173,8 +173,9 @@ def r2_interval(weights: np.ndarray, y: np.ndarray, pred: np.ndarray) -> tuple[f
 
 
 class PairedDifference(Output):
-    """R² of one predictor minus another's on the same test entities, with the 95 % interval of a paired
-    bootstrap (both scored on every resample: :func:`paired_r2_difference`)."""
+    """R² (or, where the field's name says so, another score) of one predictor minus another's on the same
+    test entities, with the 95 % interval of a paired bootstrap (both scored on every resample:
+    :func:`paired_r2_difference`, :func:`paired_mean_difference`)."""
 
     diff: float
     ci_low: float
@@ -185,10 +186,31 @@ class PairedDifference(Output):
 def paired_r2_difference(weights: np.ndarray, y: np.ndarray, pred: np.ndarray, other: np.ndarray) -> PairedDifference:
     """R²(``pred``) - R²(``other``) on the entities both predict (a control run on a subsample leaves NaN
     elsewhere), with the percentile interval of the same difference on every resample."""
-    both = np.isfinite(columns(pred)).all(1) & np.isfinite(columns(other)).all(1)
-    y, pred, other, weights = y[both], pred[both], other[both], weights[:, both]
-    low, high = percentile_interval(weighted_r2(weights, y, pred) - weighted_r2(weights, y, other))
-    return PairedDifference(diff=r2(y, pred) - r2(y, other), ci_low=low, ci_high=high, n=int(both.sum()))
+    return paired_mean_r2_difference(weights, y, [pred], [other])
+
+
+def paired_mean_r2_difference(weights: np.ndarray, y: np.ndarray, preds: Sequence[np.ndarray],
+                              others: Sequence[np.ndarray]) -> PairedDifference:
+    """:func:`paired_r2_difference` of the mean R² of several predictors (e.g. one network per seed) and
+    the mean R² of others, on the entities all of them predict."""
+    both = np.logical_and.reduce([np.isfinite(columns(p)).all(1) for p in (*preds, *others)])
+    y, weights = y[both], weights[:, both]
+
+    def mean_r2(predictors: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:
+        return (float(np.mean([r2(y, p[both]) for p in predictors])),
+                np.mean([weighted_r2(weights, y, p[both]) for p in predictors], axis=0))
+
+    (a, a_boot), (b, b_boot) = mean_r2(preds), mean_r2(others)
+    low, high = percentile_interval(a_boot - b_boot)
+    return PairedDifference(diff=a - b, ci_low=low, ci_high=high, n=int(both.sum()))
+
+
+def paired_mean_difference(weights: np.ndarray, values: np.ndarray, other: np.ndarray) -> PairedDifference:
+    """Mean of per-entity ``values`` (e.g. one predictor's errors) minus the mean of ``other`` on the same
+    entities, with the percentile interval of the same difference on every resample (``weights``)."""
+    gap = np.asarray(values, dtype=np.float64) - np.asarray(other, dtype=np.float64)
+    low, high = percentile_interval((weights @ gap) / weights.sum(1))
+    return PairedDifference(diff=float(gap.mean()), ci_low=low, ci_high=high, n=len(gap))
 
 
 class Sign(Enum):

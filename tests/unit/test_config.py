@@ -104,3 +104,27 @@ def test_karel_probing_per_profile(raw):
     raw["karel"]["probing"]["default"] = {"features": ["mean"], "mlp_features": ["layers"]}
     with pytest.raises(ConfigError, match=r"mlp_features \['layers'\] must also be in features"):
         parse_params(raw)
+
+
+def test_each_model_of_the_axis_is_named_by_its_key_and_runs_as_model(raw):
+    raw["models"] = {"EleutherAI/pythia-160m": {"dtype": "bfloat16", "max_entities": 500}}
+    params = parse_params(raw)
+    axis = params.models["EleutherAI/pythia-160m"]
+    assert axis.name == "EleutherAI/pythia-160m" and axis.max_entities == 500
+    as_model = params.for_model("EleutherAI/pythia-160m")
+    assert as_model.model.name == "EleutherAI/pythia-160m" and as_model.model.dtype == "bfloat16"
+    assert as_model.activations.prompts == ["main"] and as_model.activations.control_prompts == ["main"]
+    assert as_model.activations.controls == params.activations.controls  # random weights stay: the axis compares them
+    with pytest.raises(ConfigError, match="'pythia' is not under models: .*EleutherAI/pythia-160m"):
+        params.for_model("pythia")
+
+
+def test_the_axis_refuses_model_itself_and_a_second_name(raw):
+    raw["models"] = {raw["model"]["name"]: {}}
+    with pytest.raises(ConfigError, match="is `model` itself"):
+        parse_params(raw)
+    raw["models"] = {"smollm2-135m": {"name": "other"}}
+    with pytest.raises(ConfigError, match=r"models\.smollm2-135m\.name: the key is the name"):
+        parse_params(raw)
+    raw["models"] = {}
+    assert parse_params(raw).models == {}  # model alone

@@ -220,3 +220,30 @@ def test_sparse_ridge_kfold_with_groups_folds_by_group_as_ridge_loo_does():
     np.testing.assert_allclose(sparse_fit.cv_mse_[:, 0], exact.loo_mse_[:, 0], rtol=1e-3)  # the same folds
     assert sparse_fit.alpha_ == exact.alpha_
     assert SparseRidgeKFold(grid, folds=5).fit(X, y).selection_ == "KFold(5)"
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_heldout_squared_residuals_average_to_the_selection_error(grouped):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 8))
+    y = X @ rng.normal(size=(8, 2)) + rng.normal(size=(300, 2))
+    groups = np.arange(300) % 30 if grouped else None
+    probe = RidgeLOO(alpha_grid(AlphaGrid()), n_folds=5).fit(X, y, groups=groups)
+    assert probe.heldout_sq_.shape == (300, 2)
+    chosen = probe.loo_mse_[probe.alpha_index_, [0, 1]]
+    np.testing.assert_allclose(probe.heldout_sq_.mean(0), chosen, rtol=1e-10)
+
+
+def test_mlp_validation_holds_out_whole_groups_and_entities_without_them():
+    groups = np.repeat(np.arange(40), 10)
+    mlp = MLPProbe(MLPProbeConfig(val_fraction=0.2), random_state=3)
+    val, train = mlp._validation_rows(400, groups)
+    assert not set(groups[val]) & set(groups[train])  # no group on both sides
+    assert len(val) == 80 and len(np.union1d(val, train)) == 400
+    val_again, _ = MLPProbe(MLPProbeConfig(val_fraction=0.2), random_state=3)._validation_rows(400, groups)
+    np.testing.assert_array_equal(val, val_again)  # seeded
+    plain_val, plain_train = mlp._validation_rows(400, None)
+    assert len(plain_val) == 80 and len(set(groups[plain_val]) & set(groups[plain_train])) > 0
+    one_big = np.r_[np.zeros(350, int), np.arange(50) + 1]  # a group larger than the share is still one group
+    val, train = MLPProbe(MLPProbeConfig(val_fraction=0.1), random_state=0)._validation_rows(400, one_big)
+    assert len(train) >= 2 and not set(one_big[val]) & set(one_big[train])

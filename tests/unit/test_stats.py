@@ -12,6 +12,8 @@ from worldprobe.stats import (
     bootstrap,
     bootstrap_mean,
     interval_sign,
+    paired_mean_difference,
+    paired_mean_r2_difference,
     paired_r2_difference,
     percentile_interval,
     r2,
@@ -152,3 +154,19 @@ def test_resample_rows_keep_a_groups_members_in_table_order():
     members = {g: np.flatnonzero(groups == g) for g in "abc"}
     for draw, rows in zip(resamples.draws, resamples.rows()):
         np.testing.assert_array_equal(rows, np.concatenate([members["abc"[g]] for g in draw]))
+
+
+def test_paired_mean_r2_difference_averages_the_seeds_and_reduces_to_the_pair():
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=(200, 2))
+    preds = [y + rng.normal(scale=s, size=y.shape) for s in (0.3, 0.5)]
+    other = y + rng.normal(scale=1.0, size=y.shape)
+    w = bootstrap(None, 200, 300, 0).weights
+    single, pair = paired_mean_r2_difference(w, y, [preds[0]], [other]), paired_r2_difference(w, y, preds[0], other)
+    assert single == pair
+    both = paired_mean_r2_difference(w, y, preds, [other])
+    assert both.diff == pytest.approx(np.mean([r2(y, p) for p in preds]) - r2(y, other))
+    assert both.ci_low < both.diff < both.ci_high and both.ci_low > 0
+    errors, others = rng.random(200), rng.random(200) + 0.5
+    d = paired_mean_difference(w, errors, others)
+    assert d.diff == pytest.approx(errors.mean() - others.mean()) and d.ci_high < 0 and d.n == 200

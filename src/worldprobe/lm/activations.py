@@ -27,6 +27,12 @@ from .prompts import PromptSpec, prompt_spec
 log = logging.getLogger(__name__)
 
 
+def axis_dir(name: str, root: str | Path = ".") -> Path:
+    """Where the activations of ``models.<name>`` (the model axis) live: ``data/models/<name>``, a hub id's
+    slash a folder level, a local path's leading slash dropped (as ``models/<name>``)."""
+    return Path(root) / "data" / "models" / name.strip("/")
+
+
 @dataclass(frozen=True)
 class Rejection:
     id: str
@@ -147,18 +153,24 @@ def dataset_activations(
     entities_dir: str | Path = "data/entities",
     models_dir: str | Path = "models",
     out_dir: str | Path = "data/activations",
+    max_entities: int | None = None,
 ) -> list[ActivationMeta]:
     """The activations stage: every prompt with the real model, then each control with its prompts.
 
     The real model's main prompt runs on every entity; the other prompts and the controls on
     ``activations.variant_entities`` of them (one seeded subsample, the same for every variant and
-    control, so that their comparisons are matched).
+    control, so that their comparisons are matched). With ``max_entities`` (a model of the model axis)
+    every run holds ``max_entities`` of the variants' entities, one seeded draw for every model of the
+    axis, so that each is matched with the others and with ``model``'s controls.
     Stores go to ``out_dir/<dataset>/<model tag>/<prompt>/``.
     """
     table, _ = read_entities(Path(entities_dir) / f"{dataset}.parquet")
     cfg = params.activations
     dropped = subsample(table["split"], cfg.variant_entities, derived_seed(params.seed, dataset, "variants"))
     variant_table = table.drop(index=dropped) if len(dropped) else table
+    if max_entities is not None:
+        dropped = subsample(variant_table["split"], max_entities, derived_seed(params.seed, dataset, "models"))
+        table = variant_table = variant_table.drop(index=dropped)
     ds_config = params.data.datasets.get(dataset)
     runs = [(None, cfg.prompts)] + [(control, cfg.control_prompts) for control in cfg.controls]
     metas = []
@@ -179,7 +191,8 @@ def dataset_activations(
                     write_activations(
                         loaded, prompts, path, dataset=dataset, spec=spec, batch_size=cfg.batch_size,
                         store_dtype=cfg.store_dtype, seed=params.seed, extractor=extractor,
-                        subsample=None if rows is table else cfg.variant_entities,
+                        subsample=max_entities if max_entities is not None else
+                        None if rows is table else cfg.variant_entities,
                     )
                 )
     return metas

@@ -248,6 +248,29 @@ def decoder_blocks(model: torch.nn.Module) -> torch.nn.ModuleList:
     raise ModelError(f"{type(model).__name__}: no list of {n_layers} decoder blocks found")
 
 
+def _source(cfg: ModelConfig, models_dir: str | Path) -> tuple[str | Path, str | None]:
+    """Where transformers reads the model from, and the revision to ask for (hub ids only)."""
+    kind = model_kind(cfg.name)
+    if kind != "registry":
+        return cfg.name, cfg.revision if kind == "hub" else None
+    source = Path(models_dir) / cfg.name
+    if not (source / "config.json").is_file():
+        raise ModelError(
+            f"{source}: model {cfg.name!r} is not prepared yet; run `dvc repro prepare_model` "
+            "(or `python stages/prepare_model.py`)"
+        )
+    return source, None
+
+
+def parameter_count(cfg: ModelConfig, models_dir: str | Path = "models") -> int:
+    """The model's parameters (tied ones once), from its config alone: built on the meta device, so no
+    weight is read and a 70B model costs what a small one does."""
+    source, revision = _source(cfg, models_dir)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source, revision=revision))
+    return sum(p.numel() for p in model.parameters())
+
+
 def load_model(
     cfg: ModelConfig, models_dir: str | Path = "models", control: str | None = None, seed: int = 0
 ) -> LoadedModel:
@@ -257,16 +280,7 @@ def load_model(
     """
     if control is not None and control not in MODEL_CONTROLS:
         raise ModelError(f"unknown control {control!r}: valid are {', '.join(MODEL_CONTROLS)}")
-    kind = model_kind(cfg.name)
-    source: str | Path = cfg.name
-    revision = cfg.revision if kind == "hub" else None
-    if kind == "registry":
-        source = Path(models_dir) / cfg.name
-        if not (source / "config.json").is_file():
-            raise ModelError(
-                f"{source}: model {cfg.name!r} is not prepared yet; run `dvc repro prepare_model` "
-                "(or `python stages/prepare_model.py`)"
-            )
+    source, revision = _source(cfg, models_dir)
     dtype = resolve_dtype(cfg)  # auto never picks bfloat16 where it is emulated: only an explicit ask warns
     if cfg.dtype == "bfloat16" and cfg.device == "cpu" and cpu_has_bf16() is False:
         log.warning("model.dtype bfloat16 on a CPU without AVX512-BF16 or AMX: several times slower than "

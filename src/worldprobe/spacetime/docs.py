@@ -12,7 +12,15 @@ from ..records import DataReport
 from ..registry import DATASETS
 from ..stats import Sign, interval_sign
 from .outputs import PairedDifference, SpacetimeSummary
-from .report import FIGURES_DIR, SUMMARY_PATH, DatasetResult, figure_names, load_dataset, results_markdown
+from .report import (
+    FIGURES_DIR,
+    SUMMARY_PATH,
+    DatasetResult,
+    figure_names,
+    load_axes,
+    load_dataset,
+    results_markdown,
+)
 from .verdicts import CONTROL_NAMES, Outcome, interval_text
 
 DOC_PATH = Path("docs/spacetime.md")
@@ -81,7 +89,7 @@ def _curve_sentence(r: DatasetResult) -> str:
 
 def finding(r: DatasetResult) -> str:
     """One bullet of what the dataset shows beyond the verdicts: the block in short, the learning curve, the
-    eras, the MLP; every figure from the metrics."""
+    eras, the MLP, how firmly the best layer is chosen and the unit-sphere target; every figure from the metrics."""
     v, b = r.validity, r.main.block
     text = f"**{r.title}**: R² {r.main.r2:.3f} [{v.r2_ci_low:.3f}, {v.r2_ci_high:.3f}]."
     if b is not None:
@@ -96,10 +104,63 @@ def finding(r: DatasetResult) -> str:
         text += " By era: " + "; ".join(
             f"{era.replace('_', ' ')}, n = {e.n:,}, R² {e.r2:.3f}, Spearman {e.spearman:.3f}"
             for era, e in v.eras.items() if e.r2 is not None and e.spearman is not None) + "."
-    if r.main.mlp_r2 is not None:
-        text += (f" MLP probe R² {r.main.mlp_r2:.3f} against the ridge's {r.main.r2:.3f} (one seed, validation rows "
-                 "drawn at random, no paired interval: not a verdict).")
+    text += _mlp_sentence(r) + _layer_sentence(r) + _sphere_sentence(r)
     return text
+
+
+_ABOVE_BELOW = {Sign.ABOVE: "above", Sign.BELOW: "below", Sign.NOT_ESTABLISHED: "no difference established"}
+
+
+def _sign_word(d: PairedDifference) -> str:
+    return _ABOVE_BELOW[interval_sign(d.ci_low, d.ci_high)]
+
+
+def _mlp_sentence(r: DatasetResult) -> str:
+    """The MLP probe against the ridge and against the same MLP on the strongest control's features."""
+    m = r.main.mlp
+    if m is None or r.main.mlp_r2 is None:
+        return ""
+    spread = "" if m.r2_sd is None else f", sd {m.r2_sd:.3f} over {m.seeds} seeds"
+    text = (f" An MLP probe (one hidden layer; early stopping on {m.validation}) reaches R² {r.main.mlp_r2:.3f}"
+            f"{spread}; MLP − ridge {_interval(m.minus_linear)}: {_sign_word(m.minus_linear)}.")
+    if m.control_r2 is not None:
+        text += (f" The same MLP on the features of the strongest control, {CONTROL_NAMES[m.control]} "
+                 f"({m.control_features}), reaches {m.control_r2:.3f}; MLP on activations − MLP on that control "
+                 f"{_interval(m.minus_control)}: {_sign_word(m.minus_control)}.")
+    return text
+
+
+def _layer_sentence(r: DatasetResult) -> str:
+    share = r.main.best_layer_share
+    if share is None:
+        return ""
+    return (f" Layer {r.main.best_layer} wins the train selection score in {share:.0%} of train resamples "
+            "(the score recomputed on each; probes not refitted).")
+
+
+def _sphere_sentence(r: DatasetResult) -> str:
+    d = r.main.sphere
+    if d is None:
+        return ""
+    word = {Sign.ABOVE: "raises", Sign.BELOW: "lowers", Sign.NOT_ESTABLISHED: "does not establish a change in"}[
+        interval_sign(d.ci_low, d.ci_high)]
+    return (f" Fitting points on the unit sphere (x, y, z) instead of longitude/latitude {word} the mean "
+            f"proximity error (Δ {_interval(d)}).")
+
+
+AXIS_COST_LOG = Path("benchmarks/model_axis.log")  # written by benchmarks/model_axis.py
+
+
+def axis_cost(root: Path) -> str:
+    """The model axis's measured cost, from the benchmark's log: its stages' total and the default run's
+    time before and with it."""
+    path = root / AXIS_COST_LOG
+    if not path.is_file():
+        return "its cost is not measured yet (`python benchmarks/model_axis.py`)."
+    lines = path.read_text().splitlines()
+    total = next(line for line in lines if line.startswith("total")).split(None, 1)[1]
+    return (f"measured by `python benchmarks/model_axis.py` (`{AXIS_COST_LOG}`: {lines[0].lstrip('# ')}), its "
+            f"stages took {total}; {lines[-1].lstrip('# ')}.")
 
 
 def render(root: Path = Path(".")) -> str:
@@ -111,10 +172,12 @@ def render(root: Path = Path(".")) -> str:
         n_layers=sorted({r.main.n_layers for r in results}),
         data=rows,
         n_entities=sum(r.n_train + r.n_test for r in results),
-        results=results_markdown(results, [str(Path("..") / FIGURES_DIR / f) for f in figure_names(results)], root),
+        results=results_markdown(results, [str(Path("..") / FIGURES_DIR / f) for f in figure_names(
+            results, model_axis=bool(load_axes(root, [r.name for r in results])))], root),
         findings=[finding(r) for r in results],
         people_target=next((row["report"].target for row in rows if row["report"].dataset == "people"), None),
         entity_split_rules=split_rules(rows, results),
+        axis_cost=axis_cost(root),
     )
 
 
@@ -159,7 +222,58 @@ def summary(root: Path = Path(".")) -> str:
                  "that block's train mean, reaches " + "; ".join(
                      f"R² {r.main.block.oracle_r2:.3f} on {r.title} ({r.main.block.block}), where the probe adds "
                      f"ΔR² {interval_text(r.main.block.adds, 4)}"
-                     + ("" if r.main.block.beyond_block_share is None else
-                        f" ({r.main.block.beyond_block_share:.1%} of what the block leaves unexplained)")
-                     for r in blocks) + ".")
-    return text + f" Details: [{DOC_PATH}]({DOC_PATH})."
+                     + f" ({_share(r.main.block.beyond_block_share)}{_fixed_effects_clause(r)})" for r in blocks) + ".")
+    return text + _mlp_summary(results) + _axis_summary(root, results) + f" Details: [{DOC_PATH}]({DOC_PATH})."
+
+
+def _axis_summary(root: Path, results: list[DatasetResult]) -> str:
+    """Each model of the axis against ``model`` on matched entities, grouped by the paired interval's sign."""
+    axes = load_axes(root, [r.name for r in results])
+    if not axes:
+        return ""
+    first = next(iter(axes.values())).models[0]
+    text = []
+    for name in dict.fromkeys(m.name for a in axes.values() for m in a.models[1:]):
+        by_sign: dict[Sign, list[str]] = {}
+        for ds, axis in axes.items():
+            m = next((m for m in axis.models if m.name == name), None)
+            if m is not None and m.minus_model is not None:
+                d = m.minus_model
+                by_sign.setdefault(interval_sign(d.ci_low, d.ci_high), []).append(
+                    f"{DATASETS[ds].title if ds in DATASETS else ds} ({_interval(d)})")
+        params = next(m.n_params for a in axes.values() for m in a.models if m.name == name)
+        text.append(f"{name} ({params / 1e6:,.0f} M parameters) minus {first.name} ({first.n_params / 1e6:,.0f} M): "
+                    + "; ".join(f"{_ABOVE_BELOW[sign]} on {', '.join(names)}" for sign, names in by_sign.items()))
+    return (" Model axis (probe R² on the same seeded subsample of each dataset, paired; a comparison of "
+            f"{len(text) + 1} models that differ in more than size, not a scaling law): " + ". ".join(text) + ".")
+
+
+def _share(share: float | None) -> str:
+    return "share of what the block leaves unexplained undefined" if share is None else (
+        f"{share:.1%} of what the block leaves unexplained")
+
+
+def _fixed_effects_clause(r: DatasetResult) -> str:
+    fe = r.main.block.fixed_effects
+    return (f"; a ridge on the activations with the block as an unpenalised term gains ΔR² {interval_text(fe.gain, 4)}"
+            f", {_share(fe.share)}")
+
+
+def _mlp_summary(results: list[DatasetResult]) -> str:
+    """Per paired interval's sign, the datasets where the MLP probe is above / below the ridge and above /
+    below the same MLP on the strongest control's features."""
+    measured = [r for r in results if r.main.mlp is not None and r.main.mlp_r2 is not None]
+    if not measured:
+        return ""
+
+    def grouped(diff) -> str:
+        by_sign: dict[Sign, list[str]] = {}
+        for r in measured:
+            d = diff(r.main.mlp)
+            by_sign.setdefault(interval_sign(d.ci_low, d.ci_high), []).append(f"{r.title} ({_interval(d)})")
+        return "; ".join(f"{_ABOVE_BELOW[sign]} on {', '.join(names)}" for sign, names in by_sign.items())
+
+    seeds = sorted({r.main.mlp.seeds for r in measured})
+    return (f" A one-hidden-layer MLP probe ({'/'.join(map(str, seeds))} seeds, mean R²) against the ridge, paired: "
+            f"{grouped(lambda m: m.minus_linear)}. Against the same MLP on the strongest control's features: "
+            f"{grouped(lambda m: m.minus_control)}.")

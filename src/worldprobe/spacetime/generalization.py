@@ -9,17 +9,25 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, TruncatedSVD
 from tqdm import tqdm
 
 from ..config import ProbesConfig
-from ..estimators import MLPProbe, RidgeLOO, alpha_grid
+from ..estimators import MLPProbe, RidgeLOO, alpha_grid, surface_vectorizer
 from ..lm.models import decoder_blocks
 from ..lm.neurons import mlp_input_projections
 from ..records import StoreError
-from ..stats import finite_or_none, spearman, spearman_columns
+from ..stats import (
+    bootstrap,
+    finite_or_none,
+    paired_mean_difference,
+    paired_mean_r2_difference,
+    r2,
+    spearman,
+    spearman_columns,
+)
 from .inputs import ProbeData, Run, main_run
-from .metrics import mean_error, proximity_error, score
+from .metrics import mean_error, proximity_error, score, sphere_lonlat, unit_sphere
 from .outputs import (
     CrossPrompt,
     CrossPromptRow,
@@ -27,7 +35,9 @@ from .outputs import (
     Holdout,
     HoldoutGroup,
     HoldoutSkipped,
+    LayerStability,
     MLPScores,
+    MLPSeeds,
     MLPvsLinear,
     Neuron,
     Neurons,
@@ -35,6 +45,7 @@ from .outputs import (
     PCAPoint,
     ProbeMetrics,
     Scores,
+    SphereTarget,
     TargetNeurons,
 )
 from .probes import best_layer_criterion, fit_linear
@@ -53,18 +64,113 @@ def best_layer_of(probe_metrics: ProbeMetrics, data: ProbeData, run: Run) -> int
     return layer
 
 
-def mlp_vs_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, linear_pred: np.ndarray) -> MLPvsLinear:
-    mlp = MLPProbe(cfg.mlp, random_state=seed).fit(X[data.train], data.y[data.train])
-    pred = mlp.predict(X[data.test]).reshape(-1, len(data.targets))
-    return MLPvsLinear(
-        linear=score(data.y[data.test], linear_pred, data.kind, data.targets),
-        mlp=MLPScores(
+def _mlp_seeds(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, features: str
+               ) -> tuple[MLPSeeds, list[np.ndarray]]:
+    """The MLP probe trained from ``cfg.mlp.seeds`` seeds on the features ``X`` (all rows), validation rows
+    drawn by the split's groups where it has them: the record and each network's test predictions. The
+    first seed chooses the weight decay from the grid; the others train at that decay only (the spread is
+    then that of initialisation, minibatch order and validation draw, at a third of the cost)."""
+    records, preds, mlp_cfg, at_edge = [], [], cfg.mlp, None
+    for s in range(seed, seed + cfg.mlp.seeds):
+        mlp = MLPProbe(mlp_cfg, random_state=s).fit(X[data.train], data.y[data.train], groups=data.groups_of(data.train))
+        if at_edge is None:
+            mlp_cfg, at_edge = cfg.mlp.model_copy(update={"weight_decays": [mlp.weight_decay_]}), mlp.weight_decay_at_edge_
+        pred = mlp.predict(X[data.test]).reshape(-1, len(data.targets))
+        records.append(MLPScores(
             **score(data.y[data.test], pred, data.kind, data.targets).model_dump(exclude_unset=True),
+            seed=s,
             weight_decay=mlp.weight_decay_,
-            weight_decay_at_grid_edge=mlp.weight_decay_at_edge_,
+            weight_decay_at_grid_edge=at_edge,
             val_mse={str(k): v for k, v in mlp.val_mse_.items()},
             epochs={str(k): v for k, v in mlp.epochs_.items()},
-        ),
+        ))
+        preds.append(pred)
+    r2s = [r.r2 for r in records if r.r2 is not None]
+    return MLPSeeds(features=features, seeds=records, r2_mean=float(np.mean(r2s)) if r2s else None,
+                    r2_sd=float(np.std(r2s, ddof=1)) if len(r2s) > 1 else None), preds
+
+
+# controls whose features exist for every entity; the random-weights store may hold a subsample only
+MLP_CONTROLS = ("surface", "layer0", "layer0_token_mean")
+
+
+def strongest_control(probe_metrics: ProbeMetrics) -> str:
+    """Of :data:`MLP_CONTROLS`, the one whose linear probe scored the highest test R² (probes stage)."""
+    c = probe_metrics.controls
+    r2 = {name: getattr(c, name).r2 for name in MLP_CONTROLS if getattr(c, name) is not None}
+    return max(r2, key=lambda name: -np.inf if r2[name] is None else r2[name])
+
+
+def control_features(name: str, X_layer0: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int,
+                     token_mean: np.ndarray | None, width: int) -> tuple[np.ndarray, str]:
+    """The features of control ``name`` for every row, and their description. The surface control's
+    sparse n-grams are reduced to the activations' ``width`` by a truncated SVD fitted on the train rows,
+    so that the control MLP is the same network as the probe's."""
+    if name == "layer0":
+        return X_layer0, "layer 0 at the prompt's last token"
+    if name == "layer0_token_mean":
+        if token_mean is None:
+            raise StoreError("the layer-0 token-mean control is the strongest, but no token means were given")
+        return token_mean, "layer 0 averaged over the entity's own tokens"
+    text = data.table["text"].astype(str).to_numpy()
+    vectorizer = surface_vectorizer(cfg.surface).fit(text[data.train])
+    tfidf = vectorizer.transform(text)
+    k = min(width, tfidf.shape[1] - 1, int(data.train.sum()) - 1)
+    svd = TruncatedSVD(n_components=k, random_state=seed).fit(tfidf[data.train])
+    return svd.transform(tfidf), f"TF-IDF character n-grams, {k} SVD components (fitted on train)"
+
+
+def mlp_vs_linear(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int, linear_pred: np.ndarray,
+                  control: str, control_X: np.ndarray, control_desc: str, n_boot: int) -> MLPvsLinear:
+    """The MLP probe (``cfg.mlp.seeds`` seeds) against the linear probe's test predictions and against the
+    same MLP on the features ``control_X`` of the control ``control``."""
+    mlp, mlp_preds = _mlp_seeds(X, data, cfg, seed, "activations at the best layer")
+    ctrl, ctrl_preds = _mlp_seeds(control_X, data, cfg, seed, control_desc)
+    y = data.y[data.test]
+    weights = bootstrap(data.groups_of(data.test), len(y), n_boot, seed).weights
+    grouped = data.split_group is not None
+    return MLPvsLinear(
+        validation=f"{cfg.mlp.val_fraction:.0%} of the train {'split groups' if grouped else 'rows'}, seeded per network",
+        linear=score(y, linear_pred, data.kind, data.targets),
+        mlp=mlp,
+        mlp_minus_linear=paired_mean_r2_difference(weights, y, mlp_preds, [linear_pred]),
+        control=control,
+        control_mlp=ctrl,
+        mlp_minus_control_mlp=paired_mean_r2_difference(weights, y, mlp_preds, ctrl_preds),
+    )
+
+
+def layer_stability(run: Run, data: ProbeData, cfg: ProbesConfig, layer: int, n_boot: int, seed: int) -> LayerStability:
+    """:class:`LayerStability`: each layer's probe fitted once, as the probes stage fits it; its held-out
+    squared residuals on the train rows (z-scored, mean over targets) averaged over each resample."""
+    sq = np.stack([fit_linear(run.layer(l), data, cfg).heldout_sq_.mean(1) for l in range(run.n_layers)])
+    sq[~np.isfinite(sq)] = np.inf  # an interpolating fit is never chosen, as in the stage
+    weights = bootstrap(data.groups_of(data.train), int(data.train.sum()), n_boot, seed).weights
+    with np.errstate(invalid="ignore"):
+        chosen = np.argmin(weights @ sq.T, axis=1)  # resample x layer sums; the first minimum on ties
+    share = np.bincount(chosen, minlength=run.n_layers) / n_boot
+    return LayerStability(layer=layer, share_chosen={str(l): float(v) for l, v in enumerate(share) if v > 0},
+                          best_layer_share=float(share[layer]), n_boot=n_boot)
+
+
+def sphere_target(X: np.ndarray, data: ProbeData, cfg: ProbesConfig, linear_pred: np.ndarray, n_boot: int,
+                  seed: int) -> SphereTarget:
+    """:class:`SphereTarget`: the probe of ``X`` (all rows) fitted to unit-sphere points, scored beside
+    the longitude/latitude probe's test predictions ``linear_pred``."""
+    xyz = unit_sphere(data.y)
+    probe = RidgeLOO(alpha_grid(cfg.alphas), standardize=cfg.standardize, n_folds=cfg.group_folds).fit(
+        X[data.train], xyz[data.train], groups=data.groups_of(data.train))
+    pred_xyz = probe.predict(X[data.test])
+    y = data.y[data.test]
+    pred = sphere_lonlat(pred_xyz)
+    weights = bootstrap(data.groups_of(data.test), len(y), n_boot, seed).weights
+    return SphereTarget(
+        r2_xyz=finite_or_none(np.mean([r2(xyz[data.test][:, j], pred_xyz[:, j]) for j in range(3)])),
+        scores=score(y, pred, data.kind, data.targets),
+        latlon_prox_error=finite_or_none(proximity_error(y, linear_pred, data.kind).mean()),
+        prox_error_minus_latlon=paired_mean_difference(
+            weights, proximity_error(y, pred, data.kind), proximity_error(y, linear_pred, data.kind)),
+        alpha_at_grid_edge=bool(probe.alpha_at_edge_.any()),
     )
 
 
@@ -251,6 +357,9 @@ def neurons(hf_model, run: Run, layer: int, data: ProbeData, cfg: ProbesConfig) 
     return Neurons(layer=layer, block=block, n_neurons=len(names), targets=targets)
 
 
+SCORE_COLUMNS = {"r2", "spearman", "prox_error", "mae"}
+
+
 @dataclass
 class GeneralizationResults:
     metrics: GeneralizationMetrics
@@ -264,14 +373,24 @@ def generalize(
     cfg: ProbesConfig,
     seed: int,
     hf_model,
+    n_boot: int,
     model_name: str | None = None,
+    token_mean: np.ndarray | None = None,
 ) -> GeneralizationResults:
+    """``token_mean``: the layer-0 token-mean features in ``data``'s row order, needed only where that
+    control is the strongest (:func:`strongest_control`), for the control MLP."""
     main = main_run(runs, model_name)
     layer = best_layer_of(probe_metrics, data, main)
     X = main.layer(layer).astype(np.float64)
     linear = fit_linear(X, data, cfg)
     linear_pred = linear.predict(X[data.test]).reshape(-1, len(data.targets))
-    compare = mlp_vs_linear(X, data, cfg, seed, linear_pred)
+    control = strongest_control(probe_metrics)
+    control_X, control_desc = control_features(control, main.layer(0).astype(np.float64), data, cfg, seed,
+                                               token_mean, X.shape[1])
+    compare = mlp_vs_linear(X, data, cfg, seed, linear_pred, control, control_X, control_desc, n_boot)
+    stability = layer_stability(main, data, cfg, layer, n_boot, seed)
+    place = data.kind == "place"  # a time block is cut from the target itself: its mean would be no reference
+    sphere = sphere_target(X, data, cfg, linear_pred, n_boot, seed) if place else None
     block_col = data.info.groups[0] if data.info.groups else None
     block = holdout(X, data, cfg, block_col, linear_pred, seed)
     etype = holdout(X, data, cfg, "entity_type", linear_pred, seed)
@@ -286,6 +405,8 @@ def generalize(
         layer=layer,
         layer_criterion=best_layer_criterion(data, cfg),
         mlp_vs_linear=compare,
+        layer_stability=stability,
+        sphere=sphere,
         block_holdout=block,
         entity_type_holdout=etype,
         cross_prompt=xprompt,
@@ -294,8 +415,11 @@ def generalize(
     )
     held = [(kind, h) for kind, h in (("block", block), ("entity_type", etype)) if isinstance(h, Holdout)]
     tables = {
-        "mlp": pd.DataFrame([{"probe": name, **getattr(compare, name).model_dump(include={"r2", "spearman", "prox_error", "mae"})}
-                             for name in ("linear", "mlp")]),
+        "mlp": pd.DataFrame(
+            [{"probe": "linear", "seed": None, **compare.linear.model_dump(include=SCORE_COLUMNS)}]
+            + [{"probe": probe, **r.model_dump(include={"seed", *SCORE_COLUMNS})}
+               for probe, seeds in (("mlp", compare.mlp), (f"mlp_on_{compare.control}", compare.control_mlp))
+               for r in seeds.seeds]),
         "holdout": pd.DataFrame(
             [{"holdout": kind, "column": h.column, **r.model_dump()} for kind, h in held for r in h.groups],
             columns=["holdout", "column", "group", "n_test", "n_train_removed", "n_train", "prox_error_default",

@@ -13,7 +13,7 @@ the split was drawn (:func:`worldprobe.stats.bootstrap`).
   shrunk towards the other; the fold fits are not redone inside each bootstrap resample (a handful of
   coefficients fitted on thousands of rows).
 * **The block** (places; :func:`block_checks`): each test place's block (country, state, borough) by one
-  rule for every metric (:func:`block_labels`: a missing block is a block of its own, world countries one
+  rule for every metric (:func:`~worldprobe.spacetime.validity.block_labels`: a missing block is a block of its own, world countries one
   block per sovereign country), the oracle that predicts the train mean of the true block, whether the
   probe beats it and adds to it (as above, the oracle as the control), the gain as a share of what the
   block leaves unexplained, how much of the variance of the test blocks' means the probe's predictions
@@ -37,7 +37,6 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold
 
 from ..config import Params, ProbesConfig
-from ..countries import country_block
 from ..records import read_entities
 from ..stats import (
     PairedDifference,
@@ -54,19 +53,9 @@ from .inputs import ProbeData, main_run, probe_inputs
 from .outputs import BlockChecks, FixedEffects, IncrementalMetrics, OutputError, ProbeMetrics
 from .probes import fit_linear
 from .summary import TARGETS, read_predictions
-from .validity import block_centred, group_mean_predictions
+from .validity import MISSING_BLOCK, block_centred, block_labels, group_mean_predictions
 
 CONTROLS = ("surface", "layer0", "layer0_token_mean", "random_weights")
-MISSING_BLOCK = "(none)"
-
-
-def block_labels(values: pd.Series, dataset: str) -> np.ndarray:
-    """Each row's block, by the one rule every metric here uses: a missing value is a block of its own
-    (:data:`MISSING_BLOCK`), and world countries are read as one block per sovereign country."""
-    blocks = values.map(country_block) if dataset == "world" else values.astype("string")
-    return blocks.fillna(MISSING_BLOCK).astype(str).to_numpy()
-
-
 def cross_fitted(features: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Least-squares predictions of ``y`` from ``features``, each fold predicted by a fit on the others
     (folds of whole ``groups``, shuffled with ``seed``; fewer folds where there are fewer groups)."""
@@ -143,10 +132,8 @@ def block_checks(
     """The probe against the oracle told each test place's block (the train mean of that block; the
     overall train mean for a block no train place shares), with ``fixed`` (:func:`fixed_effects`)."""
     y_train, y, probe = columns(y_train), columns(y), columns(probe)
-    means = pd.DataFrame(y_train).groupby(train_blocks).mean()
-    reference = means.reindex(pd.Index(test_blocks)).to_numpy().copy()
-    unseen = np.isnan(reference).any(1)
-    reference[unseen] = y_train.mean(0)
+    reference = group_mean_predictions(train_blocks, y_train, test_blocks)
+    unseen = ~np.isin(test_blocks, train_blocks)
     gain = adds(weights, y, probe, reference, groups, folds, seed)
     block_alone = r2(y, cross_fitted(reference, y, groups, folds, seed))
     unexplained = 1 - block_alone

@@ -50,6 +50,20 @@ def great_circle_km(true_lonlat: np.ndarray, pred_lonlat: np.ndarray) -> np.ndar
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
+def unit_sphere(lonlat: np.ndarray) -> np.ndarray:
+    """``[lon, lat]`` rows (degrees) as points ``(x, y, z)`` on the unit sphere: a target without the
+    wrap at ±180° longitude or the crowding towards the poles."""
+    lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def sphere_lonlat(xyz: np.ndarray) -> np.ndarray:
+    """``(x, y, z)`` rows (any length: a prediction off the sphere is read by its direction) as ``[lon, lat]``."""
+    lon = np.degrees(np.arctan2(xyz[:, 1], xyz[:, 0]))
+    lat = np.degrees(np.arctan2(xyz[:, 2], np.hypot(xyz[:, 0], xyz[:, 1])))
+    return np.column_stack([lon, lat])
+
+
 def proximity_error(
     y_true: np.ndarray, y_pred: np.ndarray, kind: str, swapped: bool = False, among: np.ndarray | None = None
 ) -> np.ndarray:

@@ -10,6 +10,7 @@ default that the writer did not set is left out (``prox_error_paper_swapped`` ex
 * ``metrics/generalization/<dataset>.json`` - :class:`GeneralizationMetrics` (generalization)
 * ``metrics/learning_curve/<dataset>.json`` - :class:`LearningCurve` (learning_curve)
 * ``metrics/incremental/<dataset>.json`` - :class:`IncrementalMetrics` (incremental)
+* ``metrics/models/<dataset>.json`` - :class:`ModelAxisMetrics` (model_axis)
 * ``metrics/spacetime/summary.json`` - :class:`SpacetimeSummary` (report)
 
 The metrics themselves (``r2``, ``prox_error``, ...) are defined in :mod:`worldprobe.spacetime.metrics`.
@@ -89,6 +90,12 @@ class Controls(Output):
     layer0_token_mean: LayerRecord | None = None
     random_weights: RandomWeightsControl | None  # None where the control was not run
 
+    def r2_by_control(self) -> dict[str, float | None]:
+        """Each control's test R² (``None``: not run, or undefined)."""
+        return {"surface": self.surface.r2, "layer0": self.layer0.r2,
+                "layer0_token_mean": None if self.layer0_token_mean is None else self.layer0_token_mean.r2,
+                "random_weights": None if self.random_weights is None else self.random_weights.best.r2}
+
 
 class RunKey(Output):
     model_tag: str
@@ -157,7 +164,7 @@ class FixedEffects(Output):
 
 class BlockChecks(Output):
     """Places against their block (country, state, borough), blocks read by one rule
-    (:func:`worldprobe.spacetime.incremental.block_labels`). ``oracle_r2``: each test place predicted by
+    (:func:`worldprobe.spacetime.validity.block_labels`). ``oracle_r2``: each test place predicted by
     the train mean of its true block; ``beats``: probe R² minus the oracle's; ``adds``: what the probe's
     prediction adds to the oracle's (cross-fitted least squares, the block term unshrunk);
     ``block_alone_r2``: that fit on the oracle alone; ``beyond_block_share``: ``adds`` as a share of
@@ -196,6 +203,44 @@ class IncrementalMetrics(Output):
     block: BlockChecks | None = None
 
 
+class AxisControl(Output):
+    """One control of one model of the model axis: its R², what the probe beats it by (``beats``: probe R²
+    minus the control's) and what the probe adds to it (``adds``, as :class:`IncrementalMetrics`), paired."""
+
+    r2: float | None
+    beats: PairedDifference | None  # None: the control was not measured
+    adds: PairedDifference | None
+
+
+class AxisModel(Output):
+    """One model probed at the axis's matched entities, selected and scored as the probes stage does."""
+
+    name: str  # params: model.name or a key of models
+    model_tag: str
+    n_params: int  # from the config (tied weights once)
+    n_layers: int
+    best_layer: int
+    rel_depth: float  # best_layer / (n_layers - 1)
+    r2: float | None
+    r2_ci_low: float
+    r2_ci_high: float
+    controls: dict[str, AxisControl]
+    minus_model: PairedDifference | None  # this model's probe R² minus params model's, paired (None: model itself)
+
+
+class ModelAxisMetrics(Output):
+    """``metrics/models/<dataset>.json``: ``model`` and every model of ``models`` probed on the same entities
+    (the axis's seeded subsample), each with its controls, every interval paired on the same test entities
+    and resampled as the split was drawn (``resampling``)."""
+
+    dataset: str
+    kind: Literal["place", "time"]
+    n_train: int
+    n_test: int
+    resampling: Literal["split groups", "test entities"]
+    models: list[AxisModel]  # params model first
+
+
 class ProbeMetrics(Output):
     """``metrics/probes/<dataset>.json``: ``runs[model_tag][prompt]`` for every store, the headline
     run (``main``) and the controls. Best layer: ``best_layer_criterion``, never a test number."""
@@ -231,15 +276,60 @@ class ProbeMetrics(Output):
 
 
 class MLPScores(Scores):
+    seed: int
     weight_decay: float  # the one chosen on validation
     weight_decay_at_grid_edge: bool  # the smallest or largest of probes.mlp.weight_decays: widen the grid
     val_mse: dict[str, float]  # per weight decay
     epochs: dict[str, int]
 
 
+class MLPSeeds(Output):
+    """One MLP recipe trained from ``probes.mlp.seeds`` seeds: each network's scores, and the mean and
+    standard deviation of their R² (the spread the seed alone causes)."""
+
+    features: str  # what the networks read
+    seeds: list[MLPScores]
+    r2_mean: float | None
+    r2_sd: float | None
+
+
 class MLPvsLinear(Output):
+    """The MLP probe against the linear probe on the same activations, and against the same MLP on the
+    strongest control's features. Differences are R² (mean over seeds) minus R², on the same test
+    entities, with the paired bootstrap resampled as the split was drawn."""
+
+    validation: str  # the rows early stopping and weight-decay choice hold out
     linear: Scores
-    mlp: MLPScores
+    mlp: MLPSeeds
+    mlp_minus_linear: PairedDifference
+    control: str  # the strongest control with features for every entity (probes stage, head-to-head R²)
+    control_mlp: MLPSeeds
+    mlp_minus_control_mlp: PairedDifference
+
+
+class LayerStability(Output):
+    """How firmly the train split picks the best layer: the selection score (each layer's held-out
+    residuals on the train split, as the probes stage computes them) recomputed on ``n_boot`` resamples
+    of the train rows, drawn as the split was (whole groups where it holds groups out). The probes are
+    not refitted on each resample, so this is the selection score's own sampling noise."""
+
+    layer: int  # the probes stage's choice (on all train rows)
+    share_chosen: dict[str, float]  # per layer (str), the share of resamples choosing it; layers never chosen left out
+    best_layer_share: float  # share_chosen of ``layer``
+    n_boot: int
+
+
+class SphereTarget(Output):
+    """Places: the ridge probe at the best layer fitted to points on the unit sphere (x, y, z) instead
+    of longitude/latitude, its predictions read back as longitude/latitude and scored as the headline."""
+
+    r2_xyz: float | None  # mean R² of x, y and z
+    scores: Scores  # of the predictions read back as [lon, lat]
+    latlon_prox_error: float | None  # the headline probe's, same test entities
+    # mean proximity error of the sphere probe minus the lon/lat probe's (negative: the sphere target is better),
+    # paired bootstrap resampled as the split was drawn
+    prox_error_minus_latlon: PairedDifference
+    alpha_at_grid_edge: bool
 
 
 class HoldoutGroup(Output):
@@ -349,6 +439,8 @@ class GeneralizationMetrics(Output):
     layer: int
     layer_criterion: str
     mlp_vs_linear: MLPvsLinear
+    layer_stability: LayerStability
+    sphere: SphereTarget | None  # places only
     block_holdout: Holdout | HoldoutSkipped
     entity_type_holdout: Holdout | HoldoutSkipped
     cross_prompt: CrossPrompt
@@ -430,9 +522,22 @@ class SummaryCurvePoint(Output):
     random_weights_r2: float | None
 
 
+class SummaryMLP(Output):
+    """The MLP probe in short (:class:`MLPvsLinear`): R² spread over seeds and the paired differences."""
+
+    seeds: int
+    r2_sd: float | None
+    validation: str
+    minus_linear: PairedDifference
+    control: str
+    control_features: str
+    control_r2: float | None  # the same MLP on that control's features, mean over seeds
+    minus_control: PairedDifference
+
+
 class SummaryEntry(Output):
     """One (model, prompt) of one dataset. The headline run also carries the generalization stage's
-    ``mlp_r2`` and ``holdout`` means, from :class:`Validity` the 95 % bootstrap interval of its R²
+    ``mlp_r2``, ``mlp``, ``best_layer_share``, ``sphere`` and ``holdout`` means, from :class:`Validity` the 95 % bootstrap interval of its R²
     (``r2_ci_*``), the paired probe - control differences (``beats``), the one-hot ridge beyond the block and
     within-block metrics and, for people, the eras, from :class:`IncrementalMetrics` what the probe adds to
     each control (``adds``), its within-block order against each control's and the block checks, and from
@@ -447,7 +552,10 @@ class SummaryEntry(Output):
     spearman: float | None
     prox_error: float | None
     controls: SummaryControls
-    mlp_r2: float | None = None
+    mlp_r2: float | None = None  # mean over seeds
+    mlp: SummaryMLP | None = None
+    best_layer_share: float | None = None  # of train resamples whose selection score picks best_layer
+    sphere: PairedDifference | None = None  # mean proximity error, unit-sphere target minus lon/lat (places)
     holdout: dict[str, HoldoutMeans] | None = None
     r2_ci_low: float | None = None
     r2_ci_high: float | None = None

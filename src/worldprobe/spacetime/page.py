@@ -325,7 +325,7 @@ def bar_charts(inputs: PageInputs) -> list[Chart]:
         Chart("prompts", "Best-layer test R² per prompt", "The paper's prompt (main), the entity alone (empty) and "
               "random tokens before it (random).", grouped(prompts, "prompt", get_args(PromptName), "test R² at the best layer")),
         Chart("probe_kinds", "Linear against MLP probe at the best layer", "Test R² of the ridge probe and of a "
-              "one-hidden-layer MLP probe on the same activations.", grouped(kinds, "probe", ("linear", "MLP"), "test R²")),
+              "one-hidden-layer MLP probe on the same activations (mean over its seeds).", grouped(kinds, "probe", ("linear", "MLP"), "test R²")),
     ]
 
 
@@ -425,8 +425,28 @@ def learning_curve_chart(inputs: PageInputs) -> list[Chart]:
 
 
 # Adding a chart: write a function (PageInputs) -> list[Chart] that returns [] when its files are absent.
+def model_axis_chart(inputs: PageInputs) -> list[Chart]:
+    """Best-layer R² against parameter count per dataset: each model's probe and its own controls."""
+    rows = inputs.table("plots/spacetime/models.csv")
+    if rows is None:
+        return []
+    rows = rows.assign(dataset=rows["dataset"].map(_title),
+                       series=rows["series"].map(lambda c: "probe (best layer)" if c == "probe" else CONTROL_NAMES[c]))
+    spec = _series_panels(
+        rows, inputs, {"field": "n_params", "type": "quantitative", "scale": {"type": "log"}, "title": "parameters"},
+        "r2", "model_pick", [{"field": "model"}, {"field": "best_layer", "type": "quantitative"},
+                             {"field": "rel_depth", "type": "quantitative", "format": ".2f"}],
+    )
+    n_models = rows["model"].nunique()
+    return [Chart("models", "Test R² against model size, each model beside its own controls",
+                  f"Every model on the same seeded subsample of each dataset; {n_models} models are a {n_models}-point "
+                  "comparison, not a scaling law. Add models under `models:` in params.yaml (a GPU for large ones) "
+                  "to draw the paper's 7B → 13B → 70B curve with its controls.", spec)]
+
+
 CHART_MAKERS: tuple[Callable[[PageInputs], list[Chart]], ...] = (
     depth_chart, learning_curve_chart, map_charts, year_charts, bar_charts, pca_chart, holdout_chart,
+    model_axis_chart,
 )
 
 
@@ -439,7 +459,7 @@ def summary_table(inputs: PageInputs) -> str:
     if summary is None:
         return ""
     head = ["dataset", "model", "best layer", "test R² [95 % CI]", "Spearman", "prox. error",
-            *(CONTROL_NAMES[c] for c in CONTROLS), "MLP R²"]
+            *(CONTROL_NAMES[c] for c in CONTROLS), "MLP R² (mean of seeds)"]
     marks = {Outcome.BEATS: " ✓", Outcome.BEATEN: " ✗", Outcome.NOT_ESTABLISHED: " ?", Outcome.NOT_MEASURED: ""}
     adds = {Sign.ABOVE: " +", Sign.BELOW: " −", Sign.NOT_ESTABLISHED: " ·"}
     rows = []

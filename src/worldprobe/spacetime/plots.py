@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import shapefile  # pyshp
 from matplotlib.collections import LineCollection
+from matplotlib.ticker import NullLocator
 
 from ..figures import plt, save_figure
 from ..registry import DATASETS
+from .verdicts import CONTROL_NAMES
 
 US_STATES_SHP = "cb_2018_us_state_20m.shp"
 NYC_BOROUGHS_GEOJSON = "nyc_borough_boundaries.geojson.gz"
@@ -133,12 +135,32 @@ def year_scatter(predictions: pd.DataFrame, title: str, path: Path) -> None:
     save_figure(fig, path)
 
 
+def _panel_grid(n: int, **kwargs):
+    """A figure of ``n`` panels, three to a row."""
+    cols = min(3, n)
+    rows = -(-n // cols)
+    return plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False, **kwargs)
+
+
+def _finish_grid(fig, axes: np.ndarray, n: int, xlabel: str, ylabel: str, title: str, path: Path) -> None:
+    """Hide the unused panels, label the outer axes, one legend below (the first panel's), and save."""
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.01))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    save_figure(fig, path)
+
+
 def depth_grid(series: dict[str, pd.DataFrame], model: str, path: Path) -> None:
     """Test R² against relative depth, one panel per dataset, controls drawn as reference lines (PNG)."""
     n = len(series)
-    cols = min(3, n)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False, sharex=True)
+    fig, axes = _panel_grid(n, sharex=True)
     styles = {"random_weights": dict(color="0.3", ls="--"), "surface": dict(color="tab:green", ls=":"),
               "layer0": dict(color="tab:purple", ls="-."), "layer0_token_mean": dict(color="tab:orange", ls="-.")}
     for ax, (dataset, frame) in zip(axes.flat, series.items(), strict=False):
@@ -150,17 +172,39 @@ def depth_grid(series: dict[str, pd.DataFrame], model: str, path: Path) -> None:
         ax.set_title(dataset, fontsize=10)
         ax.set_ylim(min(0.0, np.nanmin(frame.drop(columns=["layer", "rel_depth"]).to_numpy(float))), 1.0)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("relative depth (layer / n_layers)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("test R²")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle(f"{model}: linear probe R² by depth, with controls", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    save_figure(fig, path)
+    _finish_grid(fig, axes, n, "relative depth (layer / n_layers)", "test R²",
+                 f"{model}: linear probe R² by depth, with controls", path)
+
+
+def model_axis_grid(table: pd.DataFrame, titles: dict[str, str], path: Path) -> None:
+    """Best-layer test R² against parameter count, one panel per dataset: the probe with its 95 % interval,
+    each model's own controls as dashed lines (PNG; ``table``: :func:`~worldprobe.spacetime.report.model_axis_table`)."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = _panel_grid(len(datasets))
+    styles = {"random_weights": dict(color="0.3"), "surface": dict(color="tab:green"),
+              "layer0": dict(color="tab:purple"), "layer0_token_mean": dict(color="tab:orange")}
+    for ax, dataset in zip(axes.flat, datasets):
+        frame = table[table["dataset"] == dataset].sort_values("n_params")
+        probe = frame[frame["series"] == "probe"]
+        # a percentile interval need not contain its point estimate: bars are clipped at the point
+        below, above = (probe["r2"] - probe["ci_low"]).clip(lower=0), (probe["ci_high"] - probe["r2"]).clip(lower=0)
+        ax.errorbar(probe["n_params"], probe["r2"], yerr=[below, above],
+                    marker="o", ms=4, lw=1.4, capsize=3, color="tab:blue", label="probe (best layer)")
+        for series, style in styles.items():
+            control = frame[frame["series"] == series]
+            if len(control):
+                ax.plot(control["n_params"], control["r2"], ls="--", marker="s", ms=3, lw=1,
+                        label=CONTROL_NAMES[series], **style)
+        for _, row in probe.iterrows():
+            ax.annotate(row["model"], (row["n_params"], row["r2"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlim(probe["n_params"].min() / 2, probe["n_params"].max() * 2)
+        ax.set_xticks(probe["n_params"], [f"{n / 1e6:,.0f}M" if n < 1e9 else f"{n / 1e9:,.1f}B" for n in probe["n_params"]])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_title(titles.get(dataset, dataset), fontsize=10)
+        ax.grid(alpha=0.3)
+    _finish_grid(fig, axes, len(datasets), "parameters", "test R², matched entities",
+                 "R² against model size, each model beside its own controls", path)
 
 
 def outline_for(dataset: str) -> str:

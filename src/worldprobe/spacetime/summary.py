@@ -31,6 +31,7 @@ from .outputs import (
     SummaryControls,
     SummaryCurvePoint,
     SummaryEntry,
+    SummaryMLP,
     Validity,
 )
 
@@ -78,8 +79,8 @@ def summarize_dataset(
     ``layer0_token_mean`` the embeddings averaged over the entity's own tokens in the headline prompt
     (like ``surface``, one per dataset; ``None`` where not run), ``random_weights`` the
     best layer of the same architecture with random weights and the same prompt (``None`` where that
-    was not run). The headline run also gets, where given, ``mlp_r2`` and ``holdout`` from the
-    generalization stage; from the probes stage's validity checks ``r2_ci_low``/``r2_ci_high``,
+    was not run). The headline run also gets, where given, ``mlp_r2``, ``mlp``, ``best_layer_share``,
+    ``sphere`` and ``holdout`` from the generalization stage; from the probes stage's validity checks ``r2_ci_low``/``r2_ci_high``,
     ``beats`` (paired probe - control R²), ``r2_beyond_group`` (places),
     ``within_block_spearman``/``within_block_r2`` (per predictor) and ``eras`` (where scored); from the
     incremental stage ``adds``, ``within_block_beats`` and ``block`` (places); and,
@@ -96,7 +97,7 @@ def summarize_dataset(
             random_run = probes.runs.get(f"{model}~random_weights", {}).get(prompt)
             extra = {}
             if (model, prompt) == headline and generalization is not None:
-                extra["mlp_r2"] = generalization.mlp_vs_linear.mlp.r2
+                extra.update(_generalization_fields(generalization))
                 extra["holdout"] = {k: HoldoutMeans(default=d, heldout=h) for k, (d, h) in generalization.holdout_means().items()}
             if (model, prompt) == headline:
                 extra.update(_validity_fields(probes.validity))
@@ -122,6 +123,20 @@ def summarize_dataset(
                 **extra,
             )
     return summary
+
+
+def _generalization_fields(g: GeneralizationMetrics) -> dict:
+    m = g.mlp_vs_linear
+    fields = {
+        "mlp_r2": m.mlp.r2_mean,
+        "mlp": SummaryMLP(seeds=len(m.mlp.seeds), r2_sd=m.mlp.r2_sd, validation=m.validation,
+                          minus_linear=m.mlp_minus_linear, control=m.control, control_features=m.control_mlp.features,
+                          control_r2=m.control_mlp.r2_mean,
+                          minus_control=m.mlp_minus_control_mlp),
+        "best_layer_share": g.layer_stability.best_layer_share,
+        "sphere": None if g.sphere is None else g.sphere.prox_error_minus_latlon,
+    }
+    return {k: value for k, value in fields.items() if value is not None}
 
 
 def _validity_fields(v: Validity) -> dict:

@@ -24,6 +24,7 @@ import pandas as pd
 from sklearn.preprocessing import OneHotEncoder
 
 from ..config import ValidityConfig
+from ..countries import country_block
 from ..stats import (
     PairedDifference,
     bootstrap,
@@ -39,6 +40,15 @@ from .inputs import ProbeData
 from .outputs import EraScores, Validity, WithinBlock
 
 # --------------------------------------------------------------------------- group reference
+
+MISSING_BLOCK = "(none)"
+
+
+def block_labels(values: pd.Series, dataset: str) -> np.ndarray:
+    """Each row's block, by the one rule of the block checks (incremental, generalization): a missing
+    value is a block of its own (:data:`MISSING_BLOCK`), world countries one block per sovereign country."""
+    blocks = values.map(country_block) if dataset == "world" else values.astype("string")
+    return blocks.fillna(MISSING_BLOCK).astype(str).to_numpy()
 
 
 def group_mean_predictions(train_blocks: np.ndarray, y_train: np.ndarray, test_blocks: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.tiny_lm import PLACES, save_tiny_model, write_place_entities
-from worldprobe.config import ModelConfig, load_params
+from worldprobe.config import ComparedModel, ModelConfig, load_params
 from worldprobe.lm.activations import LastTokenExtractor, shared_prefix_length, tokenize_prompts, write_activations
 from worldprobe.lm.models import load_model
 from worldprobe.lm.prompts import prompt_spec
@@ -164,6 +164,29 @@ def test_variants_and_controls_run_on_one_seeded_subsample_that_keeps_the_split(
     assert all(h == held[0] for h in held) and len(held[0]) == 4  # one subsample for every variant and control
     assert sorted(table.loc[sorted(held[0]), "split"]) == ["test", "test", "train", "train"]
     assert {m.subsample for k, m in by_run.items() if k != (None, "main")} == {4}
+
+
+def test_every_model_of_the_axis_holds_one_draw_inside_the_variants_subsample(tmp_path):
+    from worldprobe.lm.activations import axis_dir, dataset_activations
+
+    _world_activations(tmp_path, prompts=["main", "empty"], control_prompts=["main"], batch_size=3, variant_entities=6)
+    variants = set(ActivationStore(next((tmp_path / "acts" / "world").glob("*/empty"))).ids)
+    held = []
+    for arch in ("gemma3", "gpt2"):
+        name = str(save_tiny_model(tmp_path / arch, arch))
+        base = load_params()
+        params = base.model_copy(update={
+            "models": {name: ComparedModel(name=name, max_entities=4)},
+            "activations": base.activations.model_copy(update={"variant_entities": 6}),
+        }).for_model(name)
+        out = axis_dir(name, tmp_path)
+        axis_metas = dataset_activations(params, "world", tmp_path / "entities", tmp_path / "models", out,
+                                         max_entities=4)
+        assert [(m.control, m.prompt, m.subsample) for m in axis_metas] == [(None, "main", 4), ("random_weights", "main", 4)]
+        stores = [set(ActivationStore(p.parent).ids) for p in sorted(out.glob("world/*/*/meta.json"))]
+        assert len(stores) == 2 and stores[0] == stores[1] and len(stores[0]) == 4
+        held.append(stores[0])
+    assert held[0] == held[1] and held[0] <= variants  # matched across models, and with model's controls
 
 
 BF16_REL_BOUND = 0.04  # per entity and layer, ‖a_bf16 − a_f32‖ / ‖a_f32‖ (Gemma-3-270M measured: ≤ 3.4 %)

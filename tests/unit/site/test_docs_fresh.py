@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import REPO
 from worldprobe.io import read_json, write_json
 from worldprobe.site.docs import README, SETUP_TIMES, STUDY_DOCS, generated_readme, stale_docs
+from worldprobe.spacetime.docs import AXIS_COST_LOG
 
 
 @pytest.mark.parametrize("study", sorted(STUDY_DOCS))
@@ -36,9 +37,10 @@ def copy_of_repo(tmp_path):
     """What the renderers read: metrics, plots' tables, params.yaml, the committed docs and README."""
     for folder in ("metrics", "plots", "docs"):
         shutil.copytree(REPO / folder, tmp_path / folder)
-    if (REPO / SETUP_TIMES).is_file():
-        (tmp_path / SETUP_TIMES).parent.mkdir()
-        shutil.copy(REPO / SETUP_TIMES, tmp_path / SETUP_TIMES)
+    for log in (SETUP_TIMES, AXIS_COST_LOG):
+        if (REPO / log).is_file():
+            (tmp_path / log).parent.mkdir(exist_ok=True)
+            shutil.copy(REPO / log, tmp_path / log)
     shutil.copy(REPO / README, tmp_path / README)
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     return tmp_path

@@ -21,7 +21,8 @@ from worldprobe.causal.docs import Study
 from worldprobe.causal.outputs import InterventionMetrics
 from worldprobe.config import load_params
 from worldprobe.familiarity.probes import FamiliarityProbeReport
-from worldprobe.io import OutputError
+from worldprobe.io import OutputError, read_json
+from worldprobe.registry import DATASETS as REGISTRY
 from worldprobe.charts import PageInputs
 from worldprobe.karel import page as karel_page
 from worldprobe.karel.analysis import RegressionSummary, regression_key, regressions
@@ -34,7 +35,7 @@ from worldprobe.spacetime.page import MAX_POINTS
 DATASETS = list(load_params(REPO / "params.yaml").data.datasets)
 SECTIONS = {
     "spacetime": ["depth", "learning_curve", "map_world", "map_us", "map_nyc", "years_people", "years_art",
-                  "years_headlines", "prompts", "probe_kinds", "pca", "holdout"],
+                  "years_headlines", "prompts", "probe_kinds", "pca", "holdout", "models"],
     "familiarity": ["familiarity_deciles", "familiarity_types", "familiarity_split", "familiarity_knowledge"],
     "causal": ["causal_sweep", "causal_ablation"],
     "karel": ["karel_accuracy", "karel_content", "karel_tests", "karel_control", "karel_regression"],
@@ -73,6 +74,16 @@ def test_every_chart_of_the_results_is_on_the_page(page):
         fields = set().union(*(row.keys() for row in specs[key]["layer"][1]["data"]["values"]))
         assert "pred_year" in fields or "pred_longitude" in fields
         assert not any("_pred_" in f for f in fields) and "split_group" not in fields
+
+
+def test_the_model_axis_chart_draws_each_models_committed_r2(page):
+    values = specs_of(page[0].read_text())["models"]["data"]["values"]
+    for ds in DATASETS:
+        for model in read_json(REPO / f"metrics/models/{ds}.json")["models"]:
+            drawn = [v for v in values if (v["dataset"], v["model"], v["series"]) ==
+                     (REGISTRY[ds].title, model["name"], "probe (best layer)")]
+            assert len(drawn) == 1 and drawn[0]["n_params"] == model["n_params"]
+            assert drawn[0]["r2"] == pytest.approx(model["r2"], abs=1e-4)
 
 
 def test_the_new_sections_chart_the_committed_metrics(page):

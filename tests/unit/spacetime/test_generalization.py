@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
@@ -5,11 +7,19 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
 from tests.fixtures.probe_data import probe_data, write_store
-from worldprobe.config import ProbesConfig
+from worldprobe.config import MLPProbeConfig, ProbesConfig
 from worldprobe.estimators import alpha_grid
-from worldprobe.spacetime.generalization import cross_prompt, holdout, pca_curve
+from worldprobe.spacetime.generalization import (
+    cross_prompt,
+    holdout,
+    layer_stability,
+    mlp_vs_linear,
+    pca_curve,
+    sphere_target,
+    strongest_control,
+)
 from worldprobe.spacetime.inputs import load_runs
-from worldprobe.spacetime.metrics import score
+from worldprobe.spacetime.metrics import score, sphere_lonlat, unit_sphere
 from worldprobe.spacetime.outputs import HoldoutSkipped
 from worldprobe.spacetime.probes import fit_linear
 
@@ -168,3 +178,67 @@ def test_pca_raw_all_fits_the_pca_on_every_entity_unscaled():
     assert (ours.fit, ours.fit_rows) == ("standardized_train", int(data.train.sum()))
     # standardised, the two high-variance columns no longer dominate: the raw PCA keeps the signal column
     assert curve.curve[0].r2 > 0.5 > ours.curve[0].r2
+
+
+def test_unit_sphere_points_read_back_as_the_same_longitude_and_latitude():
+    lonlat = np.array([[0.0, 0.0], [179.0, 10.0], [-179.0, -45.0], [90.0, 89.0]])
+    xyz = unit_sphere(lonlat)
+    np.testing.assert_allclose(np.linalg.norm(xyz, axis=1), 1.0)
+    np.testing.assert_allclose(sphere_lonlat(xyz * 3.0), lonlat, atol=1e-9)  # read by direction, not length
+    # ±179° are neighbours on the sphere, 358° apart in longitude
+    assert np.linalg.norm(xyz[1] - unit_sphere(np.array([[-179.0, 10.0]]))[0]) < 0.04
+
+
+def test_sphere_target_fits_points_the_activations_encode_linearly():
+    n = 600
+    data = probe_data(n, kind="place", seed=2)
+    data.y[:, 0] = np.random.default_rng(2).uniform(150, 210, n) % 360 - 180  # places across the ±180° seam
+    X = np.hstack([unit_sphere(data.y), np.random.default_rng(3).normal(size=(n, 5))])
+    linear_pred = fit_linear(X, data, CFG).predict(X[data.test])
+    sphere = sphere_target(X, data, CFG, linear_pred, n_boot=200, seed=0)
+    assert sphere.r2_xyz > 0.99 and sphere.scores.prox_error < 0.01
+    # the lon/lat probe cannot unwrap the seam from the same features: the sphere target is better, established
+    assert sphere.prox_error_minus_latlon.ci_high < 0
+
+
+def test_layer_stability_picks_the_informative_layer_in_every_resample(tmp_path):
+    n = 400
+    data = probe_data(n, seed=5)
+    rng = np.random.default_rng(5)
+    signal = (data.y - data.y.mean()) / data.y.std()
+    layers = rng.normal(size=(3, n, 4))
+    layers[1, :, 0] += 3 * signal[:, 0]  # layer 1 carries the year, layer 2 a weaker copy
+    layers[2, :, 0] += 1 * signal[:, 0]
+    write_store(tmp_path / "tiny" / "main", data.ids, layers.astype(np.float32))
+    data, runs, _ = load_runs(tmp_path, data)
+    stability = layer_stability(runs[0], data, CFG, layer=1, n_boot=200, seed=0)
+    assert stability.share_chosen == {"1": 1.0} and stability.best_layer_share == 1.0
+    twin = layer_stability(runs[0], data, CFG, layer=2, n_boot=200, seed=0)
+    assert twin.best_layer_share == 0.0  # reports how often the given layer wins, whichever it is
+
+
+def test_strongest_control_is_the_best_of_the_controls_with_features_for_every_entity():
+    controls = SimpleNamespace(surface=SimpleNamespace(r2=0.3), layer0=SimpleNamespace(r2=0.1),
+                               layer0_token_mean=SimpleNamespace(r2=0.4), random_weights=SimpleNamespace(r2=0.9))
+    assert strongest_control(SimpleNamespace(controls=controls)) == "layer0_token_mean"
+    assert strongest_control(SimpleNamespace(controls=SimpleNamespace(
+        surface=SimpleNamespace(r2=0.3), layer0=SimpleNamespace(r2=None), layer0_token_mean=None))) == "surface"
+
+
+def test_mlp_vs_linear_finds_a_nonlinear_code_the_ridge_misses_and_seeds_share_the_first_decay():
+    n = 800
+    rng = np.random.default_rng(5)
+    data = probe_data(n, seed=5)
+    X = rng.normal(size=(n, 6))
+    data.y[:, 0] = 1750 + 80 * np.abs(X[:, 0]) + rng.normal(0, 5, n)  # |x|: no linear read-out exists
+    linear_pred = fit_linear(X, data, CFG).predict(X[data.test]).reshape(-1, 1)
+    cfg = CFG.model_copy(update={"mlp": MLPProbeConfig(hidden=32, weight_decays=[0.01, 1.0, 100.0], max_epochs=200,
+                                                       patience=5, seeds=3)})
+    noise = rng.normal(size=(n, 6))
+    out = mlp_vs_linear(X, data, cfg, 0, linear_pred, "surface", noise, "noise", n_boot=200)
+    assert [r.seed for r in out.mlp.seeds] == [0, 1, 2] and out.mlp.r2_sd is not None
+    assert out.mlp.r2_mean > 0.8 and out.linear.r2 < 0.1
+    assert out.mlp_minus_linear.ci_low > 0 and out.mlp_minus_control_mlp.ci_low > 0
+    chosen = out.mlp.seeds[0].weight_decay
+    assert len(out.mlp.seeds[0].val_mse) == 3  # the first seed searches the grid ...
+    assert all(list(r.val_mse) == [str(chosen)] and r.weight_decay == chosen for r in out.mlp.seeds[1:])  # ... once

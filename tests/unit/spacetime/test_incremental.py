@@ -6,16 +6,9 @@ import pytest
 
 from tests.fixtures.probe_data import probe_data
 from worldprobe.config import ProbesConfig
-from worldprobe.spacetime.incremental import (
-    MISSING_BLOCK,
-    adds,
-    block_checks,
-    block_labels,
-    cross_fitted,
-    fixed_effects,
-    within_block_differences,
-)
+from worldprobe.spacetime.incremental import adds, block_checks, cross_fitted, fixed_effects, within_block_differences
 from worldprobe.spacetime.outputs import FixedEffects
+from worldprobe.spacetime.validity import MISSING_BLOCK, block_labels
 from worldprobe.stats import PairedDifference, Sign, bootstrap, interval_sign
 
 N = 600

@@ -13,7 +13,9 @@ from worldprobe.karel.outputs import KarelSynthesis
 from worldprobe.records import DataReport
 from worldprobe.spacetime.outputs import (
     GeneralizationMetrics,
+    IncrementalMetrics,
     LearningCurve,
+    ModelAxisMetrics,
     OutputError,
     ProbeMetrics,
     SpacetimeSummary,
@@ -50,7 +52,8 @@ def test_malformed_json_and_values_are_reported(tmp_path):
 @pytest.mark.parametrize(
     ("model", "pattern"),
     [(ProbeMetrics, "metrics/probes/*.json"), (GeneralizationMetrics, "metrics/generalization/*.json"),
-     (LearningCurve, "metrics/learning_curve/*.json"),
+     (LearningCurve, "metrics/learning_curve/*.json"), (IncrementalMetrics, "metrics/incremental/*.json"),
+     (ModelAxisMetrics, "metrics/models/*.json"),
      (DataReport, "metrics/data/*.json"), (SpacetimeSummary, "metrics/spacetime/summary.json"),
      (KarelSynthesis, "metrics/karel/synthesis.json"), (ProbeSets, "metrics/karel/probe_sets.json"),
      (SemanticsSummary, "metrics/karel/semantics.json"), (RegressionSummary, "metrics/karel/regression.json"),

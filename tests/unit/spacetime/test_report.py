@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.fixtures.spacetime import MODEL, N_LAYERS, write_workspace
+from tests.fixtures.spacetime import MODEL, N_LAYERS, write_model_axis, write_workspace
 from worldprobe.io import read_json, write_json
 from worldprobe.spacetime import docs
 from worldprobe.spacetime.outputs import OutputError
@@ -74,7 +74,9 @@ def test_the_doc_states_both_verdicts_per_control(tmp_path, snapshot_dir, surfac
     assert re.search(rf"\| Art and entertainment \| surface form \(TF-IDF\) \| {surface:.3f} \| [-+]\d\.\d+ "
                      rf"\[[-+0-9., ]+\] {expected} \| \+0\.030 \[\+0\.020, \+0\.040\] adds \|", text)
     assert re.search(r"\| Art and entertainment \| random weights \| 0\.050 \| [-+0-9.\[\], ]+ beats \| \+0\.200 ", text)
-    assert "| surface | layer 0, last token | layer 0, token mean | random weights | MLP R² |" in text
+    assert ("| surface | layer 0, last token | layer 0, token mean | random weights | MLP R² (mean of seeds) "
+            "| MLP − ridge [95 % CI] |") in text
+    assert "| Art and entertainment | birth year | 1,200 / 300 | 6 / 6 (70%) |" in text  # best layer, its share
     assert "| Art and entertainment |" in text and "0.788" in text  # the paper's Llama-2-7b figure beside ours
     assert "| Art and entertainment | 100 / 400 / 1,200 |" in text  # the learning curve at matched n
 
@@ -176,3 +178,29 @@ def test_controls_absent_from_a_run_stay_as_empty_columns(tmp_path, snapshot_dir
     results = docs.render(tmp_path)
     assert "| Historical figures | random weights | — | not measured | — |" in results
     assert "| Historical figures | layer 0 (entity token mean) | — | not measured | — |" in results
+
+
+def test_the_model_axis_gets_its_table_figure_and_summary_sentence(tmp_path, snapshot_dir):
+    datasets = {"world": "place", "people": "time"}
+    write_workspace(tmp_path, datasets)
+    build_report(list(datasets), shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    assert not (tmp_path / "plots/figures/models.png").exists()  # no axis measured: no figure, no section
+    assert "### Models" not in docs.render(tmp_path)
+    write_model_axis(tmp_path, datasets)
+    build_report(list(datasets), shapes_dir=_shapes_dir(snapshot_dir), root=tmp_path)
+    assert (tmp_path / "plots/figures/models.png").stat().st_size > 10_000
+    table = pd.read_csv(tmp_path / "plots/spacetime/models.csv")
+    assert len(table) == 2 * 2 * 5  # datasets x models x (probe + 4 controls)
+    probe = table[(table["series"] == "probe") & (table["model"] == "small")]
+    assert list(probe["r2"]) == pytest.approx([0.6, 0.6]) and list(probe["n_params"]) == [135_000_000] * 2
+    text = docs.render(tmp_path)
+    assert "| World places (n = 2,400 / 600) | small | 135.0 M | 24 (0.80) | 0.600 [0.550, 0.650] | " \
+        "-0.100 [-0.130, -0.070] | 0.100 (beaten, added to) |" in text
+    assert "a 2-point comparison" in text and "](../plots/figures/models.png)" in text
+    summary = docs.summary(tmp_path)
+    assert ("Model axis (probe R² on the same seeded subsample of each dataset, paired; a comparison of 2 models "
+            "that differ in more than size, not a scaling law): small (135 M parameters) minus gemma") in summary
+    assert "below on World places (-0.100 [-0.130, -0.070]), Historical figures (-0.100 [-0.130, -0.070])" in summary
+    write_model_axis(tmp_path, {"world": "place"}, smaller_minus=0.01)
+    assert ("no difference established on World places (+0.010 [-0.020, +0.040]); below on Historical figures"
+            in docs.summary(tmp_path))
