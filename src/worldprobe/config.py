@@ -680,8 +680,8 @@ class Params(Section):
     @model_validator(mode="after")
     def _axis_excludes_the_model(self) -> Params:
         if self.model.name in self.models:
-            raise ValueError(f"models: {self.model.name!r} is `model` itself (probed at every entity); list only "
-                             "the models to compare with it")
+            raise ValueError(f"models: {self.model.name!r} is `model` itself (probed at every entity); take it off "
+                             f"the axis: dvc exp run -S model.name={self.model.name} -S '~models.{self.model.name}'")
         return self
 
     def for_model(self, key: str) -> Params:
