@@ -231,21 +231,24 @@ def _axis_summary(root: Path, results: list[DatasetResult]) -> str:
     axes = load_axes(root, [r.name for r in results])
     if not axes:
         return ""
+    titles = {r.name: r.title for r in results}
     first = next(iter(axes.values())).models[0]
     text = []
     for name in dict.fromkeys(m.name for a in axes.values() for m in a.models[1:]):
-        by_sign: dict[Sign, list[str]] = {}
-        for ds, axis in axes.items():
-            m = next((m for m in axis.models if m.name == name), None)
-            if m is not None and m.minus_model is not None:
-                d = m.minus_model
-                by_sign.setdefault(interval_sign(d.ci_low, d.ci_high), []).append(
-                    f"{DATASETS[ds].title if ds in DATASETS else ds} ({_interval(d)})")
-        params = next(m.n_params for a in axes.values() for m in a.models if m.name == name)
-        text.append(f"{name} ({params / 1e6:,.0f} M parameters) minus {first.name} ({first.n_params / 1e6:,.0f} M): "
-                    + "; ".join(f"{_ABOVE_BELOW[sign]} on {', '.join(names)}" for sign, names in by_sign.items()))
+        found = [(ds, m) for ds, axis in axes.items() for m in axis.models if m.name == name]
+        text.append(f"{name} ({found[0][1].n_params / 1e6:,.0f} M parameters) minus {first.name} "
+                    f"({first.n_params / 1e6:,.0f} M): "
+                    + _by_sign([(titles[ds], m.minus_model) for ds, m in found if m.minus_model is not None]))
     return (" Model axis (probe R² on the same seeded subsample of each dataset, paired; a comparison of "
             f"{len(text) + 1} models that differ in more than size, not a scaling law): " + ". ".join(text) + ".")
+
+
+def _by_sign(labelled: list[tuple[str, PairedDifference]]) -> str:
+    """The labels grouped by the sign of their paired interval, each with it: "above on A (…); below on B (…)"."""
+    by_sign: dict[Sign, list[str]] = {}
+    for label, d in labelled:
+        by_sign.setdefault(interval_sign(d.ci_low, d.ci_high), []).append(f"{label} ({_interval(d)})")
+    return "; ".join(f"{_ABOVE_BELOW[sign]} on {', '.join(names)}" for sign, names in by_sign.items())
 
 
 def _share(share: float | None) -> str:
@@ -266,14 +269,7 @@ def _mlp_summary(results: list[DatasetResult]) -> str:
     if not measured:
         return ""
 
-    def grouped(diff) -> str:
-        by_sign: dict[Sign, list[str]] = {}
-        for r in measured:
-            d = diff(r.main.mlp)
-            by_sign.setdefault(interval_sign(d.ci_low, d.ci_high), []).append(f"{r.title} ({_interval(d)})")
-        return "; ".join(f"{_ABOVE_BELOW[sign]} on {', '.join(names)}" for sign, names in by_sign.items())
-
     seeds = sorted({r.main.mlp.seeds for r in measured})
     return (f" A one-hidden-layer MLP probe ({'/'.join(map(str, seeds))} seeds, mean R²) against the ridge, paired: "
-            f"{grouped(lambda m: m.minus_linear)}. Against the same MLP on the strongest control's features: "
-            f"{grouped(lambda m: m.minus_control)}.")
+            f"{_by_sign([(r.title, r.main.mlp.minus_linear) for r in measured])}. Against the same MLP on the "
+            f"strongest control's features: {_by_sign([(r.title, r.main.mlp.minus_control) for r in measured])}.")

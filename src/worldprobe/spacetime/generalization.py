@@ -96,9 +96,8 @@ MLP_CONTROLS = ("surface", "layer0", "layer0_token_mean")
 
 def strongest_control(probe_metrics: ProbeMetrics) -> str:
     """Of :data:`MLP_CONTROLS`, the one whose linear probe scored the highest test R² (probes stage)."""
-    c = probe_metrics.controls
-    r2 = {name: getattr(c, name).r2 for name in MLP_CONTROLS if getattr(c, name) is not None}
-    return max(r2, key=lambda name: -np.inf if r2[name] is None else r2[name])
+    r2 = probe_metrics.controls.r2_by_control()
+    return max(MLP_CONTROLS, key=lambda name: -np.inf if r2[name] is None else r2[name])
 
 
 def control_features(name: str, X_layer0: np.ndarray, data: ProbeData, cfg: ProbesConfig, seed: int,

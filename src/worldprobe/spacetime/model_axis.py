@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import ModelConfig, Params
+from ..config import Params
 from ..lm.activations import axis_dir
-from ..lm.models import load_model, parameter_count
-from ..lm.prompts import prompt_spec
-from ..lm.token_mean import token_mean_features
+from ..lm.models import parameter_count
+from ..lm.token_mean import headline_token_means
 from ..records import StoreError, read_entities
 from ..stats import bootstrap, paired_r2_difference
 from .incremental import adds
@@ -45,8 +44,7 @@ def _restricted(runs: list[Run], keep: np.ndarray) -> list[Run]:
 def matched_entities(model_runs: list[Run], axis_runs: dict[str, list[Run]], model_name: str) -> np.ndarray:
     """The entities every model of the axis holds in its main and random-weights runs, and ``model`` in
     its random-weights run (its main run holds every entity)."""
-    main = main_run(model_runs, model_name)
-    keep = np.ones(len(main.rows), dtype=bool)
+    keep = np.ones(len(model_runs[0].rows), dtype=bool)
     for name, runs in [(model_name, model_runs), *axis_runs.items()]:
         own = main_run(runs, name)
         for run in (own, random_weights_run(runs, own)):
@@ -56,20 +54,14 @@ def matched_entities(model_runs: list[Run], axis_runs: dict[str, list[Run]], mod
     return keep
 
 
-def _token_means(cfg: ModelConfig, params: Params, dataset: str, data: ProbeData, prompt: str,
-                 models_dir: Path) -> pd.DataFrame:
-    spec = prompt_spec(dataset, prompt, params.data.datasets.get(dataset), params.activations.random_prefix_tokens)
-    loaded = load_model(cfg, models_dir, seed=params.seed)
-    return token_mean_features(loaded, data.ids, data.table["text"].tolist(), spec, params.seed)
-
-
-def _axis_model(name: str, cfg: ModelConfig, runs: list[Run], data: ProbeData, params: Params, dataset: str,
-                models_dir: Path, weights: np.ndarray, groups: np.ndarray,
+def _axis_model(name: str, runs: list[Run], data: ProbeData, params: Params, dataset: str, models_dir: Path,
+                weights: np.ndarray, groups: np.ndarray,
                 reference: np.ndarray | None) -> tuple[AxisModel, np.ndarray, pd.DataFrame]:
-    """One model probed with its controls: the record, its probe's test predictions and its layer curve."""
+    """One model (``params.model``) probed with its controls: the record, its probe's test predictions and its
+    layer curve."""
     main = main_run(runs, name)
     probed = [main, random_weights_run(runs, main)]
-    token_mean = _token_means(cfg, params, dataset, data, main.prompt, models_dir)
+    token_mean = headline_token_means(params, dataset, data.ids, data.table["text"].tolist(), main.prompt, models_dir)
     result = probe_dataset(data, probed, params.probes, params.validity, params.seed, name, token_mean=token_mean)
     m: ProbeMetrics = result.metrics
     frame, targets = result.predictions, list(data.targets)
@@ -88,7 +80,7 @@ def _axis_model(name: str, cfg: ModelConfig, runs: list[Run], data: ProbeData, p
     run = m.runs[main.model_tag][main.prompt]
     best = run.layers[run.best_layer]
     record = AxisModel(
-        name=name, model_tag=main.model_tag, n_params=parameter_count(cfg, models_dir), n_layers=main.n_layers,
+        name=name, model_tag=main.model_tag, n_params=parameter_count(params.model, models_dir), n_layers=main.n_layers,
         best_layer=run.best_layer, rel_depth=best.rel_depth, r2=best.r2,
         r2_ci_low=m.validity.r2_ci_low, r2_ci_high=m.validity.r2_ci_high, controls=controls,
         minus_model=None if reference is None else paired_r2_difference(weights, y, probe, reference),
@@ -113,9 +105,9 @@ def compare_models(dataset: str, params: Params, root: str | Path = ".") -> Mode
     weights = bootstrap(groups if grouped else None, int(data.test.sum()), params.validity.n_boot, params.seed).weights
     models_dir = root / "models"
     records, curves, reference = [], [], None
-    for name, runs, cfg in [(params.model.name, model_runs, params.model),
-                            *((n, axis_runs[n], params.for_model(n).model) for n in params.models)]:
-        record, probe, layers = _axis_model(name, cfg, _restricted(runs, keep), data, params, dataset, models_dir,
+    for name, runs, own in [(params.model.name, model_runs, params),
+                            *((n, axis_runs[n], params.for_model(n)) for n in params.models)]:
+        record, probe, layers = _axis_model(name, _restricted(runs, keep), data, own, dataset, models_dir,
                                             weights, groups, reference)
         reference = probe if reference is None else reference
         records.append(record)

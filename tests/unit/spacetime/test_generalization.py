@@ -218,11 +218,12 @@ def test_layer_stability_picks_the_informative_layer_in_every_resample(tmp_path)
 
 
 def test_strongest_control_is_the_best_of_the_controls_with_features_for_every_entity():
-    controls = SimpleNamespace(surface=SimpleNamespace(r2=0.3), layer0=SimpleNamespace(r2=0.1),
-                               layer0_token_mean=SimpleNamespace(r2=0.4), random_weights=SimpleNamespace(r2=0.9))
-    assert strongest_control(SimpleNamespace(controls=controls)) == "layer0_token_mean"
-    assert strongest_control(SimpleNamespace(controls=SimpleNamespace(
-        surface=SimpleNamespace(r2=0.3), layer0=SimpleNamespace(r2=None), layer0_token_mean=None))) == "surface"
+    def metrics(**r2):  # Controls.r2_by_control: None for a control not run or an undefined R²
+        return SimpleNamespace(controls=SimpleNamespace(r2_by_control=lambda: r2))
+
+    assert strongest_control(metrics(surface=0.3, layer0=0.1, layer0_token_mean=0.4, random_weights=0.9)) \
+        == "layer0_token_mean"
+    assert strongest_control(metrics(surface=0.3, layer0=None, layer0_token_mean=None, random_weights=None)) == "surface"
 
 
 def test_mlp_vs_linear_finds_a_nonlinear_code_the_ridge_misses_and_seeds_share_the_first_decay():
